@@ -1,0 +1,239 @@
+"""The one registry of accelerator specs.
+
+Every number about hardware in the project lives here, with its source.
+Anything derived from these numbers (critical intensity, pod totals, ...) is
+computed by the methods below, never typed elsewhere.
+
+Units: FLOP/s (OP/s for integer types), bytes, bytes/s, seconds, Hz.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+_TPU_TABLE = "Austin et al. 2025, 'How to Scale Your Model', Part 2 spec table"
+_TPU_TEXT = "Austin et al. 2025, Part 2 text"
+_GPU_TABLE = "Austin et al. 2025, Part 12 (GPUs) spec table"
+_GPU_TEXT = "Austin et al. 2025, Part 12 (GPUs) text and calculations"
+_GPU_NET = "Austin et al. 2025, Part 12 networking tables"
+
+
+@dataclass(frozen=True)
+class Chip:
+    """Specs of one accelerator chip.
+
+    flops: peak dense FLOP/s per chip by dtype ("bf16", "int8", "fp8", ...).
+    hbm_bytes: HBM capacity (bytes). hbm_bw: HBM bandwidth (bytes/s).
+    link_bw: one-way bandwidth of one chip-to-chip link (bytes/s): an ICI link
+        on a TPU, an NVLink on a GPU.
+    links: how many such links one chip has.
+    topology: "2D torus", "3D torus" or "NVSwitch".
+    """
+
+    name: str
+    kind: str  # "tpu" or "gpu"
+    flops: Mapping[str, float]
+    hbm_bytes: float
+    hbm_bw: float
+    link_bw: float
+    links: int
+    topology: str
+    max_slice: tuple[int, ...]  # largest ICI/NVLink domain, in chips per axis
+    dcn_bw: float | None = None  # egress to the data-centre network (bytes/s)
+    pcie_bw: float | None = None  # host link (bytes/s)
+    cores: int = 1  # TensorCores (TPU) per chip; SMs are in `sms`
+    host_shape: tuple[int, ...] | None = None  # chips attached to one host
+    mxu_size: int | None = None  # side of the MXU systolic array
+    mxus_per_core: int | None = None
+    vmem_bytes: float | None = None
+    sms: int | None = None  # streaming multiprocessors (GPU)
+    release: int | None = None  # year
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    # ---- derived quantities -------------------------------------------
+    def peak_flops(self, dtype: str = "bf16") -> float:
+        """Peak dense FLOP/s (OP/s for integer types) for `dtype`."""
+        if dtype not in self.flops:
+            raise ValueError(
+                f"{self.name} has no {dtype!r} throughput in the registry; "
+                f"known dtypes for it: {', '.join(self.flops)}")
+        return self.flops[dtype]
+
+    @property
+    def link_bidi_bw(self) -> float:
+        """Both directions of one link summed (bytes/s)."""
+        return 2 * self.link_bw
+
+    @property
+    def ici_axis_bw(self) -> float:
+        """Bidirectional bandwidth (bytes/s) a chip has along one torus axis.
+
+        This is the W_ici of the book's collective formulas: one link each
+        way along the axis, each full duplex.  On a GPU it is the NVLink
+        egress of the chip, since every GPU in a node is one switch away.
+        """
+        if self.kind == "gpu":
+            return self.gpu_egress_bw
+        return self.link_bidi_bw
+
+    @property
+    def gpu_egress_bw(self) -> float:
+        """One-way NVLink bandwidth out of one GPU, all links together (bytes/s)."""
+        return self.link_bw * self.links
+
+    @property
+    def ici_total_bw(self) -> float:
+        """One-way bandwidth over all of a chip's links together (bytes/s)."""
+        return self.link_bw * self.links
+
+    def critical_intensity(self, dtype: str = "bf16",
+                           over: str = "hbm") -> float:
+        """FLOPs per byte above which work on `over` is compute-bound.
+
+        over: "hbm", "ici" (per-axis bidirectional, the book's alpha),
+        "dcn" or "pcie".
+        """
+        return self.peak_flops(dtype) / self.bandwidth(over)
+
+    def bandwidth(self, over: str) -> float:
+        """Bandwidth (bytes/s) of the named path: hbm, ici, dcn or pcie."""
+        table = {"hbm": self.hbm_bw, "ici": self.ici_axis_bw,
+                 "dcn": self.dcn_bw, "pcie": self.pcie_bw}
+        if over not in table:
+            raise ValueError(f"unknown path {over!r}; choose one of "
+                             f"{', '.join(table)}")
+        if table[over] is None:
+            raise ValueError(f"the registry has no {over} bandwidth for "
+                             f"{self.name}")
+        return table[over]
+
+    @property
+    def max_chips(self) -> int:
+        """Chips in the largest slice (TPU pod) or NVLink domain."""
+        n = 1
+        for s in self.max_slice:
+            n *= s
+        return n
+
+
+def _tpu(name, *, bf16, int8, hbm, hbm_bw, link, topology, max_slice,
+         dcn=None, pcie=None, cores=1, host=None, mxu=128, mxus=4,
+         vmem=None, release=None, extra_sources=None) -> Chip:
+    sources = {k: _TPU_TABLE for k in
+               ("flops", "hbm_bytes", "hbm_bw", "link_bw", "topology",
+                "max_slice", "host_shape")}
+    sources.update({"dcn_bw": _TPU_TEXT, "pcie_bw": _TPU_TEXT,
+                    "cores": _TPU_TEXT, "mxu_size": _TPU_TEXT,
+                    "mxus_per_core": _TPU_TEXT, "vmem_bytes": _TPU_TEXT,
+                    "links": _TPU_TEXT + " (4 neighbours in 2D, 6 in 3D)"})
+    sources.update(extra_sources or {})
+    return Chip(name=name, kind="tpu", flops={"bf16": bf16, "int8": int8},
+                hbm_bytes=hbm, hbm_bw=hbm_bw, link_bw=link,
+                links=4 if topology == "2D torus" else 6, topology=topology,
+                max_slice=max_slice, dcn_bw=dcn, pcie_bw=pcie, cores=cores,
+                host_shape=host, mxu_size=mxu, mxus_per_core=mxus,
+                vmem_bytes=vmem, release=release, sources=sources)
+
+
+def _gpu(name, *, flops, hbm, hbm_bw, nvlink, links, sms, node=8,
+         node_egress=50e9, release=None, extra_sources=None) -> Chip:
+    sources = {k: _GPU_TABLE for k in ("flops", "hbm_bytes", "hbm_bw", "sms")}
+    sources.update({"link_bw": _GPU_NET, "links": _GPU_NET,
+                    "max_slice": _GPU_NET, "topology": _GPU_NET,
+                    "dcn_bw": _GPU_NET + " (one 400 Gb/s NIC per GPU)"})
+    sources.update(extra_sources or {})
+    return Chip(name=name, kind="gpu", flops=flops, hbm_bytes=hbm,
+                hbm_bw=hbm_bw, link_bw=nvlink, links=links,
+                topology="NVSwitch", max_slice=(node,), dcn_bw=node_egress,
+                sms=sms, release=release, sources=sources)
+
+
+CHIPS: dict[str, Chip] = {c.name: c for c in [
+    _tpu("TPU v3", bf16=1.4e14, int8=1.4e14, hbm=32e9, hbm_bw=9.0e11,
+         link=1.0e11, topology="2D torus", max_slice=(32, 32), cores=2,
+         host=(4, 2), mxus=2, release=2018),
+    _tpu("TPU v4p", bf16=2.75e14, int8=2.75e14, hbm=32e9, hbm_bw=1.2e12,
+         link=4.5e10, topology="3D torus", max_slice=(16, 16, 16),
+         pcie=1.6e10, cores=2, host=(2, 2, 1), release=2021),
+    _tpu("TPU v5e", bf16=1.97e14, int8=3.94e14, hbm=16e9, hbm_bw=8.2e11,
+         link=4.5e10, topology="2D torus", max_slice=(16, 16),
+         dcn=3.125e9, pcie=1.6e10, cores=1, host=(4, 2),
+         vmem=128 * 2**20, release=2023),
+    _tpu("TPU v5p", bf16=4.59e14, int8=9.18e14, hbm=96e9, hbm_bw=2.8e12,
+         link=9.0e10, topology="3D torus", max_slice=(16, 20, 28),
+         dcn=6.25e9, pcie=1.6e10, cores=2, host=(2, 2, 1), release=2023),
+    _tpu("TPU v6e", bf16=9.20e14, int8=1.84e15, hbm=32e9, hbm_bw=1.6e12,
+         link=9.0e10, topology="2D torus", max_slice=(16, 16),
+         dcn=12.5e9, pcie=3.2e10, cores=1, host=(4, 2), mxu=256,
+         release=2024),
+    _tpu("TPU7x", bf16=2.30e15, int8=4.61e15, hbm=192e9, hbm_bw=7.4e12,
+         link=9.0e10, topology="3D torus", max_slice=(4, 4, 576),
+         dcn=12.5e9, cores=2, host=(2, 2, 1), mxu=256, release=2025),
+    _gpu("A100", flops={"bf16": 3.1e14, "int8": 6.2e14}, hbm=80e9,
+         hbm_bw=2.0e12, nvlink=25e9, links=12, sms=108, release=2020),
+    _gpu("H100", flops={"bf16": 9.89e14, "fp8": 1.979e15, "int8": 1.979e15},
+         hbm=80e9, hbm_bw=3.35e12, nvlink=25e9, links=18, sms=132,
+         release=2022, extra_sources={
+             "flops": _GPU_TEXT + " (dense = half of the 1.979e15 sparse "
+                                  "figure)",
+             "hbm_bw": _GPU_TEXT + " (3.35e12 in the calculations)"}),
+    _gpu("H200", flops={"bf16": 9.9e14, "fp8": 2.0e15, "int8": 2.0e15},
+         hbm=141e9, hbm_bw=4.8e12, nvlink=25e9, links=18, sms=132,
+         release=2024),
+    _gpu("B200", flops={"bf16": 2.25e15, "fp8": 4.5e15, "int8": 4.5e15,
+                        "fp4": 9.0e15},
+         hbm=192e9, hbm_bw=8.0e12, nvlink=50e9, links=18, sms=148,
+         release=2025, extra_sources={
+             "flops": _GPU_TEXT + " (2.25e15 bf16 in the calculations)"}),
+]}
+
+# Peak of the vector unit (VPU) of one TensorCore, FLOP/s.
+VPU_FLOPS_PER_CORE = {"TPU v5p": 7e12}  # FLOP/s; Austin et al. 2025, Part 2
+
+_ALIASES = {"v3": "TPU v3", "v4": "TPU v4p", "v4p": "TPU v4p",
+            "v5e": "TPU v5e", "v5p": "TPU v5p", "v6e": "TPU v6e",
+            "trillium": "TPU v6e", "7x": "TPU7x", "tpu7x": "TPU7x",
+            "tpuv5e": "TPU v5e", "tpuv5p": "TPU v5p", "tpuv4p": "TPU v4p",
+            "tpuv6e": "TPU v6e", "tpuv3": "TPU v3", "tpuv4": "TPU v4p"}
+
+
+def _key(name: str) -> str:
+    return name.lower().replace(" ", "").replace("-", "").replace("_", "")
+
+
+def chip(name: str | Chip) -> Chip:
+    """Look up a chip by name ("TPU v5e", "v5e", "H100", ...)."""
+    if isinstance(name, Chip):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"a chip is named by a string, got {type(name).__name__}")
+    k = _key(name)
+    for full in CHIPS:
+        if _key(full) == k:
+            return CHIPS[full]
+    if k in _ALIASES:
+        return CHIPS[_ALIASES[k]]
+    raise ValueError(f"unknown chip {name!r}; known: {', '.join(CHIPS)}")
+
+
+def tpus() -> list[Chip]:
+    """All TPU generations in the registry, oldest first."""
+    return [c for c in CHIPS.values() if c.kind == "tpu"]
+
+
+def gpus() -> list[Chip]:
+    """All GPUs in the registry, oldest first."""
+    return [c for c in CHIPS.values() if c.kind == "gpu"]
+
+
+def custom_chip(name: str, flops: float, hbm_bw: float,
+                dtype: str = "f32") -> Chip:
+    """A chip described only by a peak rate (FLOP/s) and a memory bandwidth
+    (bytes/s): used for the machine the reader measures in Chapter 1."""
+    if flops <= 0 or hbm_bw <= 0:
+        raise ValueError("flops and hbm_bw must be positive numbers "
+                         f"(got flops={flops}, hbm_bw={hbm_bw})")
+    return Chip(name=name, kind="measured", flops={dtype: flops},
+                hbm_bytes=0.0, hbm_bw=hbm_bw, link_bw=0.0, links=0,
+                topology="none", max_slice=(1,),
+                sources={"flops": "measured", "hbm_bw": "measured"})
