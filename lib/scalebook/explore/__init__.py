@@ -1,0 +1,1 @@
+"""Interactive explorers (ipywidgets), one module per chapter, each with a static fallback figure."""
