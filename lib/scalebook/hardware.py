@@ -115,6 +115,50 @@ class Chip:
             n *= s
         return n
 
+    # ---- pod totals (Chapter 2) -----------------------------------------
+    @property
+    def chips_per_host(self) -> int:
+        """Chips attached to one host machine over PCIe."""
+        if self.host_shape is None:
+            raise ValueError(f"the registry has no host shape for {self.name}")
+        n = 1
+        for s in self.host_shape:
+            n *= s
+        return n
+
+    @property
+    def pod_hosts(self) -> int:
+        """Host machines in the largest slice (a full pod)."""
+        return self.max_chips // self.chips_per_host
+
+    @property
+    def pod_cores(self) -> int:
+        """TensorCores in a full pod."""
+        return self.max_chips * self.cores
+
+    def pod_flops(self, dtype: str = "bf16") -> float:
+        """Peak FLOP/s of a full pod (all chips together)."""
+        return self.max_chips * self.peak_flops(dtype)
+
+    @property
+    def pod_hbm_bytes(self) -> float:
+        """HBM capacity of a full pod (bytes)."""
+        return self.max_chips * self.hbm_bytes
+
+    def bandwidths(self) -> dict[str, float]:
+        """The bandwidth hierarchy of one chip (bytes/s), fastest first.
+
+        Keys: "hbm", "ici" (bidirectional, one axis), "pcie", "dcn"; a path
+        the registry has no number for is left out.
+        """
+        out = {}
+        for over in ("hbm", "ici", "pcie", "dcn"):
+            try:
+                out[over] = self.bandwidth(over)
+            except ValueError:
+                continue
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
 
 def _tpu(name, *, bf16, int8, hbm, hbm_bw, link, topology, max_slice,
          dcn=None, pcie=None, cores=1, host=None, mxu=128, mxus=4,
@@ -189,6 +233,9 @@ CHIPS: dict[str, Chip] = {c.name: c for c in [
 
 # Peak of the vector unit (VPU) of one TensorCore, FLOP/s.
 VPU_FLOPS_PER_CORE = {"TPU v5p": 7e12}  # FLOP/s; Austin et al. 2025, Part 2
+
+# Latency of one ICI hop between neighbouring chips (seconds).
+ICI_HOP_LATENCY = 1e-6  # Austin et al. 2025, Part 3 ("about 1 us per hop")
 
 _ALIASES = {"v3": "TPU v3", "v4": "TPU v4p", "v4p": "TPU v4p",
             "v5e": "TPU v5e", "v5p": "TPU v5p", "v6e": "TPU v6e",
