@@ -41,7 +41,7 @@ class Chip:
     max_slice: tuple[int, ...]  # largest ICI/NVLink domain, in chips per axis
     dcn_bw: float | None = None  # egress to the data-centre network (bytes/s)
     pcie_bw: float | None = None  # host link (bytes/s)
-    cores: int = 1  # TensorCores (TPU) per chip; SMs are in `sms`
+    cores: int | None = None  # TensorCores per TPU chip; GPUs use `sms`
     host_shape: tuple[int, ...] | None = None  # chips attached to one host
     mxu_size: int | None = None  # side of the MXU systolic array
     mxus_per_core: int | None = None
