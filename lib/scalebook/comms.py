@@ -1,0 +1,575 @@
+"""What a collective costs: bytes on the links and time on a TPU torus or a GPU node.
+
+Chapter 3 (``chapters/03_sharded_matmuls``) explains these formulas; the
+GPU branch follows the networking numbers of the GPU part of the source book
+(Austin et al. 2025, "How to Scale Your Model").  Hardware numbers come from `scalebook.hardware`.
+
+Units: bytes, seconds, bytes/s.
+
+Conventions (read these before comparing with HLO)
+---------------------------------------------------
+``array_bytes`` (V) is the volume ONE GROUP of the collective works on, in
+bytes: the array as it looks with the collective's own axes undone.
+
+- all-gather: the gathered result one group ends up holding
+  (``[A_X, B] -> [A, B]``: V = bytes of ``[A, B]``);
+- reduce-scatter: the full, unreduced input of one device in the group
+  (``[A, B]{U_X} -> [A_X, B]``: V = bytes of ``[A, B]``);
+- all-reduce: the array being reduced, as one device holds it;
+- all-to-all: the whole array the group shares (each device holds V/n);
+- ``permute``: takes ``shard_bytes`` instead, the bytes each device sends.
+
+If the array is ALSO sharded over mesh axes that are not in ``axes``, every
+group works on only its slice: pass V = global bytes / (product of those
+other axes' sizes).  `group_bytes` does that division for you, e.g. for
+AG over X of ``[B_X, D_Y]``: ``group_bytes(B * D * 2, mesh, "y")``.
+
+``bytes_per_device`` is what each device SENDS over links in a ring
+algorithm (what an HLO collective with group size n moves):
+
+==================  ======================  ==================================
+kind                bytes sent per device   why
+==================  ======================  ==================================
+all-gather          V (n-1)/n               its own shard V/n reaches n-1 peers
+                                            (relayed: n-1 shard-sends each)
+reduce-scatter      V (n-1)/n               the transpose of all-gather
+all-reduce          2 V (n-1)/n             reduce-scatter, then all-gather
+all-to-all          V (n-1)/n**2            holds V/n, keeps 1/n of it
+collective-permute  shard_bytes             one shard to one peer
+==================  ======================  ==================================
+
+A group of one device (n = 1) moves 0 bytes in 0 seconds (regime "none").
+
+Time on one TPU torus axis of n chips (W = ``chip.link_bw``, one way per
+link; ``chip.ici_axis_bw`` = 2W is the book's bidirectional W_ici):
+
+- with wraparound, bidirectional (the default): the ring takes floor(n/2)
+  steps, each moving one shard V/n each way, so
+  T = floor(n/2) V / (n W), which is exactly V / W_ici for even n;
+- with wraparound, one direction only (``bidirectional=False``):
+  n-1 steps of V/n, T = (n-1) V / (n W);
+- without wraparound (a line): the chip at each end has one neighbour, so
+  the n-1 shards it needs arrive over one link: T = (n-1) V / (n W), about
+  2x the wrapped time.  (Both link directions are in use on a line, so
+  ``bidirectional`` does not change this case.)
+- all-reduce = 2 x all-gather (a reduce-scatter then an all-gather);
+- all-to-all: the bisection bound.  Cutting the ring in half, a*b/n**2 of V
+  must cross (a = floor(n/2), b = n - a), over 2 links each way with
+  wraparound and 1 without:  T = a b V / (n**2 * 2W) = V / (4 W_ici) for
+  even n with wraparound (a quarter of the all-gather); a one-way ring
+  instead loads every link with V (n-1) / (2n): half the all-gather.
+
+Several mesh axes at once (``axes=("x", "y")``): every axis brings its own
+links, so bandwidths add: 1/T = sum_i 1/T_i (the book's V / (W M) for M
+equal wrapped axes).  All-to-all uses the worst bisection over the axes:
+T = max_i T_i(V n_i / N) (= V max(n_i) / (4 N W_ici) with wraparound).
+
+Latency: each ring step costs ``hop_latency`` (1 µs by default), with
+``hops(n, wraparound)`` steps per axis (floor(n/2) wrapped, n-1 otherwise),
+summed over axes, doubled for all-reduce.  ``time`` = max(bandwidth time,
+latency time) and ``regime`` names the larger.
+
+Wraparound default (``wraparound=None``), after the book's topology rules:
+2D tori (v3, v5e, v6e) wrap an axis only when it is a multiple of the full
+slice side (16 on v5e/v6e); 3D tori (v4p, v5p, TPU7x) are built of 4x4x4
+cubes, so an axis wraps when its size is a multiple of 4.  Pass True/False,
+or a dict ``{axis: bool}``, to override.
+
+GPUs (``chip.kind == "gpu"``): every GPU of a node reaches every other
+through NVSwitch in one hop, so mesh axes and wraparound do not matter;
+only the group size N does.  With W = ``chip.gpu_egress_bw``:
+AG/RS = V (N-1) / (N W), AR = 2x that, AllToAll = V (N-1) / (N**2 W).
+Groups larger than one node (``chip.max_slice[0]`` GPUs, must be a whole
+number M of nodes) are bounded by the slower of the NVLink term and the
+node egress term (W_node = ``chip.dcn_bw`` x GPUs per node):
+AG/RS = V max((g-1)/(g W), (M-1)/(M W_node)),
+AllToAll = max(V (g-1)/(N**2 W), V (M-1)/(M**2 W_node)).
+GPU latency is log2(N) hops (a tree), doubled for all-reduce.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
+
+from scalebook import hardware
+from scalebook.hardware import Chip
+
+KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all",
+         "collective-permute")
+"""The canonical collective names, spelled as XLA's HLO spells them."""
+
+_KIND_ALIASES = {
+    "allgather": "all-gather", "ag": "all-gather",
+    "reducescatter": "reduce-scatter", "rs": "reduce-scatter",
+    "psumscatter": "reduce-scatter",
+    "allreduce": "all-reduce", "ar": "all-reduce", "psum": "all-reduce",
+    "alltoall": "all-to-all", "a2a": "all-to-all",
+    "collectivepermute": "collective-permute", "permute": "collective-permute",
+    "ppermute": "collective-permute",
+}
+
+Axes = Union[str, Sequence[str]]
+MeshLike = Any  # a Mapping {name: size} or a jax.sharding.Mesh
+Wrap = Union[None, bool, Mapping[str, bool]]
+
+
+@dataclass(frozen=True)
+class CollectiveCost:
+    """The predicted cost of one collective (bytes, seconds).
+
+    kind: one of `KINDS`.  axes: the mesh axes it runs over.
+    group_size: devices in one group (product of the axes' sizes).
+    bytes_per_device: bytes each device sends over links (ring algorithm);
+        this is the number HLO can confirm.
+    bandwidth_time / latency_time: the two lower bounds (seconds);
+    time: the larger; regime: "bandwidth", "latency", or "none" (n = 1).
+    array_bytes: the V the cost was computed for (bytes; shard bytes for a
+    permute).  chip: chip name.  wraparound: per axis, as used.
+    """
+
+    kind: str
+    axes: tuple[str, ...]
+    group_size: int
+    bytes_per_device: float
+    bandwidth_time: float
+    latency_time: float
+    time: float
+    regime: str
+    array_bytes: float = 0.0
+    chip: str = ""
+    wraparound: tuple[bool, ...] = ()
+
+    def __str__(self) -> str:
+        from scalebook.units import fmt_bytes, fmt_seconds
+        axes = ",".join(self.axes)
+        return (f"{self.kind} over {axes} (n={self.group_size}) on "
+                f"{self.chip}: {fmt_bytes(self.bytes_per_device)} sent per "
+                f"device, {fmt_seconds(self.time)} ({self.regime}-bound; "
+                f"bandwidth {fmt_seconds(self.bandwidth_time)}, latency "
+                f"{fmt_seconds(self.latency_time)})")
+
+
+# ---- argument handling -------------------------------------------------
+
+def canonical_kind(kind: str) -> str:
+    """The canonical name ("all-gather", ...) of a collective kind or alias
+    ("AG", "allgather", "psum", "ppermute", ...)."""
+    if not isinstance(kind, str):
+        raise TypeError(f"a collective kind is a string, got "
+                        f"{type(kind).__name__}")
+    k = kind.lower().replace("-", "").replace("_", "").replace(" ", "")
+    for name in KINDS:
+        if k == name.replace("-", ""):
+            return name
+    if k in _KIND_ALIASES:
+        return _KIND_ALIASES[k]
+    raise ValueError(f"unknown collective kind {kind!r}; known: "
+                     f"{', '.join(KINDS)} (or AG, RS, AR, A2A, permute)")
+
+
+def mesh_shape(mesh: MeshLike) -> dict[str, int]:
+    """{axis name: size} of a dict or a jax.sharding.Mesh."""
+    shape = getattr(mesh, "shape", mesh)
+    if not isinstance(shape, Mapping):
+        raise TypeError("mesh must be a dict like {'x': 2, 'y': 4} or a "
+                        f"jax.sharding.Mesh, got {type(mesh).__name__}")
+    out = {}
+    for name, size in shape.items():
+        if (not isinstance(size, int) or isinstance(size, bool)
+                or size < 1):
+            raise ValueError(f"mesh axis {name!r} has size {size!r}; sizes "
+                             "must be positive integers")
+        out[str(name)] = int(size)
+    return out
+
+
+def _axes_tuple(axes: Axes) -> tuple[str, ...]:
+    if isinstance(axes, str):
+        return (axes,)
+    try:
+        out = tuple(axes)
+    except TypeError:
+        raise TypeError("axes must be a mesh axis name or a tuple of names, "
+                        f"got {type(axes).__name__}") from None
+    if not out:
+        raise ValueError("name at least one mesh axis for the collective")
+    for a in out:
+        if not isinstance(a, str):
+            raise TypeError(f"mesh axis names are strings, got {a!r}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"mesh axes {out} name an axis twice")
+    return out
+
+
+def axis_sizes(mesh: MeshLike, axes: Axes) -> dict[str, int]:
+    """{axis: size} for the named axes, checking each is in the mesh."""
+    shape = mesh_shape(mesh)
+    out = {}
+    for a in _axes_tuple(axes):
+        if a not in shape:
+            raise ValueError(f"axis {a!r} is not in the mesh; its axes are "
+                             f"{', '.join(repr(k) for k in shape)}")
+        out[a] = shape[a]
+    return out
+
+
+def group_size(mesh: MeshLike, axes: Axes) -> int:
+    """Devices in one group of a collective over `axes` (their size product)."""
+    return math.prod(axis_sizes(mesh, axes).values())
+
+
+def group_bytes(global_bytes: float, mesh: MeshLike,
+                sharded_over: Axes = ()) -> float:
+    """Per-group volume V (bytes) of an array of `global_bytes` that is also
+    sharded over the mesh axes `sharded_over` (not the collective's axes).
+
+    group_bytes(8.4e6, {"x": 4, "y": 4}, "y") -> 2.1e6.
+    """
+    _check_bytes(global_bytes, "global_bytes")
+    if isinstance(sharded_over, str) or sharded_over:
+        return global_bytes / group_size(mesh, sharded_over)
+    return float(global_bytes)
+
+
+def check_divisible(shape: Sequence[int], mesh: MeshLike,
+                    spec: Sequence[Any]) -> tuple[int, ...]:
+    """Check that `spec` (a PartitionSpec or tuple of None / axis / tuple of
+    axes, one per leading dim) splits `shape` evenly over `mesh`; return the
+    per-device shard shape.
+
+    check_divisible((10, 8), {"x": 4}, ("x", None)) raises
+    "dim 0 of size 10 is not divisible by mesh axis 'x' of size 4".
+    """
+    shape = tuple(int(s) for s in shape)
+    spec = tuple(spec)
+    if len(spec) > len(shape):
+        raise ValueError(f"the spec {spec} has {len(spec)} entries but the "
+                         f"array has only {len(shape)} dims")
+    sizes = mesh_shape(mesh)
+    used: dict[str, int] = {}
+    out = list(shape)
+    for dim, entry in enumerate(spec):
+        if entry is None:
+            continue
+        names = (entry,) if isinstance(entry, str) else tuple(entry)
+        for a in names:
+            if a not in sizes:
+                raise ValueError(
+                    f"dim {dim}: axis {a!r} is not in the mesh; its axes "
+                    f"are {', '.join(repr(k) for k in sizes)}")
+            if a in used:
+                raise ValueError(
+                    f"mesh axis {a!r} shards both dim {used[a]} and dim "
+                    f"{dim}; one mesh axis can shard only one dim")
+            used[a] = dim
+        k = math.prod(sizes[a] for a in names)
+        if shape[dim] % k:
+            what = (f"mesh axis {names[0]!r} of size {k}" if len(names) == 1
+                    else f"mesh axes {names} of total size {k}")
+            raise ValueError(f"dim {dim} of size {shape[dim]} is not "
+                             f"divisible by {what}")
+        out[dim] = shape[dim] // k
+    return tuple(out)
+
+
+def _check_bytes(x: float, name: str = "array_bytes") -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        try:
+            x = float(x)  # numpy scalars
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} is a number of bytes, got "
+                            f"{type(x).__name__}") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number of bytes >= 0, "
+                         f"got {x}")
+    return float(x)
+
+
+def _chip(chip: str | Chip) -> Chip:
+    c = hardware.chip(chip)
+    if c.kind not in ("tpu", "gpu") or c.link_bw <= 0:
+        raise ValueError(f"{c.name} has no chip-to-chip links in the "
+                         "registry; collectives need a TPU or a GPU chip")
+    return c
+
+
+# ---- topology ----------------------------------------------------------
+
+def axis_wraps(chip: str | Chip, axis_size: int) -> bool:
+    """Whether a TPU mesh axis of `axis_size` chips has wraparound links.
+
+    2D tori (v3, v5e, v6e): only at a multiple of the full slice side (16 on
+    v5e/v6e).  3D tori (v4p, v5p, 7x): at multiples of the 4-chip cube side.
+    """
+    c = _chip(chip)
+    if c.kind != "tpu":
+        raise ValueError(f"{c.name} joins its GPUs by NVSwitch, not a torus: "
+                         "wraparound does not apply")
+    if axis_size < 1:
+        raise ValueError(f"axis size must be >= 1, got {axis_size}")
+    if c.topology == "3D torus":
+        return axis_size % 4 == 0
+    side = max(c.max_slice)
+    return axis_size % side == 0
+
+
+def hops(n: int, wraparound: bool = True, bidirectional: bool = True) -> int:
+    """Ring steps (hops) a collective needs on an axis of n chips:
+    floor(n/2) on a bidirectional ring, n-1 one-way or without wraparound."""
+    if n < 1:
+        raise ValueError(f"a ring has at least 1 device, got {n}")
+    if wraparound and bidirectional:
+        return n // 2
+    return n - 1
+
+
+def ring_time(kind: str, array_bytes: float, n: int, chip: str | Chip,
+              *, wraparound: bool = True, bidirectional: bool = True
+              ) -> float:
+    """Bandwidth-bound time (seconds) of one collective on ONE TPU torus
+    axis of n chips, V = `array_bytes` (see the module conventions)."""
+    kind = canonical_kind(kind)
+    if kind == "collective-permute":
+        raise ValueError("use permute() for a collective-permute")
+    V = _check_bytes(array_bytes)
+    W = _chip(chip).link_bw
+    if n < 1:
+        raise ValueError(f"a ring has at least 1 device, got {n}")
+    if n == 1:
+        return 0.0
+    if kind == "all-to-all":
+        a = n // 2
+        b = n - a
+        if wraparound and bidirectional:
+            return a * b * V / (n * n * 2 * W)
+        if wraparound:  # one-way ring: every link carries V(n-1)/(2n)
+            return V * (n - 1) / (2 * n * W)
+        return a * b * V / (n * n * W)  # a line: the middle link
+    steps = hops(n, wraparound, bidirectional)
+    t = steps * (V / n) / W
+    return 2 * t if kind == "all-reduce" else t
+
+
+def ring_bytes_per_device(kind: str, array_bytes: float,
+                          group_size: int) -> float:
+    """Bytes each device sends in a ring collective over `group_size`
+    devices on V = `array_bytes` (shard bytes for a permute)."""
+    kind = canonical_kind(kind)
+    V = _check_bytes(array_bytes)
+    n = int(group_size)
+    if n < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    if n == 1:
+        return 0.0
+    if kind in ("all-gather", "reduce-scatter"):
+        return V * (n - 1) / n
+    if kind == "all-reduce":
+        return 2 * V * (n - 1) / n
+    if kind == "all-to-all":
+        return V * (n - 1) / (n * n)
+    return V  # collective-permute
+
+
+def _wraps(c: Chip, sizes: Mapping[str, int], wraparound: Wrap
+           ) -> tuple[bool, ...]:
+    if c.kind == "gpu":
+        return tuple(False for _ in sizes)
+    if wraparound is None:
+        return tuple(axis_wraps(c, n) for n in sizes.values())
+    if isinstance(wraparound, bool):
+        return tuple(wraparound for _ in sizes)
+    if isinstance(wraparound, Mapping):
+        extra = set(wraparound) - set(sizes)
+        if extra:
+            raise ValueError(f"wraparound names axes {sorted(extra)} that "
+                             f"this collective does not use ({tuple(sizes)})")
+        return tuple(bool(wraparound[a]) if a in wraparound
+                     else axis_wraps(c, n) for a, n in sizes.items())
+    raise TypeError("wraparound is None (use the topology rules), a bool, "
+                    "or a dict {axis: bool}")
+
+
+def _finish(kind, axes, n, V, bw, lat, c, wraps) -> CollectiveCost:
+    if n == 1:
+        return CollectiveCost(kind, axes, 1, 0.0, 0.0, 0.0, 0.0, "none",
+                              V, c.name, wraps)
+    regime = "bandwidth" if bw >= lat else "latency"
+    return CollectiveCost(kind, axes, n, ring_bytes_per_device(kind, V, n),
+                          bw, lat, max(bw, lat), regime, V, c.name, wraps)
+
+
+def _gpu_times(kind: str, V: float, N: int, c: Chip,
+               hop_latency: float) -> tuple[float, float]:
+    W = c.gpu_egress_bw
+    g = c.max_slice[0]  # GPUs per NVLink node
+    lat = hop_latency * math.ceil(math.log2(N))
+    if N <= g:
+        if kind == "all-to-all":
+            bw = V * (N - 1) / (N * N * W)
+        else:
+            bw = V * (N - 1) / (N * W)
+    else:
+        if N % g:
+            raise ValueError(
+                f"a group of {N} {c.name} GPUs is not a whole number of "
+                f"{g}-GPU nodes; use a multiple of {g} (or at most {g})")
+        if c.dcn_bw is None:
+            raise ValueError(f"the registry has no node egress for {c.name}")
+        M = N // g
+        W_node = c.dcn_bw * g
+        if kind == "all-to-all":
+            bw = max(V * (g - 1) / (N * N * W),
+                     V * (M - 1) / (M * M * W_node))
+        else:
+            bw = V * max((g - 1) / (g * W), (M - 1) / (M * W_node))
+    if kind == "all-reduce":
+        bw, lat = 2 * bw, 2 * lat
+    return bw, lat
+
+
+def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
+                chip: str | Chip, wraparound: Wrap, bidirectional: bool,
+                hop_latency: float) -> CollectiveCost:
+    kind = canonical_kind(kind)
+    V = _check_bytes(array_bytes)
+    hop_latency = _check_bytes(hop_latency, "hop_latency")
+    c = _chip(chip)
+    sizes = axis_sizes(mesh, axes)
+    names = tuple(sizes)
+    wraps = _wraps(c, sizes, wraparound)
+    N = math.prod(sizes.values())
+    if N == 1:
+        return _finish(kind, names, 1, V, 0.0, 0.0, c, wraps)
+    if c.kind == "gpu":
+        bw, lat = _gpu_times(kind, V, N, c, hop_latency)
+        return _finish(kind, names, N, V, bw, lat, c, wraps)
+    live = [(n, w) for n, w in zip(sizes.values(), wraps) if n > 1]
+    steps = sum(hops(n, w, bidirectional) for n, w in live)
+    lat = hop_latency * steps
+    if kind == "all-to-all":
+        bw = max(ring_time(kind, V * n / N, n, c, wraparound=w,
+                           bidirectional=bidirectional) for n, w in live)
+    else:
+        rate = sum(1.0 / ring_time(kind, 1.0, n, c, wraparound=w,
+                                   bidirectional=bidirectional)
+                   for n, w in live)  # bytes/s over all the axes' links
+        bw = V / rate
+        if kind == "all-reduce":
+            lat *= 2
+    return _finish(kind, names, N, V, bw, lat, c, wraps)
+
+
+# ---- the collectives ---------------------------------------------------
+
+def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
+               chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
+               bidirectional: bool = True,
+               hop_latency: float = 1e-6) -> CollectiveCost:
+    """Cost of an all-gather over `axes`; V = `array_bytes` is the gathered
+    array as one group sees it (bytes).  About V / W_ici on a wrapped axis."""
+    return _collective("all-gather", array_bytes, mesh, axes, chip,
+                       wraparound, bidirectional, hop_latency)
+
+
+def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
+                   chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
+                   bidirectional: bool = True,
+                   hop_latency: float = 1e-6) -> CollectiveCost:
+    """Cost of a reduce-scatter over `axes`; V = `array_bytes` is the full
+    unreduced array one device holds (bytes).  Same time as the all-gather."""
+    return _collective("reduce-scatter", array_bytes, mesh, axes, chip,
+                       wraparound, bidirectional, hop_latency)
+
+
+def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
+               chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
+               bidirectional: bool = True,
+               hop_latency: float = 1e-6) -> CollectiveCost:
+    """Cost of an all-reduce over `axes` of an array of `array_bytes`
+    (bytes): a reduce-scatter then an all-gather, so 2x the all-gather."""
+    return _collective("all-reduce", array_bytes, mesh, axes, chip,
+                       wraparound, bidirectional, hop_latency)
+
+
+def all_to_all(array_bytes: float, mesh: MeshLike, axes: Axes,
+               chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
+               bidirectional: bool = True,
+               hop_latency: float = 1e-6) -> CollectiveCost:
+    """Cost of an all-to-all over `axes`; V = `array_bytes` is the whole
+    array the group shares (bytes).  V / (4 W_ici) on a wrapped axis."""
+    return _collective("all-to-all", array_bytes, mesh, axes, chip,
+                       wraparound, bidirectional, hop_latency)
+
+
+def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
+            chip: str | Chip = "TPU v5e", hops: int = 1, *,
+            wraparound: Wrap = None, bidirectional: bool = True,
+            hop_latency: float = 1e-6) -> CollectiveCost:
+    """Cost of a ring shift (collective-permute): every device on `axis`
+    sends its `shard_bytes` (bytes) to the device `hops` places along.
+
+    TPU: a shift by d loads each link with d shards going the short way
+    (min(d, n-d) with both directions and wraparound; d one-way), so
+    T = d' shard / link_bw; latency d' hops (max(d, n-d) on a line, whose
+    wrapping shards travel back the long way).  GPU: one switch hop,
+    shard / gpu_egress_bw (node egress when the axis spans nodes).
+    """
+    V = _check_bytes(shard_bytes, "shard_bytes")
+    hop_latency = _check_bytes(hop_latency, "hop_latency")
+    names = _axes_tuple(axis)
+    if len(names) != 1:
+        raise ValueError(f"permute runs along one mesh axis, got {names}")
+    sizes = axis_sizes(mesh, names)
+    n = sizes[names[0]]
+    c = _chip(chip)
+    wraps = _wraps(c, sizes, wraparound)
+    if isinstance(hops, bool) or not isinstance(hops, int):
+        raise TypeError(f"hops is an int (places to shift), got {hops!r}")
+    d = hops % n
+    kind = "collective-permute"
+    if n == 1 or d == 0:  # nothing moves
+        return CollectiveCost(kind, names, n, 0.0, 0.0, 0.0, 0.0, "none",
+                              V, c.name, wraps)
+    if c.kind == "gpu":
+        g = c.max_slice[0]
+        W = c.gpu_egress_bw if n <= g else c.dcn_bw
+        bw, lat = V / W, hop_latency
+    else:
+        w = wraps[0]
+        if w and bidirectional:
+            load = steps = min(d, n - d)
+        elif w:
+            load = steps = d
+        else:
+            load, steps = min(d, n - d), max(d, n - d)
+        bw, lat = load * V / c.link_bw, steps * hop_latency
+    regime = "bandwidth" if bw >= lat else "latency"
+    return CollectiveCost(kind, names, n, V, bw, lat, max(bw, lat), regime,
+                          V, c.name, wraps)
+
+
+def cost(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
+         chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
+         bidirectional: bool = True, hop_latency: float = 1e-6,
+         hops: int = 1) -> CollectiveCost:
+    """Cost of a collective named by `kind` ("all-gather", "AR", "ppermute",
+    an HLO op name, ...); the other arguments as in the functions above
+    (`hops` is used by a collective-permute only)."""
+    kind = canonical_kind(kind)
+    if kind == "collective-permute":
+        return permute(array_bytes, mesh, axes, chip, hops,
+                       wraparound=wraparound, bidirectional=bidirectional,
+                       hop_latency=hop_latency)
+    return _collective(kind, array_bytes, mesh, axes, chip, wraparound,
+                       bidirectional, hop_latency)
+
+
+def crossover_bytes(kind: str, mesh: MeshLike, axes: Axes,
+                    chip: str | Chip = "TPU v5e", **kw) -> float:
+    """The V (bytes) at which bandwidth time equals latency time: smaller
+    collectives are latency-bound, larger ones bandwidth-bound."""
+    probe = cost(kind, 1.0, mesh, axes, chip, **kw)
+    if probe.bandwidth_time == 0:
+        return 0.0
+    return probe.latency_time / probe.bandwidth_time
