@@ -1,0 +1,195 @@
+"""Honest timing and XLA cost analysis on ONE local device.
+
+Explained in Chapter 1 (Rooflines), where it measures the reader's own
+machine. Rules followed here:
+
+- compile and run once before timing (the first call pays for tracing and
+  compilation);
+- wait for the result with `block_until_ready` (JAX dispatches
+  asynchronously, so an unblocked timer measures only the dispatch);
+- report the median of several repeats (robust to a noisy neighbour),
+  and the minimum (the best the machine did);
+- put inputs on one device explicitly: with simulated devices, time across
+  several of them means nothing, since they share the same cores.
+
+Units: seconds, FLOPs, bytes, FLOP/s, bytes/s.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of repeated runs of one function."""
+
+    times: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """Median run time (seconds)."""
+        return statistics.median(self.times)
+
+    @property
+    def min(self) -> float:
+        """Fastest run (seconds)."""
+        return min(self.times)
+
+    @property
+    def all(self) -> tuple[float, ...]:
+        """Every run (seconds), in order."""
+        return self.times
+
+    def __str__(self) -> str:
+        from scalebook.units import fmt_seconds
+
+        return (f"median {fmt_seconds(self.median)}, min "
+                f"{fmt_seconds(self.min)} over {len(self.times)} runs")
+
+
+def _jitted(f: Callable) -> Callable:
+    return f if hasattr(f, "lower") else jax.jit(f)
+
+
+def time_fn(f: Callable, *args: Any, repeats: int = 5, warmup: int = 1
+            ) -> Timing:
+    """Time `f(*args)` (jitted if it is not already): `warmup` untimed
+    calls, then `repeats` timed calls, each waited on to completion."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got "
+                         f"repeats={repeats}, warmup={warmup}")
+    g = _jitted(f)
+    for _ in range(warmup):
+        jax.block_until_ready(g(*args))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(g(*args))
+        times.append(time.perf_counter() - t0)
+    return Timing(tuple(times))
+
+
+def cost(f: Callable, *args: Any) -> dict[str, float]:
+    """XLA's own count for `f(*args)` on one device: {'flops': FLOPs,
+    'bytes': bytes accessed}, read from the compiled cost analysis."""
+    compiled = _jitted(f).lower(*args).compile()
+    ca = compiled.cost_analysis()
+    if isinstance(ca, (list, tuple)):  # older JAX: one dict per program
+        ca = ca[0] if ca else {}
+    ca = ca or {}
+    return {"flops": float(ca.get("flops", 0.0)),
+            "bytes": float(ca.get("bytes accessed", 0.0))}
+
+
+def device() -> Any:
+    """The one device every measurement runs on: jax.devices()[0]."""
+    return jax.devices()[0]
+
+
+def _dtype(dtype: str) -> Any:
+    from scalebook.roofline import canonical_dtype
+
+    name = canonical_dtype(dtype)
+    table = {"f32": jnp.float32, "bf16": jnp.bfloat16, "f16": jnp.float16,
+             "int8": jnp.int8}
+    if name not in table:
+        raise ValueError(f"cannot benchmark {dtype!r}; use one of "
+                         f"{', '.join(table)}")
+    return table[name]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured kernel: its shape, XLA's FLOPs and bytes, the median
+    time (seconds) and the achieved rates (FLOP/s, bytes/s)."""
+
+    label: str
+    shape: tuple[int, ...]
+    flops: float
+    bytes: float
+    seconds: float
+
+    @property
+    def flop_rate(self) -> float:
+        """Achieved FLOP/s."""
+        return self.flops / self.seconds
+
+    @property
+    def byte_rate(self) -> float:
+        """Achieved bytes/s."""
+        return self.bytes / self.seconds
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per byte, from XLA's cost analysis."""
+        return self.flops / self.bytes if self.bytes else float("inf")
+
+
+def _matmul(x, w):
+    return x @ w
+
+
+def measure_matmul(b: int, d: int, f: int, dtype: str = "f32",
+                   repeats: int = 3, seed: int = 0) -> Measurement:
+    """Time x[b,d] @ w[d,f] on one device; FLOPs and bytes from XLA."""
+    dt = _dtype(dtype)
+    kx, kw = jax.random.split(jax.random.key(seed))
+    dev = device()
+    x = jax.device_put(jax.random.normal(kx, (b, d), dt), dev)
+    w = jax.device_put(jax.random.normal(kw, (d, f), dt), dev)
+    g = jax.jit(_matmul)
+    c = cost(g, x, w)
+    t = time_fn(g, x, w, repeats=repeats)
+    return Measurement(f"{b}x{d}x{f}", (b, d, f), c["flops"], c["bytes"],
+                       t.median)
+
+
+def measure_matmul_flops(sizes: Sequence[int | tuple[int, int, int]] = (
+        512, 1024, 2048), dtype: str = "f32", repeats: int = 3
+        ) -> list[Measurement]:
+    """Measure matmuls of the given sizes (N for N x N x N, or (b, d, f));
+    the best `flop_rate` among them estimates the peak FLOP/s."""
+    out = []
+    for s in sizes:
+        b, d, f = (s, s, s) if isinstance(s, int) else tuple(s)
+        out.append(measure_matmul(b, d, f, dtype, repeats))
+    return out
+
+
+def _read(x):
+    return jnp.sum(x)
+
+
+def _read_write(x):
+    return x * 2.0
+
+
+def measure_memory_bandwidth(nbytes: float = 128 * 2**20, kind: str = "read",
+                             repeats: int = 5) -> Measurement:
+    """Bytes/s of a kernel that streams `nbytes` of f32 from memory.
+
+    kind="read": x.sum(), which reads every byte once and writes one
+    number; the honest read bandwidth. kind="write": x * 2, which also
+    writes a fresh array of the same size; on a CPU the new output pages
+    are faulted in on first touch, which makes it much slower.
+    """
+    kernels = {"read": _read, "write": _read_write}
+    if kind not in kernels:
+        raise ValueError(f"kind must be one of {', '.join(kernels)}, "
+                         f"got {kind!r}")
+    n = int(nbytes // 4)
+    if n < 1:
+        raise ValueError(f"nbytes must be at least 4, got {nbytes}")
+    x = jax.device_put(jnp.ones((n,), jnp.float32), device())
+    g = jax.jit(kernels[kind])
+    moved = 4.0 * n * (1 if kind == "read" else 2)
+    c = cost(g, x)
+    t = time_fn(g, x, repeats=repeats)
+    return Measurement(f"{kind} {n * 4 / 2**20:.0f} MiB", (n,), c["flops"],
+                       moved, t.median)

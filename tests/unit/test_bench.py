@@ -1,0 +1,72 @@
+"""`scalebook.bench` times honestly and reads XLA's own FLOP counts."""
+import jax
+import jax.numpy as jnp
+import pytest
+
+import scalebook.bench as bench
+import scalebook.roofline as rl
+
+
+def test_time_fn_returns_positive_median_and_min():
+    x = jnp.ones((64, 64))
+    t = bench.time_fn(lambda a: a @ a, x, repeats=3)
+    assert len(t.all) == 3
+    assert 0 < t.min <= t.median
+    assert "median" in str(t)
+
+
+def test_time_fn_rejects_zero_repeats():
+    with pytest.raises(ValueError, match="repeats >= 1"):
+        bench.time_fn(lambda a: a, jnp.ones(2), repeats=0)
+
+
+@pytest.mark.parametrize("b,d,f", [(8, 256, 512), (128, 128, 128),
+                                   (1, 512, 256)])
+def test_cost_flops_of_a_matmul_equal_2bdf_exactly(b, d, f):
+    x = jnp.ones((b, d), jnp.float32)
+    w = jnp.ones((d, f), jnp.float32)
+    c = bench.cost(lambda a, m: a @ m, x, w)
+    assert c["flops"] == rl.matmul_flops(b, d, f)
+
+
+def test_cost_bytes_of_a_square_matmul_equal_the_formula():
+    n = 256
+    x = jnp.ones((n, n), jnp.float32)
+    c = bench.cost(lambda a, m: a @ m, x, x)
+    assert c["bytes"] == rl.matmul_bytes(n, n, n, "f32")
+
+
+def test_cost_of_a_reduction_reads_the_whole_input():
+    x = jnp.ones((1 << 16,), jnp.float32)
+    c = bench.cost(jnp.sum, x)
+    assert c["bytes"] >= 4 * x.size
+
+
+def test_measure_matmul_runs_on_device_0_and_reports_rates():
+    m = bench.measure_matmul(32, 256, 256, "f32", repeats=2)
+    assert m.flops == rl.matmul_flops(32, 256, 256)
+    assert m.seconds > 0 and m.flop_rate > 0
+    assert m.intensity == pytest.approx(m.flops / m.bytes)
+    assert bench.device() == jax.devices()[0]
+
+
+def test_measure_matmul_flops_accepts_ints_and_triples():
+    ms = bench.measure_matmul_flops([64, (8, 128, 64)], repeats=1)
+    assert [m.shape for m in ms] == [(64, 64, 64), (8, 128, 64)]
+
+
+def test_measure_memory_bandwidth_read_and_write():
+    r = bench.measure_memory_bandwidth(4 * 2**20, "read", repeats=2)
+    w = bench.measure_memory_bandwidth(4 * 2**20, "write", repeats=2)
+    assert r.bytes == 4 * 2**20 and w.bytes == 2 * 4 * 2**20
+    assert r.byte_rate > 0 and w.byte_rate > 0
+
+
+def test_measure_memory_bandwidth_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="read, write"):
+        bench.measure_memory_bandwidth(1024, "copy")
+
+
+def test_bench_rejects_dtypes_it_cannot_allocate():
+    with pytest.raises(ValueError, match="cannot benchmark 'fp4'"):
+        bench.measure_matmul(8, 8, 8, "fp4")
