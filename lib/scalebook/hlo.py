@@ -1,0 +1,664 @@
+"""Read what XLA actually compiled: the collectives and the bytes they move.
+
+Chapter 3 predicts the communication of a sharded matmul with ring formulas
+(`scalebook.comms`); this module checks the prediction against the compiled
+program.  ``compiled(fn, *args)`` compiles, ``hlo_text`` returns the
+per-device HLO after SPMD partitioning, and ``collectives`` parses every
+all-gather, reduce-scatter, all-reduce, all-to-all and collective-permute
+in it into a :class:`Collective` with its replica groups, the mesh axes those
+groups run over, and the bytes each device sends.
+
+Bytes per device (ring algorithm; the convention `scalebook.comms` uses).
+With V the bytes of the whole array inside one group of n devices:
+
+=====================  ====================================================
+all-gather             V (n-1)/n   (V = result bytes)
+reduce-scatter         V (n-1)/n   (V = operand bytes = result bytes x n)
+all-reduce             2 V (n-1)/n (V = operand bytes = result bytes)
+all-to-all             s (n-1)/n   (s = the device's own buffer = V/n)
+collective-permute     s           (s = the buffer sent; 0 if it stays put)
+=====================  ====================================================
+
+Handled text forms (jax 0.10 and 0.12): explicit groups ``{{0,1},{2,3}}``,
+iota groups ``[2,4]<=[8]`` and ``[4,2]<=[2,4]T(1,0)``, mesh groups
+``mesh['x'=2,'y'=4] {'y'}`` (with sub-axes ``'x':(1)2`` and ``device_ids``),
+empty groups (all devices), async ``-start``/``-done`` pairs (counted once),
+tuple-shaped results, and collectives inside ``while`` loops (multiplied by
+``known_trip_count`` when XLA knows it).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["Collective", "compiled", "hlo_text", "collectives",
+           "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
+           "DTYPE_BYTES"]
+
+DTYPE_BYTES: dict[str, float] = {
+    "pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "s32": 4, "u32": 4,
+    "s64": 8, "u64": 8, "f16": 2, "bf16": 2, "f32": 4, "f64": 8, "c64": 8,
+    "c128": 16, "s4": 0.5, "u4": 0.5, "s2": 0.25, "u2": 0.25,
+    "f8e4m3fn": 1, "f8e5m2": 1, "f8e4m3": 1, "f8e3m4": 1, "f8e4m3b11fnuz": 1,
+    "f8e4m3fnuz": 1, "f8e5m2fnuz": 1, "f8e8m0fnu": 1, "f4e2m1fn": 0.5,
+}
+"""Bytes per element of each HLO element type."""
+
+KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all",
+         "collective-permute")
+
+
+@dataclass(frozen=True)
+class Collective:
+    """One collective in compiled HLO, as seen by one device.
+
+    Shapes are per device (elements).  `bytes_per_device` is what each
+    device sends over links, in bytes, for ONE execution (ring algorithm);
+    `total_bytes` multiplies by the loop trip count.
+    """
+    kind: str
+    dtype: str
+    result_shapes: tuple[tuple[int, ...], ...]
+    operand_shapes: tuple[tuple[int, ...], ...]
+    replica_groups: tuple[tuple[int, ...], ...]
+    group_size: int
+    mesh_axes: tuple[str, ...] | None
+    bytes_per_device: float
+    source_pairs: tuple[tuple[int, int], ...] = ()
+    in_loop: bool = False
+    trip_count: int | None = None
+    line: str = field(default="", repr=False)
+    dimension: int | None = None
+    name: str = ""
+
+    @property
+    def total_bytes(self) -> float:
+        """Bytes per device over the whole program (x trip count, if known)."""
+        return self.bytes_per_device * (self.trip_count or 1)
+
+    @property
+    def result_bytes(self) -> float:
+        """Bytes of this device's result buffer(s)."""
+        return _nbytes(self.dtype, self.result_shapes)
+
+    @property
+    def operand_bytes(self) -> float:
+        """Bytes of this device's input buffer(s)."""
+        return _nbytes(self.dtype, self.operand_shapes)
+
+
+def _nbytes(dtype: str, shapes: Iterable[tuple[int, ...]]) -> float:
+    return sum(math.prod(s) for s in shapes) * DTYPE_BYTES.get(dtype, 4)
+
+
+# ------------------------------------------------------------- compiling
+def compiled(fn: Any, *args: Any, **jit_kwargs: Any) -> Any:
+    """`jax.jit(fn, **jit_kwargs).lower(*args).compile()`.
+
+    `fn` may be a plain function, an already-jitted function (then give no
+    jit_kwargs), a `Lowered`, or a `Compiled` (returned as is).  `args` may
+    be arrays or `jax.ShapeDtypeStruct`s.
+    """
+    import jax
+
+    if hasattr(fn, "as_text") and hasattr(fn, "input_shardings"):
+        return fn                                   # already compiled
+    if hasattr(fn, "compile") and not hasattr(fn, "lower"):
+        return fn.compile()                         # a Lowered
+    if hasattr(fn, "lower"):
+        if jit_kwargs:
+            raise TypeError("fn is already jitted; pass the jit options "
+                            "(in_shardings=...) to jax.jit yourself or pass "
+                            "the plain function here")
+        return fn.lower(*args).compile()
+    if not callable(fn):
+        raise TypeError(f"expected a function or a compiled object, got "
+                        f"{type(fn).__name__}")
+    return jax.jit(fn, **jit_kwargs).lower(*args).compile()
+
+
+def hlo_text(fn_or_compiled: Any, *args: Any) -> str:
+    """The per-device HLO after SPMD partitioning and optimisation (text).
+
+    A string is returned unchanged, so every function here also reads saved
+    HLO text.
+    """
+    if isinstance(fn_or_compiled, str):
+        return fn_or_compiled
+    return compiled(fn_or_compiled, *args).as_text()
+
+
+# -------------------------------------------------------------- parsing
+_SHAPE = re.compile(r"([a-z][a-z0-9]*)\[([0-9,]*)\]")
+_HEADER = re.compile(r"^\s*(ENTRY\s+)?%?([\w.\-]+)\s*(\(.*\))?.*\{\s*$")
+_INSTR = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(.*)$")
+_CALLS = re.compile(r"\b(calls|to_apply|body|condition|true_computation|"
+                    r"false_computation|branch_computations|"
+                    r"async_execution_thread)=(\{[^}]*\}|%?[\w.\-]+)")
+
+
+def _split_shape(rest: str) -> tuple[str, str]:
+    """Split 'SHAPE opcode(...)...' into (SHAPE, remainder)."""
+    rest = rest.lstrip()
+    if rest.startswith("("):
+        depth = 0
+        for i, ch in enumerate(rest):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0:
+                return rest[:i + 1], rest[i + 1:].lstrip()
+    parts = rest.split(None, 1)
+    return parts[0], (parts[1] if len(parts) > 1 else "")
+
+
+def _shapes(shape_text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """All (dtype, dims) arrays in a (possibly tuple) HLO shape, in order."""
+    out = []
+    for dt, dims in _SHAPE.findall(shape_text):
+        if dt in DTYPE_BYTES or dt.startswith(("f", "s", "u", "c", "bf")):
+            out.append((dt, tuple(int(d) for d in dims.split(",") if d)))
+    return out
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(v) for v in re.findall(r"-?\d+", text)]
+
+
+def _iota_groups(spec: str) -> list[list[int]]:
+    """Expand '[G,S]<=[d0,d1,...]T(p...)' into explicit groups."""
+    m = re.match(r"\[([\d,]+)\]<=\[([\d,]+)\](?:T\(([\d,]+)\))?", spec)
+    if not m:
+        raise ValueError(f"cannot read iota replica groups {spec!r}")
+    out_shape = _int_list(m.group(1))
+    dims = _int_list(m.group(2))
+    ids = np.arange(math.prod(dims)).reshape(dims)
+    if m.group(3):
+        ids = ids.transpose(_int_list(m.group(3)))
+    return ids.reshape(out_shape[0], -1).tolist()
+
+
+def _mesh_groups(text: str) -> tuple[list[list[int]], list[str], list[int],
+                                     list[str]]:
+    """Expand "mesh['x'=2,'y'=4] {'y'}" groups.
+
+    Returns (groups, mesh axis names, mesh axis sizes, grouped axis names).
+    """
+    m = re.match(r"mesh\[([^\]]*)\](?:,\s*device_ids=\((.*?)\))?\s*"
+                 r"\{([^}]*)\}", text)
+    if not m:
+        raise ValueError(f"cannot read mesh replica groups {text[:80]!r}")
+    axes = re.findall(r"'([^']*)'\s*=\s*(\d+)", m.group(1))
+    names = [a for a, _ in axes]
+    sizes = [int(s) for _, s in axes]
+    n = math.prod(sizes)
+    dev = m.group(2)
+    if dev is None:
+        ids = np.arange(n)
+    elif "<=" in dev:
+        ids = np.array(_iota_groups(dev)).reshape(-1)
+    else:
+        ids = np.array(_int_list(dev))
+    # Each grouped axis ref is 'name' or 'name':(pre)size (a sub-axis).
+    refs = []
+    for r in re.finditer(r"'([^']*)'(?::\((\d+)\)(\d+))?", m.group(3)):
+        dim = names.index(r.group(1))
+        if r.group(2):
+            refs.append((dim, int(r.group(2)), int(r.group(3))))
+        else:
+            refs.append((dim, 1, sizes[dim]))
+    # Split every mesh dim into the factors its refs need, then group over
+    # the factors the refs name (in the order written).
+    factor_dims, grouped = [], [None] * len(refs)
+    for d, size in enumerate(sizes):
+        mine = sorted((pre, sz, k) for k, (dd, pre, sz) in enumerate(refs)
+                      if dd == d)
+        prefix = 1
+        for pre, sz, k in mine:
+            if pre != prefix:
+                factor_dims.append(pre // prefix)
+                prefix = pre
+            grouped[k] = len(factor_dims)
+            factor_dims.append(sz)
+            prefix *= sz
+        if prefix != size:
+            factor_dims.append(size // prefix)
+    rest = [i for i in range(len(factor_dims)) if i not in grouped]
+    arr = ids.reshape(factor_dims).transpose(rest + grouped)
+    gsize = math.prod(factor_dims[i] for i in grouped) if grouped else 1
+    groups = arr.reshape(-1, gsize).tolist()
+    return groups, names, sizes, [names[d] for d, _, _ in refs]
+
+
+def parse_replica_groups(attr: str, num_devices: int | None = None
+                         ) -> list[list[int]]:
+    """Explicit device-id groups from any replica_groups text form.
+
+    `attr` is what follows ``replica_groups=``.  An empty list ``{}`` means
+    one group of all `num_devices` devices.
+    """
+    attr = attr.strip()
+    if attr.startswith("mesh"):
+        return _mesh_groups(attr)[0]
+    if attr.startswith("["):
+        return _iota_groups(attr)
+    inner = re.findall(r"\{([\d,\s]*)\}", attr)
+    groups = [_int_list(g) for g in inner if g.strip()]
+    if not groups:
+        if num_devices is None:
+            raise ValueError("replica_groups={} means all devices; pass "
+                             "num_devices")
+        return [list(range(num_devices))]
+    return groups
+
+
+def _groups_attr(line: str) -> str | None:
+    """The text after 'replica_groups=' up to the end of its value."""
+    i = line.find("replica_groups=")
+    if i < 0:
+        return None
+    s = line[i + len("replica_groups="):]
+    if s.startswith("mesh"):
+        m = re.match(r"mesh\[[^\]]*\](?:,\s*device_ids=\([^)]*\))?\s*"
+                     r"\{[^}]*\}", s)
+        return m.group(0) if m else s
+    if s.startswith("["):
+        m = re.match(r"\[[\d,]+\]<=\[[\d,]+\](?:T\([\d,]+\))?", s)
+        return m.group(0) if m else s
+    depth = 0
+    for j, ch in enumerate(s):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth == 0:
+            return s[:j + 1]
+    return s
+
+
+def _computations(text: str) -> tuple[dict[str, list[str]], str | None]:
+    """{computation name: [instruction lines]} and the ENTRY name."""
+    comps: dict[str, list[str]] = {}
+    entry, cur = None, None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("HloModule", "//")):
+            continue
+        if cur is None:
+            h = _HEADER.match(line)
+            if h and "=" not in line.split("(")[0]:
+                cur = h.group(2)
+                comps[cur] = []
+                if h.group(1):
+                    entry = cur
+            continue
+        if line == "}":
+            cur = None
+            continue
+        comps[cur].append(line)
+    return comps, entry
+
+
+def _loop_multipliers(comps: dict[str, list[str]], entry: str | None
+                      ) -> dict[str, tuple[bool, int | None]]:
+    """For each computation: (inside a while body?, product of trip counts)."""
+    info: dict[str, tuple[bool, int | None]] = {}
+    roots = [entry] if entry in comps else list(comps)
+    stack = [(r, False, 1) for r in roots]
+    while stack:
+        name, in_loop, mult = stack.pop()
+        if name in info and info[name][0] >= in_loop:
+            continue
+        info[name] = (in_loop, mult)
+        for line in comps.get(name, []):
+            trip = None
+            is_while = re.search(r"\swhile\(", line) is not None
+            if is_while:
+                t = re.search(r'"known_trip_count"\s*:\s*\{\s*"n"\s*:\s*"?(\d+)',
+                              line)
+                trip = int(t.group(1)) if t else None
+            for key, val in _CALLS.findall(line):
+                for callee in re.findall(r"%?([\w.\-]+)", val):
+                    if callee not in comps:
+                        continue
+                    if is_while and key == "body":
+                        m2 = None if (mult is None or trip is None) \
+                            else mult * trip
+                        stack.append((callee, True, m2))
+                    else:
+                        stack.append((callee, in_loop, mult))
+    return info
+
+
+def _num_devices(text: str) -> int | None:
+    m = re.search(r"num_partitions=(\d+)", text)
+    r = re.search(r"replica_count=(\d+)", text)
+    n = (int(m.group(1)) if m else 1) * (int(r.group(1)) if r else 1)
+    return n if (m or r) else None
+
+
+def _mesh_layout(mesh: Any) -> tuple[list[str], np.ndarray] | None:
+    """(axis names, logical device-id array) of a jax Mesh or (shape, names).
+
+    Replica-group ids are positions in the compiled device assignment,
+    which is the mesh's device order, so the layout is iota(shape).
+    """
+    if mesh is None:
+        return None
+    if hasattr(mesh, "axis_names") and hasattr(mesh, "devices"):
+        shape, names = mesh.devices.shape, list(mesh.axis_names)
+    elif isinstance(mesh, dict):
+        names, shape = list(mesh), tuple(mesh.values())
+    else:
+        shape, names = mesh
+        names = [names] if isinstance(names, str) else list(names)
+    return names, np.arange(math.prod(shape)).reshape(tuple(shape))
+
+
+def _groups_for(layout: np.ndarray, axes: Sequence[int]) -> list[list[int]]:
+    rest = [i for i in range(layout.ndim) if i not in axes]
+    size = math.prod(layout.shape[i] for i in axes)
+    return layout.transpose(rest + list(axes)).reshape(-1, size).tolist()
+
+
+def _match_axes(groups: list[list[int]], mesh: Any) -> tuple[str, ...] | None:
+    """The mesh axes whose groups equal `groups` (same order preferred)."""
+    lay = _mesh_layout(mesh)
+    if lay is None:
+        return None
+    names, layout = lay
+    if sum(len(g) for g in groups) != layout.size:
+        return None
+    want_sets = sorted(sorted(g) for g in groups)
+    want_exact = sorted(tuple(g) for g in groups)
+    unordered = None
+    for k in range(1, layout.ndim + 1):
+        for combo in itertools.permutations(range(layout.ndim), k):
+            got = _groups_for(layout, combo)
+            if sorted(tuple(g) for g in got) == want_exact:
+                return tuple(names[i] for i in combo)
+            if unordered is None and sorted(sorted(g) for g in got) == \
+                    want_sets:
+                unordered = tuple(names[i] for i in sorted(combo))
+    if unordered is not None:
+        return unordered
+    if all(len(g) == 1 for g in groups):
+        return ()
+    return None
+
+
+def _components(pairs: list[tuple[int, int]]) -> list[list[int]]:
+    """Connected device sets of a permutation's (source, target) pairs."""
+    parent: dict[int, int] = {}
+
+    def find(a: int) -> int:
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+    for s, t in pairs:
+        parent[find(s)] = find(t)
+    comps: dict[int, list[int]] = {}
+    for d in list(parent):
+        comps.setdefault(find(d), []).append(d)
+    return sorted(sorted(c) for c in comps.values())
+
+
+def _permute_axes(pairs: list[tuple[int, int]], mesh: Any
+                  ) -> tuple[str, ...] | None:
+    """Mesh axes along which a permutation moves data."""
+    lay = _mesh_layout(mesh)
+    if lay is None:
+        return None
+    names, layout = lay
+    if max(max(p) for p in pairs) >= layout.size:
+        return None
+    coords = {int(i): np.unravel_index(i, layout.shape)
+              for i in range(layout.size)}
+    moved = set()
+    for s, t in pairs:
+        for ax, (a, b) in enumerate(zip(coords[s], coords[t])):
+            if a != b:
+                moved.add(ax)
+    return tuple(names[i] for i in sorted(moved))
+
+
+def _mesh_from(obj: Any) -> Any:
+    """The mesh of the first NamedSharding among a Compiled's shardings."""
+    import jax
+
+    for attr in ("input_shardings", "output_shardings"):
+        try:
+            leaves = jax.tree_util.tree_leaves(getattr(obj, attr))
+        except Exception:  # noqa: BLE001 - optional introspection
+            continue
+        for s in leaves:
+            if hasattr(s, "mesh") and hasattr(s.mesh, "axis_names"):
+                return s.mesh
+    return None
+
+
+def _parse_line(line: str, mesh: Any, n_dev: int | None, in_loop: bool,
+                trip: int | None) -> Collective | None:
+    m = _INSTR.match(line)
+    if not m:
+        return None
+    name, rest = m.groups()
+    shape_text, after = _split_shape(rest)
+    op = re.match(r"([a-z][a-z0-9\-]*)\(", after)
+    if not op:
+        return None
+    opcode = op.group(1)
+    if opcode.endswith("-done") or opcode.startswith("async-"):
+        return None
+    base = opcode[:-6] if opcode.endswith("-start") else opcode
+    if base not in KINDS:
+        return None
+    arrays = _shapes(shape_text)
+    if opcode.endswith("-start"):
+        arrays = [a for a in arrays if a[1] != () or base == "all-reduce"]
+        if base == "all-gather" and len(arrays) >= 2:
+            arrays = arrays[len(arrays) // 2:]      # (operands, results)
+        elif base == "collective-permute" and len(arrays) >= 2:
+            arrays = [arrays[1]]                    # (operand, result, ctx)
+    if not arrays:
+        return None
+    dtype = arrays[0][0]
+    results = tuple(a[1] for a in arrays)
+    dim_m = re.search(r"dimensions=\{(\d+)\}", line)
+    dim = int(dim_m.group(1)) if dim_m else None
+
+    pairs: tuple[tuple[int, int], ...] = ()
+    axes: tuple[str, ...] | None = None
+    if base == "collective-permute":
+        pm = re.search(r"source_target_pairs=\{((?:\{\d+,\d+\},?)*)\}", line)
+        pairs = tuple(tuple(map(int, p)) for p in
+                      re.findall(r"\{(\d+),(\d+)\}", pm.group(1))) if pm \
+            else ()
+        groups = _components(list(pairs)) if pairs else []
+        n = max((len(g) for g in groups), default=1)
+        axes = _permute_axes(list(pairs), mesh) if pairs else None
+    else:
+        attr = _groups_attr(line)
+        hlo_mesh_axes = None
+        if attr is None:
+            groups = [list(range(n_dev))] if n_dev else [[0]]
+        elif attr.startswith("mesh"):
+            groups, mnames, msizes, hlo_mesh_axes = _mesh_groups(attr)
+            if mesh is None:                        # trust the HLO's names
+                mesh = (msizes, mnames)
+        else:
+            groups = parse_replica_groups(attr, n_dev)
+        n = len(groups[0])
+        axes = _match_axes(groups, mesh)
+        if axes is None and hlo_mesh_axes is not None and mesh is None:
+            axes = tuple(hlo_mesh_axes)
+
+    def scaled(shape: tuple[int, ...], factor: float) -> tuple[int, ...]:
+        if dim is None or dim >= len(shape):
+            return shape
+        s = list(shape)
+        s[dim] = int(round(s[dim] * factor))
+        return tuple(s)
+
+    res_bytes = _nbytes(dtype, results)
+    if base == "all-gather":
+        operands = tuple(scaled(s, 1 / n) for s in results)
+        sent = res_bytes * (n - 1) / n
+    elif base == "reduce-scatter":
+        operands = tuple(scaled(s, n) for s in results)
+        sent = _nbytes(dtype, operands) * (n - 1) / n
+    elif base == "all-reduce":
+        operands = results
+        sent = 2 * res_bytes * (n - 1) / n
+    elif base == "all-to-all":
+        operands = results
+        sent = res_bytes * (n - 1) / n
+    else:
+        operands = results
+        sent = res_bytes if any(s != t for s, t in pairs) else 0.0
+    return Collective(
+        kind=base, dtype=dtype, result_shapes=results,
+        operand_shapes=operands,
+        replica_groups=tuple(tuple(g) for g in groups), group_size=n,
+        mesh_axes=axes, bytes_per_device=float(sent), source_pairs=pairs,
+        in_loop=in_loop, trip_count=trip if in_loop else None, line=line,
+        dimension=dim, name=name)
+
+
+def collectives(fn_or_compiled: Any, *args: Any, mesh: Any = None
+                ) -> list[Collective]:
+    """Every collective in the compiled program, in program order.
+
+    `mesh` (a jax Mesh, or (shape, names)) names the axes each collective's
+    groups run over; by default it is taken from the compiled shardings or
+    from the HLO's own mesh annotation.  Chapter 3 uses this to compare the
+    textbook's collectives with what XLA chose.
+    """
+    if not isinstance(fn_or_compiled, str):
+        comp = compiled(fn_or_compiled, *args)
+        text = comp.as_text()
+        if mesh is None:
+            mesh = _mesh_from(comp)
+    else:
+        text = fn_or_compiled
+    comps, entry = _computations(text)
+    loops = _loop_multipliers(comps, entry)
+    n_dev = _num_devices(text)
+    out: list[Collective] = []
+    for cname in comps:  # file order: callees are printed before callers
+        in_loop, mult = loops.get(cname, (False, 1))
+        for line in comps[cname]:
+            c = _parse_line(line, mesh, n_dev, in_loop,
+                            mult if in_loop else None)
+            if c is not None:
+                out.append(c)
+    return out
+
+
+def bytes_per_device(fn_or_compiled: Any, *args: Any, mesh: Any = None
+                     ) -> float:
+    """Total bytes each device sends over the program (loop bodies x trips)."""
+    return float(sum(c.total_bytes for c in collectives(
+        fn_or_compiled, *args, mesh=mesh)))
+
+
+# ------------------------------------------------------------ io shapes
+def io_shapes(fn_or_compiled: Any, *args: Any) -> dict[str, list[dict]]:
+    """Global and per-device shapes of the inputs and outputs (elements).
+
+    Returns {'inputs': [...], 'outputs': [...]}, each entry a dict with
+    'shape' (global), 'shard_shape' (per device), 'dtype' and 'spec'.
+    From saved HLO text only per-device shapes are known ('shape' is None).
+    """
+    import jax
+
+    if isinstance(fn_or_compiled, str):
+        line = next((ln for ln in fn_or_compiled.splitlines()
+                     if ln.startswith("ENTRY")), "")
+        sig = re.match(r"ENTRY\s+%?[\w.\-]+\s*\((.*)\)\s*->\s*(.*)\{", line)
+        if not sig:
+            raise ValueError("no ENTRY computation found in this HLO text")
+
+        def entries(text: str) -> list[dict]:
+            return [{"shape": None, "shard_shape": dims, "dtype": dt,
+                     "spec": None} for dt, dims in _shapes(text)]
+        return {"inputs": entries(sig.group(1)),
+                "outputs": entries(sig.group(2))}
+    comp = compiled(fn_or_compiled, *args)
+    in_sh = jax.tree_util.tree_leaves(comp.input_shardings)
+    in_av = jax.tree_util.tree_leaves(comp.in_avals)
+    out_info = jax.tree_util.tree_leaves(comp.out_info)
+
+    def one(shape: Sequence[int], dtype: Any, sharding: Any) -> dict:
+        shape = tuple(shape)
+        return {"shape": shape,
+                "shard_shape": tuple(sharding.shard_shape(shape)),
+                "dtype": str(np.dtype(dtype)),
+                "spec": getattr(sharding, "spec", None)}
+    return {"inputs": [one(a.shape, a.dtype, s) for a, s in
+                       zip(in_av, in_sh)],
+            "outputs": [one(o.shape, o.dtype, o.sharding) for o in out_info]}
+
+
+# ---------------------------------------------------------------- table
+class _Table(list):
+    """A list of row dicts that prints as text and renders as HTML."""
+
+    def __str__(self) -> str:
+        if not self:
+            return "(no collectives)"
+        cols = list(self[0])
+        cells = [[str(r[c]) for c in cols] for r in self]
+        w = [max(len(c), *(len(row[i]) for row in cells))
+             for i, c in enumerate(cols)]
+        lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(cols)),
+                 "  ".join("-" * x for x in w)]
+        lines += ["  ".join(v.ljust(w[i]) for i, v in enumerate(row))
+                  for row in cells]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        if not self:
+            return "<p>(no collectives)</p>"
+        cols = list(self[0])
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(
+            f"<td>{html.escape(str(r[c]))}</td>" for c in cols) + "</tr>"
+            for r in self)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _shape_str(dtype: str, shapes: Sequence[tuple[int, ...]]) -> str:
+    parts = [f"{dtype}[{','.join(map(str, s))}]" for s in shapes]
+    return parts[0] if len(parts) == 1 else f"{len(parts)}x {parts[0]}"
+
+
+def table(colls: Sequence[Collective]) -> _Table:
+    """Collectives as a small table (list of dicts; prints as text, shows as
+    HTML in notebooks).  Bytes are per device, per execution."""
+    from scalebook.units import fmt_bytes
+
+    rows = _Table()
+    for c in colls:
+        rows.append({
+            "kind": c.kind,
+            "axes": ",".join(c.mesh_axes) if c.mesh_axes else
+                    ("-" if c.mesh_axes == () else "?"),
+            "group": c.group_size,
+            "operand": _shape_str(c.dtype, c.operand_shapes),
+            "result": _shape_str(c.dtype, c.result_shapes),
+            "bytes/device": fmt_bytes(c.bytes_per_device),
+            "loop": (f"x{c.trip_count}" if c.trip_count else "yes")
+                    if c.in_loop else "",
+        })
+    return rows

@@ -1,0 +1,384 @@
+"""Meshes, placements, the book's sharding notation, and pictures of shards.
+
+Chapter 3 (sharded matmuls) writes layouts as ``A[I_X, J_Y]``: array ``A``
+with logical dims ``I`` and ``J``, ``I`` split over mesh axis ``X`` and ``J``
+over mesh axis ``Y``.  This module turns that notation into JAX
+``PartitionSpec`` objects and back, places arrays on a mesh with errors a
+reader can act on, reports per-device shard shapes, and draws which device
+holds which block.
+
+Notation grammar (whitespace is ignored)::
+
+    notation  := NAME "[" [dim ("," dim)*] "]"
+    dim       := DIM ["_" axes]
+    axes      := LETTERS               one mesh axis per letter: I_XY -> ("X", "Y")
+               | "{" AXIS ("," AXIS)* "}"   multi-letter names: I_{data,model}
+    NAME, DIM := a letter, then letters, digits
+
+``A[I, J]`` is fully replicated, ``A[I_XY, J]`` splits ``I`` over the
+flattened ``X*Y`` devices (``X`` major), and ``A[I_X, J_X]`` is forbidden:
+one mesh axis cannot shard two dims.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from scalebook import compat
+
+__all__ = ["mesh", "place", "shard_shapes", "shard_shape", "parse_notation",
+           "to_notation", "spec_of", "blocks", "draw"]
+
+
+# ----------------------------------------------------------------- meshes
+def _factorizations(n: int, k: int) -> list[tuple[int, ...]]:
+    """All ordered k-tuples of ints >= 1 whose product is n."""
+    if k == 1:
+        return [(n,)]
+    out = []
+    for d in range(1, n + 1):
+        if n % d == 0:
+            out += [(d,) + rest for rest in _factorizations(n // d, k - 1)]
+    return out
+
+
+def mesh(shape: Sequence[int], names: Sequence[str]) -> Mesh:
+    """A mesh of `shape` devices with axis `names`, all axes Auto.
+
+    The product of `shape` must equal the number of JAX devices (or divide
+    it: then the first devices are used).  Errors name the device count and
+    suggest shapes that fit.
+    """
+    shape = tuple(shape) if not isinstance(shape, int) else (shape,)
+    names = (names,) if isinstance(names, str) else tuple(names)
+    if len(shape) != len(names):
+        raise ValueError(f"mesh shape {shape} has {len(shape)} axes but "
+                         f"{len(names)} names {names}; give one name per axis")
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+            raise ValueError(f"mesh axis sizes must be positive ints, got "
+                             f"{shape}")
+    for nm in names:
+        if not isinstance(nm, str) or not nm:
+            raise ValueError(f"mesh axis names must be non-empty strings, "
+                             f"got {names}")
+    dupes = sorted({nm for nm in names if names.count(nm) > 1})
+    if dupes:
+        raise ValueError(f"mesh axis names must be unique; {dupes} repeats "
+                         f"in {names}")
+    n_dev = len(jax.devices())
+    size = math.prod(shape)
+    if size == n_dev:
+        return compat.make_mesh(shape, names)
+    if n_dev % size == 0:
+        auto = (jax.sharding.AxisType.Auto,) * len(shape)
+        return jax.make_mesh(shape, names, axis_types=auto,
+                             devices=jax.devices()[:size])
+    fits = [f for f in _factorizations(n_dev, len(shape))]
+    hint = ", ".join(str(f) for f in fits[:8])
+    raise ValueError(
+        f"mesh shape {shape} needs {size} devices but JAX has {n_dev}; the "
+        f"product of the shape must equal (or divide) {n_dev}. Shapes with "
+        f"{len(shape)} axes that fit: {hint}")
+
+
+# ---------------------------------------------------------------- notation
+_NOTATION = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\[(.*)\]$")
+_DIM = re.compile(r"^([A-Za-z][A-Za-z0-9]*)(?:_(\{[^{}]*\}|[A-Za-z]+))?$")
+
+
+def parse_notation(text: str) -> tuple[str, tuple[str, ...], P]:
+    """Parse ``"A[I_X, J_Y]"`` into ``("A", ("I", "J"), P("X", "Y"))``.
+
+    ``I_XY`` gives ``P(("X", "Y"), ...)``; ``I_{data}`` names a
+    multi-letter mesh axis.  See the module docstring for the grammar.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"notation must be a string like 'A[I_X, J]', got "
+                        f"{type(text).__name__}")
+    s = re.sub(r"\s+", "", text)
+    tail = s.rsplit("]", 1)[-1] if "]" in s else ""
+    if tail.startswith("{U"):
+        raise ValueError(f"{text!r}: a trailing {{U_X}} marks unreduced "
+                         "partial sums, not a placement; drop it to parse "
+                         "the layout")
+    m = _NOTATION.match(s)
+    if not m:
+        raise ValueError(f"cannot parse {text!r}: expected NAME[DIM, DIM, ...]"
+                         " such as 'A[I_X, J]' or 'W[D, F_{model}]'")
+    name, body = m.groups()
+    if body == "":
+        return name, (), P()
+    dims, entries, seen = [], [], {}
+    for i, part in enumerate(body.split(",")):
+        dm = _DIM.match(part)
+        if not dm:
+            raise ValueError(
+                f"cannot parse dim {part!r} in {text!r}: write a dim name "
+                "with an optional subscript, e.g. I, I_X, I_XY or I_{data}")
+        dim, sub = dm.groups()
+        if dim in dims:
+            raise ValueError(f"dim name {dim!r} appears twice in {text!r}")
+        dims.append(dim)
+        if sub is None:
+            entries.append(None)
+            continue
+        if sub.startswith("{"):
+            axes = tuple(a for a in sub[1:-1].split(","))
+            if not axes or any(not re.fullmatch(r"[A-Za-z0-9_]+", a)
+                               for a in axes):
+                raise ValueError(f"bad mesh axis list {sub!r} in {text!r}: "
+                                 "write I_{data} or I_{data,model}")
+        else:
+            axes = tuple(sub)
+        for a in axes:
+            if a in seen:
+                raise ValueError(
+                    f"{text!r} uses mesh axis {a!r} on dims {seen[a]!r} and "
+                    f"{dim!r}; one mesh axis cannot shard two dims "
+                    f"(A[I_X, J_X] is forbidden)")
+            seen[a] = dim
+        entries.append(axes[0] if len(axes) == 1 else axes)
+    return name, tuple(dims), P(*entries)
+
+
+def _entry_axes(entry: Any) -> tuple[str, ...]:
+    """The mesh axes of one PartitionSpec entry, as a tuple."""
+    if entry is None:
+        return ()
+    if isinstance(entry, str):
+        return (entry,)
+    return tuple(entry)
+
+
+def to_notation(spec: P, dims: Sequence[str] = ("I", "J"),
+                name: str = "A") -> str:
+    """The book's notation for `spec`: to_notation(P('X', None)) -> 'A[I_X, J]'.
+
+    Single-letter axis names are written run together (``I_XY``); longer
+    names go in braces (``I_{data,model}``).
+    """
+    spec = tuple(spec)
+    dims = tuple(dims)
+    if len(spec) > len(dims):
+        raise ValueError(f"spec {P(*spec)} has {len(spec)} entries but only "
+                         f"{len(dims)} dim names {dims}; pass dims=...")
+    parts = []
+    for i, dim in enumerate(dims):
+        axes = _entry_axes(spec[i]) if i < len(spec) else ()
+        if not axes:
+            parts.append(dim)
+        elif all(len(a) == 1 for a in axes):
+            parts.append(f"{dim}_{''.join(axes)}")
+        else:
+            parts.append(f"{dim}_{{{','.join(axes)}}}")
+    return f"{name}[{', '.join(parts)}]"
+
+
+def spec_of(layout: Any, mesh: Mesh | None = None) -> P:
+    """A PartitionSpec from a spec, a notation string, or a sharded array.
+
+    For notation strings, an axis written ``X`` matches a mesh axis ``x``
+    when the exact name is absent (the book writes axes upper case).
+    """
+    if isinstance(layout, P):
+        return layout
+    if isinstance(layout, str):
+        spec = parse_notation(layout)[2]
+        if mesh is None:
+            return spec
+        names = tuple(mesh.axis_names)
+
+        def fix(a: str) -> str:
+            if a in names:
+                return a
+            alt = [n for n in names if n.lower() == a.lower()]
+            return alt[0] if len(alt) == 1 else a
+        return P(*[None if e is None else
+                   (fix(e) if isinstance(e, str) else tuple(map(fix, e)))
+                   for e in spec])
+    sharding = getattr(layout, "sharding", None)
+    if isinstance(sharding, NamedSharding):
+        return sharding.spec
+    if isinstance(layout, (tuple, list)):
+        return P(*layout)
+    raise TypeError(f"expected a PartitionSpec, a notation string like "
+                    f"'A[I_X, J]' or a NamedSharding-placed array, got "
+                    f"{type(layout).__name__}")
+
+
+def _check_spec(shape: tuple[int, ...], mesh: Mesh, spec: P) -> None:
+    """Raise a reader-facing error if `spec` cannot lay out `shape` on `mesh`."""
+    spec = tuple(spec)
+    sizes = dict(zip(mesh.axis_names, mesh.devices.shape))
+    if len(spec) > len(shape):
+        raise ValueError(f"spec {P(*spec)} has {len(spec)} entries but the "
+                         f"array has only {len(shape)} dims (shape {shape})")
+    used: dict[str, int] = {}
+    for d, entry in enumerate(spec):
+        axes = _entry_axes(entry)
+        for a in axes:
+            if a not in sizes:
+                raise ValueError(f"unknown mesh axis {a!r} in spec {P(*spec)};"
+                                 f" this mesh has axes {tuple(sizes)}")
+            if a in used:
+                raise ValueError(
+                    f"mesh axis {a!r} shards both dim {used[a]} and dim {d} "
+                    f"in {P(*spec)}; one mesh axis cannot shard two dims "
+                    "(the book's forbidden A[I_X, J_X]). Shard one of them "
+                    "over a different axis or replicate it")
+            used[a] = d
+        k = math.prod(sizes[a] for a in axes)
+        if shape[d] % k:
+            what = (f"mesh axis {axes[0]!r} (size {k})" if len(axes) == 1
+                    else f"mesh axes {axes} (together {k})")
+            raise ValueError(f"dim {d} (size {shape[d]}) is not divisible by "
+                             f"{what}; pick a size that is a multiple of {k}"
+                             " or shard this dim over other axes")
+
+
+def place(x: Any, mesh: Mesh, spec: Any) -> jax.Array:
+    """`x` put on `mesh` with layout `spec` (a PartitionSpec or 'A[I_X, J]').
+
+    Checks first, with errors that say what to change: a dim not divisible
+    by its mesh axes, an unknown axis, or an axis used on two dims.
+    """
+    spec = spec_of(spec, mesh)
+    shape = tuple(np.shape(x))
+    _check_spec(shape, mesh, spec)
+    return jax.device_put(x, NamedSharding(mesh, spec))
+
+
+# ------------------------------------------------------------ shard shapes
+def shard_shapes(x: jax.Array) -> dict[int, tuple[int, ...]]:
+    """Per-device shard shape of `x`: {device id: shape} (elements)."""
+    out = {}
+    for d, idx in x.sharding.devices_indices_map(tuple(x.shape)).items():
+        out[d.id] = tuple(len(range(*s.indices(n))) for s, n in
+                          zip(idx, x.shape))
+    return dict(sorted(out.items()))
+
+
+def shard_shape(x: Any, mesh: Mesh | None = None,
+                shape: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The shard shape every device holds: of an array, or of `spec` on
+    `mesh` for a global `shape` (elements)."""
+    if mesh is None and hasattr(x, "sharding"):
+        return tuple(x.sharding.shard_shape(tuple(x.shape)))
+    if mesh is None or shape is None:
+        raise ValueError("pass a sharded array, or a spec with mesh= and "
+                         "shape=")
+    spec = spec_of(x, mesh)
+    _check_spec(tuple(shape), mesh, spec)
+    return tuple(NamedSharding(mesh, spec).shard_shape(tuple(shape)))
+
+
+# ----------------------------------------------------------------- picture
+def _resolve(x_or_spec: Any, mesh: Mesh | None,
+             shape: Sequence[int] | None):
+    """(NamedSharding, global shape, label) for draw/blocks."""
+    if hasattr(x_or_spec, "sharding") and hasattr(x_or_spec, "shape"):
+        sh = x_or_spec.sharding
+        if not isinstance(sh, NamedSharding):
+            raise TypeError("draw() needs an array placed with a "
+                            "NamedSharding (see sharding.place)")
+        return sh, tuple(x_or_spec.shape), to_notation(
+            sh.spec, dims=_dim_names(x_or_spec.ndim))
+    if mesh is None:
+        raise ValueError("pass mesh= when drawing a spec or notation string")
+    spec = spec_of(x_or_spec, mesh)
+    label = x_or_spec if isinstance(x_or_spec, str) else None
+    if shape is None:
+        sizes = dict(zip(mesh.axis_names, mesh.devices.shape))
+        nd = len(parse_notation(x_or_spec)[1]) if isinstance(
+            x_or_spec, str) else max(len(tuple(spec)), 2)
+        ent = tuple(spec) + (None,) * (nd - len(tuple(spec)))
+        shape = tuple(max(math.prod(sizes[a] for a in _entry_axes(e)), 1)
+                      for e in ent)
+    shape = tuple(shape)
+    _check_spec(shape, mesh, spec)
+    if label is None:
+        label = to_notation(spec, dims=_dim_names(len(shape)))
+    return NamedSharding(mesh, spec), shape, label
+
+
+def _dim_names(n: int) -> tuple[str, ...]:
+    """Default dim letters I, J, K, ... for an n-dim array."""
+    return tuple("IJKLMN"[:n]) if n <= 6 else tuple(f"D{i}" for i in range(n))
+
+
+def blocks(x_or_spec: Any, mesh: Mesh | None = None,
+           shape: Sequence[int] | None = None) -> list[dict]:
+    """The distinct blocks of a layout: [{'index': (slices), 'devices': ids}].
+
+    A replicated block lists every device that holds a copy.
+    """
+    sharding, shape, _ = _resolve(x_or_spec, mesh, shape)
+    found: dict[tuple, list[int]] = {}
+    for d, idx in sharding.devices_indices_map(shape).items():
+        key = tuple(s.indices(n)[:2] for s, n in zip(idx, shape))
+        found.setdefault(key, []).append(d.id)
+    return [{"index": k, "devices": tuple(sorted(v))}
+            for k, v in sorted(found.items())]
+
+
+def draw(x_or_spec: Any, mesh: Mesh | None = None,
+         shape: Sequence[int] | None = None, ax: Any = None):
+    """A picture of which device holds which block of an array (Chapter 3).
+
+    `x_or_spec` is a placed array, a PartitionSpec or a notation string
+    ('A[I_X, J_Y]'; then pass `mesh`, and optionally the global `shape`).
+    Each block is a coloured rectangle labelled with the ids of the devices
+    holding it; a block held by several devices is replicated.  1D arrays
+    are drawn as one row.  Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    sharding, shp, label = _resolve(x_or_spec, mesh, shape)
+    if len(shp) not in (1, 2):
+        raise ValueError(f"draw() handles 1D and 2D arrays; this one has "
+                         f"shape {shp}")
+    blks = blocks(x_or_spec, mesh, shape) if not hasattr(
+        x_or_spec, "sharding") else blocks(x_or_spec)
+    rows, cols = (1, shp[0]) if len(shp) == 1 else shp
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.8, 4.8 * min(max(rows / cols, .25),
+                                                        1.5) + .6))
+    else:
+        fig = ax.figure
+    cmap = plt.get_cmap("tab10" if len(blks) <= 10 else "tab20")
+    for i, b in enumerate(blks):
+        if len(shp) == 1:
+            (c0, c1), (r0, r1) = b["index"][0], (0, 1)
+        else:
+            (r0, r1), (c0, c1) = b["index"]
+        ax.add_patch(Rectangle((c0, r0), c1 - c0, r1 - r0,
+                               facecolor=cmap(i % cmap.N), edgecolor="black",
+                               linewidth=1.5, alpha=.85))
+        ids = b["devices"]
+        text = ",".join(map(str, ids))
+        if len(ids) > 4:
+            text = ",".join(map(str, ids[:len(ids) // 2])) + "\n" + ",".join(
+                map(str, ids[len(ids) // 2:]))
+        ax.text((c0 + c1) / 2, (r0 + r1) / 2, text, ha="center",
+                va="center", fontsize=9)
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows, 0)
+    ax.set_aspect("auto")
+    ax.set_xlabel(f"dim {1 if len(shp) == 2 else 0} (elements)")
+    ax.set_ylabel("dim 0 (elements)" if len(shp) == 2 else "")
+    copies = len(sharding.device_set) // max(len(blks), 1)
+    mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(
+        sharding.mesh.axis_names, sharding.mesh.devices.shape))
+    ax.set_title(f"{label} on mesh {mesh_txt}: {len(blks)} blocks, "
+                 f"{copies} cop{'y' if copies == 1 else 'ies'} each",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
