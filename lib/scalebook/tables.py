@@ -1,0 +1,179 @@
+"""Spec tables and the bandwidth chart, generated from `scalebook.hardware`.
+
+Explained in Chapter 2 ("How a TPU works").  Nothing here types a number:
+every cell is read from the registry or derived from it, so the tables on
+the site change when the registry does.  A `Table` shows as HTML in Jupyter
+and on the site, and as aligned text with `print`.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from scalebook import hardware
+from scalebook.units import fmt_bytes, si
+
+__all__ = ["Table", "spec_table", "derived_table", "bandwidth_chart",
+           "bandwidth_ratios"]
+
+ChipList = Iterable[str | hardware.Chip] | None
+
+
+@dataclass
+class Table:
+    """A small table: a header, rows of display strings, and the raw
+    numbers behind them (`values[i][column]`, None where not known)."""
+
+    header: list[str]
+    rows: list[list[str]]
+    values: list[dict[str, float | str | None]] = field(default_factory=list)
+    caption: str = ""
+
+    def column(self, name: str) -> list:
+        """Raw values of one column, one per row."""
+        if name not in self.header:
+            raise KeyError(f"no column {name!r}; columns: "
+                           f"{', '.join(self.header)}")
+        return [v.get(name) for v in self.values]
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f"<th>{esc(h)}</th>" for h in self.header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+            for row in self.rows)
+        cap = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
+        return (f"<table>{cap}<thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>")
+
+    def __str__(self) -> str:
+        widths = [max(len(h), *(len(r[i]) for r in self.rows))
+                  for i, h in enumerate(self.header)]
+        line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w)
+                                       for i, (c, w) in
+                                       enumerate(zip(cells, widths)))
+        out = [line(self.header), line(["-" * w for w in widths])]
+        out += [line(r) for r in self.rows]
+        if self.caption:
+            out.insert(0, self.caption)
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _chips(chips: ChipList) -> list[hardware.Chip]:
+    if chips is None:
+        return hardware.tpus()
+    return [hardware.chip(c) for c in chips]
+
+
+def _maybe(f: Callable[[], float]) -> float | None:
+    try:
+        return f()
+    except ValueError:
+        return None
+
+
+def _build(chips: list[hardware.Chip],
+           columns: Sequence[tuple[str, Callable, Callable]],
+           caption: str) -> Table:
+    rows, values = [], []
+    for c in chips:
+        vals = {name: _maybe(lambda g=get: g(c)) for name, get, _ in columns}
+        values.append(vals)
+        rows.append([("–" if vals[name] is None else show(vals[name]))
+                     for name, _, show in columns])
+    return Table([name for name, _, _ in columns], rows, values, caption)
+
+
+def _shape(s) -> str:
+    return "x".join(map(str, s))
+
+
+def _rate(unit: str) -> Callable[[float], str]:
+    return lambda x: si(x, unit)
+
+
+def spec_table(chips: ChipList = None) -> Table:
+    """Per-chip specs straight from the registry (all TPUs by default).
+
+    Units: FLOP/s (OP/s for int8), bytes, bytes/s.  "ICI link" is one way
+    per link; "ICI axis" is both directions along one axis (W_ici).
+    """
+    cols = [
+        ("chip", lambda c: c.name, str),
+        ("year", lambda c: c.release, lambda x: str(x)),
+        ("bf16", lambda c: c.peak_flops("bf16"), _rate("FLOP/s")),
+        ("int8", lambda c: c.peak_flops("int8"), _rate("OP/s")),
+        ("HBM", lambda c: c.hbm_bytes, fmt_bytes),
+        ("HBM BW", lambda c: c.hbm_bw, _rate("B/s")),
+        ("ICI link", lambda c: c.link_bw, _rate("B/s")),
+        ("ICI axis", lambda c: c.ici_axis_bw, _rate("B/s")),
+        ("PCIe", lambda c: c.bandwidth("pcie"), _rate("B/s")),
+        ("DCN", lambda c: c.bandwidth("dcn"), _rate("B/s")),
+        ("topology", lambda c: c.topology, str),
+        ("max pod", lambda c: _shape(c.max_slice), str),
+        ("cores", lambda c: c.cores, str),
+        ("MXUs/core", lambda c: f"{c.mxus_per_core} x {c.mxu_size}x"
+         f"{c.mxu_size}", str),
+    ]
+    return _build(_chips(chips), cols, "Per-chip specs (registry: "
+                  "scalebook.hardware)")
+
+
+def derived_table(chips: ChipList = None, dtype: str = "bf16") -> Table:
+    """Quantities derived from the specs: critical intensities (FLOPs/byte)
+    over HBM, ICI and DCN, and totals for a full pod."""
+    cols = [
+        ("chip", lambda c: c.name, str),
+        ("crit. HBM", lambda c: c.critical_intensity(dtype, "hbm"),
+         lambda x: f"{x:,.0f}"),
+        ("crit. ICI", lambda c: c.critical_intensity(dtype, "ici"),
+         lambda x: f"{x:,.0f}"),
+        ("crit. DCN", lambda c: c.critical_intensity(dtype, "dcn"),
+         lambda x: f"{x:,.0f}"),
+        ("pod chips", lambda c: c.max_chips, lambda x: f"{x:,}"),
+        ("pod hosts", lambda c: c.pod_hosts, lambda x: f"{x:,}"),
+        ("pod cores", lambda c: c.pod_cores, lambda x: f"{x:,}"),
+        (f"pod {dtype}", lambda c: c.pod_flops(dtype), _rate("FLOP/s")),
+        ("pod HBM", lambda c: c.pod_hbm_bytes, fmt_bytes),
+    ]
+    return _build(_chips(chips), cols, f"Derived ({dtype}): critical "
+                  "intensity in FLOPs/byte; pod = largest ICI slice")
+
+
+def bandwidth_ratios(chip: str | hardware.Chip) -> dict[str, float]:
+    """Each path's bandwidth as a fraction of HBM bandwidth (unitless)."""
+    c = hardware.chip(chip)
+    return {k: v / c.hbm_bw for k, v in c.bandwidths().items()}
+
+
+def bandwidth_chart(chips: ChipList = None, ax=None):
+    """Log-scale bars of HBM, ICI (per axis, bidirectional), PCIe and DCN
+    bandwidth (bytes/s) for each chip; returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cs = _chips(chips)
+    paths = ["hbm", "ici", "pcie", "dcn"]
+    labels = {"hbm": "HBM", "ici": "ICI (one axis, both ways)",
+              "pcie": "PCIe (to host)", "dcn": "DCN (egress)"}
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig = ax.figure
+    x = np.arange(len(cs))
+    w = 0.8 / len(paths)
+    for i, p in enumerate(paths):
+        ys = [c.bandwidths().get(p, np.nan) for c in cs]
+        ax.bar(x + (i - 1.5) * w, ys, w, label=labels[p])
+    ax.set_yscale("log")
+    ax.set_xticks(x, [c.name for c in cs])
+    ax.set_ylabel("bandwidth (bytes/s, log scale)")
+    ax.set_title("The bandwidth hierarchy of each chip (missing bar: not "
+                 "in the registry)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(axis="y", alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
