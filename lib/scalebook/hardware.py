@@ -234,6 +234,19 @@ CHIPS: dict[str, Chip] = {c.name: c for c in [
 # Peak of the vector unit (VPU) of one TensorCore, FLOP/s.
 VPU_FLOPS_PER_CORE = {"TPU v5p": 7e12}  # FLOP/s; Austin et al. 2025, Part 2
 
+# VMEM-to-MXU bandwidth as a multiple of HBM bandwidth (unitless).
+VMEM_BW_OVER_HBM = {"TPU v5e": 22}  # Austin et al. 2025, Part 2
+
+
+def vmem_bw(name: str | Chip) -> float:
+    """Bandwidth (bytes/s) from VMEM to the MXUs, where the registry has it."""
+    c = chip(name)
+    if c.name not in VMEM_BW_OVER_HBM:
+        raise ValueError(f"the registry has no VMEM bandwidth for {c.name}; "
+                         f"known for: {', '.join(VMEM_BW_OVER_HBM)}")
+    return VMEM_BW_OVER_HBM[c.name] * c.hbm_bw
+
+
 # Latency of one ICI hop between neighbouring chips (seconds).
 ICI_HOP_LATENCY = 1e-6  # Austin et al. 2025, Part 3 ("about 1 us per hop")
 
