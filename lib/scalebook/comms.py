@@ -1,8 +1,10 @@
-"""What a collective costs: bytes on the links and time on a TPU torus or a GPU node.
+"""What a collective costs: bytes sent per device and time on a TPU torus
+or a GPU node.
 
 Chapter 3 (``chapters/03_sharded_matmuls``) explains these formulas; the
-GPU branch follows the networking numbers of the GPU part of the source book
-(Austin et al. 2025, "How to Scale Your Model").  Hardware numbers come from `scalebook.hardware`.
+GPU branch follows the networking numbers of the GPU part of the source
+book (Austin et al. 2025, "How to Scale Your Model").  Hardware numbers
+come from `scalebook.hardware`.
 
 Units: bytes, seconds, bytes/s.
 
@@ -39,6 +41,13 @@ collective-permute  shard_bytes             one shard to one peer
 ==================  ======================  ==================================
 
 A group of one device (n = 1) moves 0 bytes in 0 seconds (regime "none").
+
+From compiled HLO, a collective's per-device OUTPUT shape gives V back:
+V = output bytes for all-gather, all-reduce and collective-permute, and
+n x output bytes for reduce-scatter and all-to-all (XLA may print an
+all-to-all as a tuple of n pieces: sum them).  `array_bytes_from_output`
+does this.  Note XLA:CPU may compile a jit-sharded reduce-scatter as an
+all-reduce (plus a slice), which then moves 2x the bytes.
 
 Time on one TPU torus axis of n chips (W = ``chip.link_bw``, one way per
 link; ``chip.ici_axis_bw`` = 2W is the book's bidirectional W_ici):
@@ -369,6 +378,25 @@ def ring_bytes_per_device(kind: str, array_bytes: float,
     if kind == "all-to-all":
         return V * (n - 1) / (n * n)
     return V  # collective-permute
+
+
+def array_bytes_from_output(kind: str, output_bytes: float,
+                            group_size: int) -> float:
+    """V (bytes) of a collective, from the bytes of its per-device OUTPUT as
+    compiled HLO prints it (the sum over the tuple for a tupled all-to-all).
+
+    all-gather, all-reduce, collective-permute: V = output bytes;
+    reduce-scatter and all-to-all (each device ends with V/n): V = n x output.
+    Feed the result to `ring_bytes_per_device` or to the cost functions.
+    """
+    kind = canonical_kind(kind)
+    out = _check_bytes(output_bytes, "output_bytes")
+    n = int(group_size)
+    if n < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    if kind in ("reduce-scatter", "all-to-all"):
+        return out * n
+    return out
 
 
 def _wraps(c: Chip, sizes: Mapping[str, int], wraparound: Wrap

@@ -552,3 +552,69 @@ def test_zero_group_size_and_zero_ring_raise():
         comms.ring_bytes_per_device("all-gather", MB, 0)
     with pytest.raises(ValueError, match="at least 1 device"):
         comms.hops(0)
+
+
+# ---- the V convention agrees with what XLA compiles ----------------------
+
+_DTYPE_BYTES = {"f32": 4, "bf16": 2, "f16": 2, "s32": 4, "s8": 1}
+
+
+def _hlo_output_bytes(hlo: str, op: str) -> float:
+    """Bytes of the per-device output of the one `op` line in `hlo`."""
+    import re
+    lines = [ln for ln in hlo.splitlines()
+             if re.search(rf"\s{op}(-start)?\(", ln) and " = " in ln]
+    assert len(lines) == 1, lines
+    out_type = lines[0].split(" = ", 1)[1].split(f" {op}", 1)[0]
+    total = 0
+    for dtype, dims in re.findall(r"(\w+)\[([\d,]*)\]", out_type):
+        total += _DTYPE_BYTES[dtype] * math.prod(
+            int(d) for d in dims.split(",") if d)
+    return total
+
+
+def _compile_collective(kind):
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import PartitionSpec as P
+    from scalebook.compat import make_mesh, shard_map
+    mesh = make_mesh((2, 4), ("x", "y"))
+    perm = [(i, (i + 1) % 4) for i in range(4)]
+    f, i, o = {
+        "all-gather": (lambda a: jax.lax.all_gather(
+            a, "y", axis=0, tiled=True), P("y", None), P(None, None)),
+        "reduce-scatter": (lambda a: jax.lax.psum_scatter(
+            a, "y", scatter_dimension=0, tiled=True), P(None, None),
+            P("y", None)),
+        "all-reduce": (lambda a: jax.lax.psum(a, "y"), P(None, None),
+                       P(None, None)),
+        "all-to-all": (lambda a: jax.lax.all_to_all(
+            a, "y", 0, 1, tiled=True), P(None, "y"), P("y", None)),
+        "collective-permute": (lambda a: jax.lax.ppermute(a, "y", perm),
+                               P("y", None), P("y", None)),
+    }[kind]
+    x = jnp.zeros((16, 32), jnp.float32)  # 2 KiB, replicated over x
+    g = jax.jit(shard_map(f, mesh, in_specs=i, out_specs=o, check=False))
+    return g.lower(x).compile().as_text(), mesh
+
+
+@pytest.mark.parametrize("kind", comms.KINDS)
+def test_hlo_output_shape_gives_back_the_documented_V(kind):
+    hlo, mesh = _compile_collective(kind)
+    out = _hlo_output_bytes(hlo, kind)
+    n = 4  # the collectives run over y
+    v = comms.array_bytes_from_output(kind, out, n)
+    full = 16 * 32 * 4  # the logical f32[16, 32], bytes
+    # V is the whole array for every kind but the permute (a y-shard)
+    assert v == (full / n if kind == "collective-permute" else full)
+    predicted = comms.cost(kind, v, mesh, "y", "v5e")
+    assert predicted.bytes_per_device == comms.ring_bytes_per_device(
+        kind, v, n)
+    assert predicted.group_size == n
+
+
+def test_array_bytes_from_output_rejects_bad_input():
+    with pytest.raises(ValueError, match="group_size"):
+        comms.array_bytes_from_output("all-gather", 10, 0)
+    with pytest.raises(ValueError, match="output_bytes"):
+        comms.array_bytes_from_output("all-gather", -1, 4)
