@@ -1,0 +1,156 @@
+"""Chapter 3's sharded matmuls: right answers, the predicted collectives,
+the predicted bytes, and the compute/comms crossover."""
+import jax
+import numpy as np
+import pytest
+from jax.sharding import PartitionSpec as P
+
+from scalebook import compat, hardware, hlo
+from scalebook import sharded_matmul as smm
+from scalebook.explore import sharding as ex
+
+SHAPES = (64, 128, 256)  # I, J, K: small, so compiles are fast
+SIZES = {"X": 2, "Y": 4}
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    return compat.make_mesh((2, 4), ("X", "Y"))
+
+
+@pytest.fixture(scope="module")
+def ab():
+    return smm.random_inputs(SHAPES)
+
+
+def _kinds(fn, a, b, mesh):
+    return tuple(c.kind for c in hlo.collectives(fn, a, b, mesh=mesh))
+
+
+@pytest.mark.parametrize("key", list(smm.CASES))
+@pytest.mark.parametrize("how", ["jit", "shard_map"])
+def test_each_case_both_ways_equals_unsharded_product(key, how, mesh, ab):
+    a, b = ab
+    out = getattr(smm.CASES[key], how)(mesh)(a, b)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(a @ b),
+                               rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("key", list(smm.CASES))
+def test_planner_reproduces_the_textbook_collective_of_each_case(key):
+    c = smm.CASES[key]
+    assert c.plan(SHAPES, SIZES).kinds == c.textbook
+
+
+@pytest.mark.parametrize("key", list(smm.CASES))
+def test_shard_map_version_emits_exactly_the_textbook_collective(
+        key, mesh, ab):
+    c = smm.CASES[key]
+    assert _kinds(c.shard_map(mesh), *ab, mesh) == c.textbook
+
+
+@pytest.mark.parametrize("key", list(smm.CASES))
+def test_xla_jit_emits_textbook_or_documented_cpu_alternative(key, mesh, ab):
+    c = smm.CASES[key]
+    got = _kinds(c.jit(mesh), *ab, mesh)
+    assert got == c.textbook or got in c.cpu_alternatives, (key, got)
+
+
+@pytest.mark.parametrize("key", list(smm.CASES))
+def test_shard_map_bytes_per_device_equal_comms_prediction(key, mesh, ab):
+    got = [(x.kind, x.mesh_axes, x.bytes_per_device) for x in
+           hlo.collectives(smm.CASES[key].shard_map(mesh), *ab, mesh=mesh)]
+    want = [(x.kind, x.axes, x.bytes_per_device) for x in
+            smm.predicted_comms(key, SHAPES, mesh, "v5e", dtype="f32")]
+    assert got == want
+
+
+def test_case_1_needs_no_communication_and_has_no_crossover():
+    t = smm.predicted_time("1", 4096, 4096, 4096, SIZES, "v5e")
+    assert t.comms == () and t.comms_s == 0 and t.crossover is None
+    assert t.bound == "compute"
+
+
+@pytest.mark.parametrize("chip", ["TPU v5e", "TPU v5p"])
+@pytest.mark.parametrize("key,free,factor", [
+    ("2", "f", 1.0),   # AG of A: compute-bound once f > alpha
+    ("3-AR", "d", 4.0),  # AR of C: d > 2 X alpha
+    ("3-RS", "d", 2.0),  # RS of C: d > X alpha
+    ("4", "b", 2.0),   # AG of B: global batch b > X alpha
+])
+def test_crossover_matches_closed_form_in_ici_critical_intensity(
+        chip, key, free, factor):
+    alpha = hardware.chip(chip).critical_intensity("bf16", "ici")
+    # sizes large enough that every collective is bandwidth-bound
+    t = smm.predicted_time(key, 2**14, 2**15, 2**16, SIZES, chip)
+    assert t.free_dim == free
+    assert t.crossover == pytest.approx(factor * alpha, rel=1e-9)
+
+
+@pytest.mark.parametrize("key", ["2", "3-AR", "4"])
+def test_at_the_crossover_compute_time_equals_comms_time(key):
+    t = smm.predicted_time(key, 2**14, 2**15, 2**16, SIZES, "v5p")
+    dims = {"b": 2**14, "d": 2**15, "f": 2**16}
+    dims[t.free_dim] = round(t.crossover)
+    at = smm.predicted_time(key, dims["b"], dims["d"], dims["f"], SIZES,
+                            "v5p")
+    assert at.compute_s == pytest.approx(at.comms_s, rel=1e-3)
+    dims[t.free_dim] //= 2
+    half = smm.predicted_time(key, dims["b"], dims["d"], dims["f"], SIZES,
+                              "v5p")
+    assert half.bound == "comms"
+
+
+def test_collective_matmul_is_correct_and_uses_permutes_not_all_gather(mesh):
+    ka, kw = jax.random.split(jax.random.key(3))
+    a = jax.random.normal(ka, (16, 64))
+    w = jax.random.normal(kw, (64, 32))
+    fn = smm.collective_matmul(mesh)
+    np.testing.assert_allclose(np.asarray(fn(a, w)), np.asarray(a @ w),
+                               rtol=1e-4, atol=1e-4)
+    colls = hlo.collectives(fn, a, w, mesh=mesh)
+    assert [c.kind for c in colls] == ["collective-permute"] * 3
+    # The permutes together move what the all-gather of A over Y would.
+    shard = (16 // 2) * (64 // 4) * 4  # f32 bytes of one A[B_X, D_Y] shard
+    ag = smm.plan_comms(smm.plan(P("X", "Y"), P(None, "Y"), P("X", "Y"),
+                                 (16, 64, 32), SIZES), SIZES, "v5e", "f32")
+    assert [c.kind for c in ag] == ["all-gather"]
+    assert sum(c.bytes_per_device for c in colls) == 3 * shard
+    assert 3 * shard == ag[0].bytes_per_device
+
+
+def test_planner_reduce_scatters_onto_k_when_output_shards_k():
+    p = smm.plan(P(None, "X"), P("X", None), P(None, "X"), SHAPES, SIZES)
+    assert p.kinds == ("reduce-scatter",)
+    assert p.steps[0].after == "C[I, K_X]"
+
+
+def test_planner_uses_all_to_all_to_move_an_axis_from_k_to_i():
+    p = smm.plan(P(), P(None, "X"), P("X", None), SHAPES, SIZES)
+    assert p.kinds == ("all-to-all",)
+    assert p.local_matmul == (64, 128, 128)
+
+
+def test_planner_rejects_one_axis_on_two_dims_with_a_fix():
+    with pytest.raises(ValueError, match="one mesh axis cannot shard two"):
+        smm.plan(P("X", "X"), P(), P(), SHAPES, SIZES)
+
+
+def test_planner_names_an_unknown_mesh_axis():
+    with pytest.raises(ValueError, match="'Z', which is not an axis"):
+        smm.plan(P("Z", None), P(), P(), SHAPES, SIZES)
+
+
+def test_unknown_case_lists_the_known_ones():
+    with pytest.raises(ValueError, match="known: 1, 2, 3-AR"):
+        smm.case("5")
+
+
+def test_explorer_analysis_flags_invalid_choice_and_prices_valid_one():
+    bad = ex.analyze(P("X", "X"), P(), P())
+    assert bad.error and "not possible" in ex.report(bad)
+    good = ex.analyze(P(None, "X"), P("X", None), P("X", None),
+                      compile=True)
+    assert good.textbook == "reduce-scatter(X, C)"
+    assert good.xla is not None and "all-reduce" in good.xla_kinds
+    assert set(good.times) == {"TPU v5e", "TPU v5p"}
