@@ -189,7 +189,7 @@ register(Parts("2.5", None, parts={
                     "a full 16x16 pod wraps around: on each axis, is the "
                     "way round the back shorter?"),
     ]),
-    "time_pod": Number("2.5.time_pod", _t_pod, unit="s", hints=[
+    "time_pod": Number("2.5.time_pod", _t_pod, unit="s", rtol=0.005, hints=[
         wrong_value(_send(SEND["shape"], SEND["dst"], True)
                     + SEND["nbytes"] / (2 * _c(SEND["chip"]).link_bw)
                     - SEND["nbytes"] / _c(SEND["chip"]).link_bw,
