@@ -58,8 +58,8 @@ link; ``chip.ici_axis_bw`` = 2W is the book's bidirectional W_ici):
 - with wraparound, one direction only (``bidirectional=False``):
   n-1 steps of V/n, T = (n-1) V / (n W);
 - without wraparound (a line): the chip at each end has one neighbour, so
-  the n-1 shards it needs arrive over one link: T = (n-1) V / (n W), about
-  2x the wrapped time.  (Both link directions are in use on a line, so
+  the n-1 shards it needs arrive over one link: T = (n-1) V / (n W), which is
+  2(n-1)/n times the wrapped time (1.5x at n = 4, nearly 2x on long axes).  (Both link directions are in use on a line, so
   ``bidirectional`` does not change this case.)
 - all-reduce = 2 x all-gather (a reduce-scatter then an all-gather);
 - all-to-all: the bisection bound.  Cutting the ring in half, a*b/n**2 of V
@@ -103,6 +103,13 @@ from typing import Any, Mapping, Sequence, Union
 
 from scalebook import hardware
 from scalebook.hardware import Chip
+
+__all__ = ["KINDS", "CollectiveCost", "all_gather", "reduce_scatter",
+           "all_reduce", "all_to_all", "permute", "cost",
+           "ring_bytes_per_device", "ring_time", "hops", "axis_wraps",
+           "crossover_bytes", "group_bytes", "group_size", "axis_sizes",
+           "mesh_shape", "check_divisible", "canonical_kind",
+           "array_bytes_from_output"]
 
 KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all",
          "collective-permute")
@@ -148,6 +155,13 @@ class CollectiveCost:
     array_bytes: float = 0.0
     chip: str = ""
     wraparound: tuple[bool, ...] = ()
+
+    @property
+    def algorithm_bandwidth(self) -> float:
+        """array_bytes / time (bytes/s): the rate the collective appears to
+        run at (W_ici for an all-gather on an even wrapped ring); 0 if it
+        takes no time."""
+        return self.array_bytes / self.time if self.time else 0.0
 
     def __str__(self) -> str:
         from scalebook.units import fmt_bytes, fmt_seconds

@@ -618,3 +618,17 @@ def test_array_bytes_from_output_rejects_bad_input():
         comms.array_bytes_from_output("all-gather", 10, 0)
     with pytest.raises(ValueError, match="output_bytes"):
         comms.array_bytes_from_output("all-gather", -1, 4)
+
+
+def test_algorithm_bandwidth_is_W_ici_on_even_wrapped_ring():
+    c = ag(MB, {"x": 8}, "x", "v4p", wraparound=True)
+    assert c.algorithm_bandwidth == pytest.approx(V4P.ici_axis_bw)
+    two_nodes = ag(MB, {"g": 16}, "g", "H100")  # NVLink-bound: 8/7 x 450
+    assert two_nodes.algorithm_bandwidth == pytest.approx(
+        H100.gpu_egress_bw * 8 / 7)
+    assert ag(MB, {"x": 1}, "x").algorithm_bandwidth == 0.0
+
+
+def test_everything_in_all_exists():
+    assert all(callable(getattr(comms, n)) or n == "KINDS"
+               for n in comms.__all__)
