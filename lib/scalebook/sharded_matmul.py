@@ -542,3 +542,66 @@ def collective_matmul(mesh: jax.sharding.Mesh, axis: str = "Y",
     return jax.jit(compat.shard_map(local, mesh,
                                     (P(batch_axis, axis), P(None, axis)),
                                     P(batch_axis, axis)))
+
+
+# --------------------------------------------------------------------------
+# The five collectives on their own, as shard_map programs
+# --------------------------------------------------------------------------
+COLLECTIVE_SPECS = {
+    # kind: (in_spec, out_spec) for a matrix, `a` standing for the axis
+    "all-gather": (("a", None), (None, None)),
+    "reduce-scatter": ((None, None), ("a", None)),
+    "all-reduce": ((None, None), (None, None)),
+    "all-to-all": ((None, "a"), ("a", None)),
+    "collective-permute": (("a", None), ("a", None)),
+}
+"""Input and output layouts of each collective demo ('a' = its axis)."""
+
+
+def _spec(template: tuple, axis: str) -> P:
+    return P(*[axis if e == "a" else e for e in template])
+
+
+def collective(kind: str, mesh: jax.sharding.Mesh, axis: str) -> Callable:
+    """One collective over mesh `axis`, written with shard_map (Chapter 3).
+
+    all-gather: x[I_a, J] -> x[I, J]; reduce-scatter: each device's x[I, J]
+    is a partial sum, the result is sum[I_a, J]; all-reduce: the same sum,
+    whole on every device; all-to-all: x[I, J_a] -> x[I_a, J];
+    collective-permute: every shard of x[I_a, J] moves one step round the
+    ring.
+    """
+    if kind not in COLLECTIVE_SPECS:
+        raise ValueError(f"unknown collective {kind!r}; known: "
+                         f"{', '.join(COLLECTIVE_SPECS)}")
+    n = axis_sizes(mesh)[axis]
+    lax = jax.lax
+    body = {
+        "all-gather": lambda x: lax.all_gather(x, axis, axis=0, tiled=True),
+        "reduce-scatter": lambda x: lax.psum_scatter(
+            x, axis, scatter_dimension=0, tiled=True),
+        "all-reduce": lambda x: lax.psum(x, axis),
+        "all-to-all": lambda x: lax.all_to_all(x, axis, 0, 1, tiled=True),
+        "collective-permute": lambda x: lax.ppermute(
+            x, axis, [(i, (i + 1) % n) for i in range(n)]),
+    }[kind]
+    i, o = COLLECTIVE_SPECS[kind]
+    return jax.jit(compat.shard_map(body, mesh, (_spec(i, axis),),
+                                    _spec(o, axis)))
+
+
+def collective_cost(kind: str, shape: Sequence[int], mesh: MeshLike,
+                    axis: str, chip: str | hardware.Chip = "TPU v5e",
+                    dtype: str = "f32"):
+    """scalebook.comms' prediction for `collective(kind, mesh, axis)` on a
+    global array of `shape`: the V of each kind is the whole matrix (the
+    group holds all of it; the other axis only replicates), and a permute
+    sends one shard."""
+    from scalebook import comms
+
+    sizes = axis_sizes(mesh)
+    V = shape[0] * shape[1] * dtype_bytes(dtype)
+    name = hardware.chip(chip).name
+    if kind == "collective-permute":
+        return comms.permute(V / sizes[axis], sizes, axis, name)
+    return getattr(comms, _COMMS_FN[kind])(V, sizes, (axis,), chip=name)

@@ -154,3 +154,29 @@ def test_explorer_analysis_flags_invalid_choice_and_prices_valid_one():
     assert good.textbook == "reduce-scatter(X, C)"
     assert good.xla is not None and "all-reduce" in good.xla_kinds
     assert set(good.times) == {"TPU v5e", "TPU v5p"}
+
+
+@pytest.mark.parametrize("axis", ["X", "Y"])
+@pytest.mark.parametrize("kind", list(smm.COLLECTIVE_SPECS))
+def test_each_collective_moves_the_bytes_comms_predicts(kind, axis, mesh):
+    x = jax.random.normal(jax.random.key(0), (64, 128))
+    fn = smm.collective(kind, mesh, axis)
+    colls = hlo.collectives(fn, x, mesh=mesh)
+    want = smm.collective_cost(kind, x.shape, mesh, axis)
+    assert [(c.kind, c.mesh_axes) for c in colls] == [(kind, (axis,))]
+    assert colls[0].bytes_per_device == want.bytes_per_device
+
+
+def test_collective_demo_results_are_the_textbook_values(mesh):
+    x = jax.random.normal(jax.random.key(0), (64, 128))
+    n = 4
+    np.testing.assert_allclose(smm.collective("all-gather", mesh, "Y")(x), x)
+    np.testing.assert_allclose(smm.collective("all-reduce", mesh, "Y")(x),
+                               n * x, rtol=1e-6)
+    np.testing.assert_allclose(
+        smm.collective("reduce-scatter", mesh, "Y")(x), n * x, rtol=1e-6)
+    np.testing.assert_allclose(smm.collective("all-to-all", mesh, "Y")(x), x)
+    shifted = smm.collective("collective-permute", mesh, "Y")(x)
+    np.testing.assert_allclose(shifted, np.roll(np.asarray(x), 16, axis=0))
+    with pytest.raises(ValueError, match="known: all-gather"):
+        smm.collective("broadcast", mesh, "X")
