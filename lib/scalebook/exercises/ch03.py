@@ -339,6 +339,10 @@ class _Stub(Exception):
     """The reader's function returned None: still the `...` stub."""
 
 
+class _NotArray(Exception):
+    """The reader's function returned something that is not an array."""
+
+
 @dataclass(frozen=True)
 class CodeTask:
     """A write-the-code exercise on the 1D mesh {"X": 8}."""
@@ -375,6 +379,8 @@ def _build(task: CodeTask, fn: Callable):
         out = fn(*blocks)
         if out is None:
             raise _Stub()
+        if not hasattr(out, "shape"):
+            raise _NotArray(type(out).__name__)
         return out
 
     sm = compat.shard_map(body, _mesh1d(), tuple(P(*s) for s in
@@ -431,6 +437,9 @@ def grade_code(task: CodeTask, fn: Any) -> tuple[bool | None, str]:
         out = jitted(*args)
     except _Stub:
         return None, ""
+    except _NotArray as err:
+        return False, (f"your function returned a {err}; it must return "
+                       "this device's block of the result, an array.")
     except Exception as err:  # the reader's code failed inside shard_map
         where = ""
         tb = traceback.extract_tb(err.__traceback__)
@@ -479,6 +488,13 @@ def _judge(task: CodeTask, emitted, ideal) -> tuple[bool, str]:
         return True, (f"correct. XLA emitted {listing}, moving "
                       f"{moved:,.0f} bytes per device: the least this "
                       "layout needs.")
+    n_ag = kinds.count("all-gather")
+    if task.ideal == "all-gather" and n_ag > 1:
+        return False, (f"right numbers, but XLA emitted {listing}: you "
+                       "gather more than the weights, and move "
+                       f"{ratio:.3g}x more bytes per device than needed. "
+                       "Which input does each device already hold in the "
+                       "form it needs?")
     if "all-gather" in kinds and task.ideal != "all-gather":
         return False, (f"right numbers, but your version all-gathers: it "
                        f"moves {ratio:.3g}x more bytes per device than "
