@@ -116,7 +116,7 @@ def parse_notation(text: str) -> tuple[str, tuple[str, ...], P]:
     if body == "":
         return name, (), P()
     dims, entries, seen = [], [], {}
-    for i, part in enumerate(body.split(",")):
+    for part in re.split(r",(?![^{]*\})", body):   # not commas in {..}
         dm = _DIM.match(part)
         if not dm:
             raise ValueError(
