@@ -134,7 +134,7 @@ def dumps(nb: dict) -> str:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
-    paths = [pathlib.Path(a) for a in argv if a != "--check"]
+    paths = [pathlib.Path(a).resolve() for a in argv if a != "--check"]
     if not paths:
         paths = sorted((ROOT / "exercises").glob("[0-9]*.ipynb"))
     stale = []
@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
         else:
             target.parent.mkdir(exist_ok=True)
             target.write_text(text, encoding="utf-8")
-            print(f"wrote {target.relative_to(ROOT)}")
+            print(f"wrote {target}")
     if stale:
         print("student notebooks out of date (run `make student`):\n  "
               + "\n  ".join(stale), file=sys.stderr)
