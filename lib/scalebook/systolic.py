@@ -108,7 +108,7 @@ def simulate(A, B, array: tuple[int, int] | None = None,
     result = np.zeros((M, N))
     snaps: list[Snapshot] = []
     total = cycles(M, rows, N)  # the last result leaves column N-1
-    ks = np.arange(rows)
+    ks, ns = np.arange(rows), np.arange(N)
     for t in range(total):
         # 1. activations shift one PE to the right ...
         act[:, 1:] = act[:, :-1]
@@ -123,13 +123,11 @@ def simulate(A, B, array: tuple[int, int] | None = None,
         above = np.vstack([np.zeros((1, cols)), psum[:-1]])
         psum = above + act * W
         # Results leave the bottom row: column n carries row t-(rows-1)-n.
-        done = []
-        for n in range(N):
-            m = t - (rows - 1) - n
-            if 0 <= m < M:
-                result[m, n] = psum[rows - 1, n]
-                done.append((m, n))
+        m_out = t - (rows - 1) - ns
+        ok = (m_out >= 0) & (m_out < M)
+        result[m_out[ok], ns[ok]] = psum[rows - 1, ns[ok]]
         if record:
+            done = [(int(m), int(n)) for m, n in zip(m_out[ok], ns[ok])]
             # Tag of the row whose partial sum each PE holds (column skew).
             snaps.append(Snapshot(t, tag.copy(), psum.copy(), tuple(done)))
     return SystolicRun(result=result, cycles=total, macs=M * K * N,
@@ -233,7 +231,8 @@ def animate(run: SystolicRun, interval_ms: int = 700):
         raise ValueError("this run kept no snapshots; call simulate(..., "
                          "record=True)")
     rows, cols = run.array_shape
-    fig, ax = plt.subplots(figsize=(1.2 * (cols + 2), 0.9 * (rows + 2)))
+    fig, ax = plt.subplots(figsize=(1.2 * (cols + 2), 0.9 * (rows + 2)),
+                           dpi=72)
 
     def frame(i):
         ax.clear()

@@ -174,6 +174,6 @@ def bandwidth_chart(chips: ChipList = None, ax=None):
     ax.set_title("The bandwidth hierarchy of each chip (missing bar: not "
                  "in the registry)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    ax.grid(axis="y", alpha=0.3, which="both")
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -266,17 +266,24 @@ def draw_cube(shape: Sequence[int] = (4, 4, 4), wraparound=True, ax=None,
         fig = plt.figure(figsize=(5.5, 5))
         ax = fig.add_subplot(projection="3d")
     fig = ax.figure
+    from mpl_toolkits.mplot3d.art3d import Line3DCollection
+
+    links, stubs = [], []
     for c in itertools.product(*(range(n) for n in shape)):
         for axis in range(3):
             if c[axis] + 1 < shape[axis]:
                 d = list(c)
                 d[axis] += 1
-                ax.plot(*zip(c, d), color="0.6", lw=0.8)
+                links.append([c, tuple(d)])
             if flags[axis] and shape[axis] > 2 and c[axis] in (
                     0, shape[axis] - 1):
                 d = list(c)
                 d[axis] += 0.35 if c[axis] else -0.35
-                ax.plot(*zip(c, d), color="tab:blue", lw=0.9, ls="--")
+                stubs.append([c, tuple(d)])
+    ax.add_collection3d(Line3DCollection(links, colors="0.6", lw=0.8))
+    if stubs:
+        ax.add_collection3d(Line3DCollection(stubs, colors="tab:blue",
+                                             lw=0.9, linestyles="--"))
     pts = np.array(list(itertools.product(*(range(n) for n in shape))))
     ax.scatter(*pts.T, s=25, color="white", edgecolor="black",
                depthshade=False)
