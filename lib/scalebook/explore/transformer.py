@@ -1,0 +1,359 @@
+"""Chapter 4 explorer: a transformer cost calculator and its figures.
+
+- ``summary(cfg, B, T)``: the calculator's numbers as formatted strings.
+- ``calculator()``: ipywidgets version (preset or D/F/L/N/K/H/V, context,
+  batch); ``calculator_static()`` is its figure for the website.
+- ``layer_diagram(cfg)``: one layer drawn box by box, each matmul with its
+  weight shape and forward FLOPs.
+- ``flops_split_figure(cfg)``: MLP vs projections vs attention FLOPs as
+  the context grows, crossover marked.
+- ``memory_budget_figure(names, tokens)``: training-step bytes by kind.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from scalebook import counting as c
+from scalebook import units as u
+
+LLAMAS = ("llama3-8b", "llama3-70b", "llama3-405b")
+
+
+def _cfg(cfg: Any) -> Any:
+    if isinstance(cfg, str):
+        from scalebook.model import preset
+        return preset(cfg)
+    return cfg
+
+
+def summary(cfg: Any, B: int = 1, T: int = 8192,
+            remat: str = "block") -> dict[str, str]:
+    """The calculator's outputs (formatted strings) for B sequences of T
+    tokens: params, forward FLOPs per token, attention share, KV cache per
+    token, training memory by kind (bf16 weights/grads, fp32 Adam)."""
+    cfg = _cfg(cfg)
+    tokens = B * T
+    mem = c.training_memory(cfg, tokens, remat=remat)
+    fwd = c.forward_flops_total(cfg, B, T)
+    return {
+        "parameters": u.si(c.param_count(cfg)),
+        "forward FLOPs / token": u.fmt_flops(fwd / tokens),
+        "training FLOPs / step": u.fmt_flops(c.train_flops_total(cfg, B, T)),
+        "attention share of layer FLOPs":
+            f"{100 * c.attention_share(cfg, T):.1f} %",
+        "KV cache / token (bf16)":
+            u.fmt_bytes(c.kv_cache_bytes_per_token(cfg, "bf16"), binary=True),
+        "KV cache / sequence (bf16)":
+            u.fmt_bytes(c.kv_cache_bytes(cfg, T, 1, "bf16"), binary=True),
+        "weights (bf16)": u.fmt_bytes(mem["weights"]),
+        "gradients (bf16)": u.fmt_bytes(mem["grads"]),
+        "Adam m, v (fp32)": u.fmt_bytes(mem["optimizer"]),
+        f"activations ({remat} remat)": u.fmt_bytes(mem["activations"]),
+        "training total": u.fmt_bytes(sum(mem.values())),
+    }
+
+
+def summary_table(names: Sequence[str] = LLAMAS, B: int = 1,
+                  T: int = 8192) -> str:
+    """`summary` of several presets side by side, as fixed-width text."""
+    cols = {n: summary(n, B, T) for n in names}
+    rows = list(next(iter(cols.values())))
+    w = max(len(r) for r in rows)
+    head = " " * w + "".join(f"{n:>14}" for n in names)
+    lines = [head] + [f"{r:<{w}}" + "".join(f"{cols[n][r]:>14}"
+                                          for n in names) for r in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------
+def layer_diagram(cfg: Any, B: int | None = None, T: int | None = None):
+    """Matplotlib figure of one pre-norm layer: every weight's shape and
+    every matmul's forward FLOPs (from `counting`)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    cfg = _cfg(cfg)
+    B = cfg.B if B is None else B
+    T = cfg.T if T is None else T
+    f = c.layer_forward_flops(cfg, B, T)
+    D, F, N, K, H = cfg.D, cfg.F, cfg.N, cfg.K, cfg.H
+    # (x, y, label, detail, colour); matmuls blue/green, others grey.
+    boxes = [
+        (0.5, 11, f"x  [B,T,D]=[{B},{T},{D}]", "layer input", "#dddddd"),
+        (0.5, 10, "RMSNorm", f"scale [D]=[{D}]", "#eeeeee"),
+        (0.15, 9, "Q = x·Wq", f"Wq [D,N,H]=[{D},{N},{H}]\n"
+         f"{u.fmt_flops(f['q'])}", "#a6cee3"),
+        (0.5, 9, "K = x·Wk", f"Wk [D,K,H]=[{D},{K},{H}]\n"
+         f"{u.fmt_flops(f['k'])}", "#a6cee3"),
+        (0.85, 9, "V = x·Wv", f"Wv [D,K,H]=[{D},{K},{H}]\n"
+         f"{u.fmt_flops(f['v'])}", "#a6cee3"),
+        (0.32, 7.8, "scores = Q·Kᵀ", f"[B,N,T,S], no weights\n"
+         f"{u.fmt_flops(f['scores'])}", "#fdbf6f"),
+        (0.32, 6.8, "softmax (causal mask)", "elementwise, O(BTSN)",
+         "#eeeeee"),
+        (0.5, 5.8, "attn = P·V", f"[B,T,N,H], no weights\n"
+         f"{u.fmt_flops(f['av'])}", "#fdbf6f"),
+        (0.5, 4.8, "out = attn·Wo  (+ x)", f"Wo [N,H,D]=[{N},{H},{D}]\n"
+         f"{u.fmt_flops(f['o'])}", "#a6cee3"),
+        (0.5, 3.8, "RMSNorm", f"scale [D]=[{D}]", "#eeeeee"),
+        (0.27, 2.8, "gate = h·Wg", f"Wg [D,F]=[{D},{F}]\n"
+         f"{u.fmt_flops(f['gate'])}", "#b2df8a"),
+        (0.73, 2.8, "up = h·Wu", f"Wu [D,F]=[{D},{F}]\n"
+         f"{u.fmt_flops(f['up'])}", "#b2df8a"),
+        (0.5, 1.8, "silu(gate) * up", "elementwise, O(BTF)", "#eeeeee"),
+        (0.5, 0.8, "y = ·Wd  (+ residual)", f"Wd [F,D]=[{F},{D}]\n"
+         f"{u.fmt_flops(f['down'])}", "#b2df8a"),
+    ]
+    fig, ax = plt.subplots(figsize=(8, 9.5))
+    for x, y, label, detail, col in boxes:
+        ax.add_patch(FancyBboxPatch((x - 0.15, y - 0.38), 0.3, 0.76,
+                                    boxstyle="round,pad=0.01", fc=col,
+                                    ec="#555555"))
+        ax.text(x, y + 0.14, label, ha="center", va="center", fontsize=9,
+                weight="bold")
+        ax.text(x, y - 0.17, detail, ha="center", va="center", fontsize=7.5)
+    arrows = [((0.5, 10.62), (0.5, 10.38)),
+              ((0.5, 9.62), (0.15, 9.38)), ((0.5, 9.62), (0.5, 9.38)),
+              ((0.5, 9.62), (0.85, 9.38)),
+              ((0.15, 8.62), (0.3, 8.18)), ((0.5, 8.62), (0.34, 8.18)),
+              ((0.32, 7.42), (0.32, 7.18)), ((0.32, 6.42), (0.45, 6.18)),
+              ((0.85, 8.62), (0.58, 6.18)),
+              ((0.5, 5.42), (0.5, 5.18)), ((0.5, 4.42), (0.5, 4.18)),
+              ((0.5, 3.42), (0.27, 3.18)), ((0.5, 3.42), (0.73, 3.18)),
+              ((0.27, 2.42), (0.45, 2.18)), ((0.73, 2.42), (0.55, 2.18)),
+              ((0.5, 1.42), (0.5, 1.18))]
+    for a, b in arrows:
+        ax.annotate("", xy=b, xytext=a,
+                    arrowprops=dict(arrowstyle="->", color="#555555"))
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(0.2, 11.6)
+    ax.axis("off")
+    name = cfg.name or "config"
+    ax.set_title(f"One layer of '{name}' (B={B}, T=S={T}): weight shapes "
+                 f"and forward FLOPs\nblue: attention projections, orange: "
+                 f"attention core, green: MLP", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def flops_split_figure(cfg: Any = "llama3-70b",
+                       contexts: Sequence[int] | None = None):
+    """Forward FLOPs per token of one layer by part (MLP, QKVO projections,
+    attention QK^T+AV) as context T grows, with the crossover marked."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cfg = _cfg(cfg)
+    if contexts is None:
+        contexts = np.unique(np.logspace(7, 19, 200, base=2).astype(int))
+    parts = {"MLP": [], "QKVO projections": [], "attention core": []}
+    for t in contexts:
+        g = c.flops_groups(c.layer_forward_flops(cfg, 1, int(t)))
+        parts["MLP"].append(g["mlp"] / t)
+        parts["QKVO projections"].append(g["projections"] / t)
+        parts["attention core"].append(g["attention"] / t)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, v in parts.items():
+        ax.plot(contexts, v, label=k)
+    both = [a + b for a, b in zip(parts["MLP"], parts["QKVO projections"])]
+    ax.plot(contexts, both, "k:", label="MLP + QKVO")
+    x = c.attention_crossover(cfg)
+    ax.axvline(x, color="k", ls="--", lw=1)
+    ax.text(x * 0.9, 0.05, f"crossover\nT = {x:,.0f}", fontsize=8,
+            ha="right", transform=ax.get_xaxis_transform())
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("context length T (tokens)")
+    ax.set_ylabel("forward FLOPs per token, one layer")
+    ax.set_title(f"Where a layer's FLOPs go: {cfg.name or 'config'}")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def memory_budget_figure(names: Sequence[str] = LLAMAS,
+                         tokens: int = 1 << 20, remat: str = "block"):
+    """Stacked bars: bytes of weights, gradients, Adam state and saved
+    activations in one training step of `tokens` tokens (unsharded)."""
+    import matplotlib.pyplot as plt
+
+    kinds = ("weights", "grads", "optimizer", "activations")
+    mems = [c.training_memory(n, tokens, remat=remat) for n in names]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottom = [0.0] * len(names)
+    for k in kinds:
+        vals = [m[k] / 1e12 for m in mems]
+        ax.bar(names, vals, bottom=bottom, label=k)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    for i, b in enumerate(bottom):
+        ax.text(i, b, u.fmt_bytes(b * 1e12), ha="center", va="bottom",
+                fontsize=8)
+    ax.set_ylabel("bytes (TB)")
+    ax.set_title(f"Training-step memory, {u.si(tokens)} tokens, {remat} "
+                 f"remat,\nbf16 weights and grads, fp32 Adam, unsharded")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# The calculator widget and its static fallback
+# ---------------------------------------------------------------------------
+def calculator(name: str = "llama3-8b"):
+    """ipywidgets calculator: pick a preset or set D/F/L/N/K/H/V, context
+    and batch; shows params, FLOPs per token, KV cache, training memory."""
+    import ipywidgets as w
+    from scalebook.model import PRESETS, Config, preset
+
+    start = preset(name)
+    dd = w.Dropdown(options=list(PRESETS), value=name, description="preset")
+    ints = {k: w.IntText(value=getattr(start, k), description=k,
+                         layout=w.Layout(width="180px"))
+            for k in ("D", "F", "L", "N", "K", "H", "V")}
+    ctx = w.IntText(value=8192, description="T (tokens)")
+    batch = w.IntText(value=1, description="B (seqs)")
+    remat = w.Dropdown(options=list(c.REMAT_TENSORS_PER_LAYER),
+                       value="block", description="remat")
+    out = w.HTML()
+
+    def refresh(*_):
+        try:
+            cfg = Config(**{k: v.value for k, v in ints.items()},
+                         name="custom")
+            rows = summary(cfg, batch.value, ctx.value, remat.value)
+            out.value = ("<table>" + "".join(
+                f"<tr><td>{k}</td><td><b>{v}</b></td></tr>"
+                for k, v in rows.items()) + "</table>")
+        except (TypeError, ValueError) as err:
+            out.value = f"<span style='color:#b00'>{err}</span>"
+
+    def load(*_):
+        p = preset(dd.value)
+        for k, v in ints.items():
+            v.value = getattr(p, k)
+        refresh()
+
+    dd.observe(load, "value")
+    for v in [*ints.values(), ctx, batch, remat]:
+        v.observe(refresh, "value")
+    refresh()
+    grid = w.GridBox(list(ints.values()),
+                     layout=w.Layout(grid_template_columns="repeat(4, 190px)"))
+    return w.VBox([dd, grid, w.HBox([ctx, batch, remat]), out])
+
+
+def calculator_static(names: Sequence[str] = LLAMAS, B: int = 1,
+                      T: int = 8192):
+    """The calculator's output for several presets, drawn as a table
+    figure (the website's stand-in for the widget)."""
+    import matplotlib.pyplot as plt
+
+    cols = {n: summary(n, B, T) for n in names}
+    rows = list(next(iter(cols.values())))
+    cells = [[cols[n][r] for n in names] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1))
+    ax.axis("off")
+    tab = ax.table(cellText=cells, rowLabels=rows, colLabels=list(names),
+                   loc="center", cellLoc="right")
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(8)
+    tab.scale(1, 1.2)
+    ax.set_title(f"The calculator for B={B} sequence(s) of T={T:,} tokens")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Measurement: XLA's own FLOP count, component by component
+# ---------------------------------------------------------------------------
+def xla_flops(fn, *args) -> float:
+    """FLOPs XLA counts for jit(fn)(*args) after compiling (one device),
+    via `scalebook.bench.cost`.  args may be jax.ShapeDtypeStruct: nothing
+    is allocated or run."""
+    from scalebook import bench
+
+    return bench.cost(fn, *args)["flops"]
+
+
+def param_structs(cfg: Any) -> Any:
+    """The model's parameter pytree as ShapeDtypeStructs (float32), from
+    `scalebook.model.init_params` itself, without allocating anything."""
+    import jax
+    from scalebook import model as m
+
+    cfg = _cfg(cfg)
+    return jax.eval_shape(lambda k: m.init_params(cfg, k), jax.random.key(0))
+
+
+def component_flops(cfg: Any) -> list[tuple[str, int, float]]:
+    """(component, formula FLOPs, XLA FLOPs) rows for one config.
+
+    Each component is compiled alone with the model's own code where it
+    has one: the projections and attention einsums, `model.attend`
+    (mask + softmax included), `model.mlp`, `model.rms_norm`, `model.rope`,
+    one `model.block`, the unembedding, and the whole `model.forward`.
+    Formula FLOPs count matmuls only, so norms and RoPE are 0 by formula.
+    """
+    import jax
+    import jax.numpy as jnp
+    from scalebook import model as m
+
+    cfg = _cfg(cfg)
+    B, T, D, F, N, K, H, V = (cfg.B, cfg.T, cfg.D, cfg.F, cfg.N, cfg.K,
+                              cfg.H, cfg.V)
+    S = jax.ShapeDtypeStruct
+    f32 = jnp.float32
+    x = S((B, T, D), f32)
+    qs, ks = S((B, T, N, H), f32), S((B, T, K, H), f32)
+    pos = jnp.arange(T)
+    f = c.layer_forward_flops(cfg)
+    params = param_structs(cfg)
+    layer = jax.tree.map(lambda a: S(a.shape[1:], a.dtype), params["layers"])
+    G = N // K
+    q5 = S((B, T, K, G, H), f32)
+    probs = S((B, K, G, T, T), f32)
+
+    def ein(spec):
+        return lambda a, b: jnp.einsum(spec, a, b)
+
+    rows = [
+        ("Q projection  x·Wq", f["q"],
+         xla_flops(ein("btd,dnh->btnh"), x, layer["wq"])),
+        ("K projection  x·Wk", f["k"],
+         xla_flops(ein("btd,dkh->btkh"), x, layer["wk"])),
+        ("V projection  x·Wv", f["v"],
+         xla_flops(ein("btd,dkh->btkh"), x, layer["wv"])),
+        ("scores  Q·K^T", f["scores"],
+         xla_flops(ein("btkgh,bskh->bkgts"), q5, ks)),
+        ("weighted sum  P·V", f["av"],
+         xla_flops(ein("bkgts,bskh->btkgh"), probs, ks)),
+        ("attend (+mask, softmax)", f["scores"] + f["av"],
+         xla_flops(lambda q, k, v: m.attend(q, k, v, pos), qs, ks, ks)),
+        ("O projection  a·Wo", f["o"],
+         xla_flops(ein("btnh,nhd->btd"), qs, layer["wo"])),
+        ("MLP gate/up/down (+silu)", f["gate"] + f["up"] + f["down"],
+         xla_flops(m.mlp, layer, x)),
+        ("RMSNorm", 0, xla_flops(m.rms_norm, x, layer["attn_norm"])),
+        ("RoPE on Q and K", 0,
+         xla_flops(lambda q, k: (m.rope(q, pos), m.rope(k, pos)), qs, ks)),
+        ("one layer (model.block)", sum(f.values()),
+         xla_flops(lambda p, x: m.block(p, x, pos)[0], layer, x)),
+        ("unembedding  x·W_unembed", c.forward_flops(cfg)["unembed"],
+         xla_flops(ein("btd,dv->btv"), x, S((D, V), f32))),
+        (f"whole forward ({cfg.L} layers)", c.forward_flops_total(cfg),
+         xla_flops(lambda p, t: m.forward(p, t, cfg), params,
+                   S((B, T), jnp.int32))),
+    ]
+    return rows
+
+
+def format_flops_rows(rows: Sequence[tuple[str, int, float]]) -> str:
+    """Fixed-width table of (component, formula, XLA) FLOPs and their ratio."""
+    w = max(len(r[0]) for r in rows)
+    out = [f"{'component':<{w}} {'formula':>14} {'XLA':>14} {'XLA/formula':>12}"]
+    for name, want, got in rows:
+        ratio = f"{got / want:.4f}" if want else "  (no matmul)"
+        out.append(f"{name:<{w}} {want:>14,} {int(got):>14,} {ratio:>12}")
+    return "\n".join(out)
