@@ -363,6 +363,6 @@ def plot_roofline(chips: str | Chip | Sequence[str | Chip],
     ax.set_xlabel("arithmetic intensity (FLOPs / byte)")
     ax.set_ylabel("attainable FLOP/s")
     ax.set_title(title or "Roofline (dot: ridge point = critical intensity)")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return ax

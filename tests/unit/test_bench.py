@@ -70,3 +70,10 @@ def test_measure_memory_bandwidth_rejects_unknown_kind():
 def test_bench_rejects_dtypes_it_cannot_allocate():
     with pytest.raises(ValueError, match="cannot benchmark 'fp4'"):
         bench.measure_matmul(8, 8, 8, "fp4")
+
+
+def test_compiled_functions_are_timed_and_costed_without_recompiling():
+    x = jnp.ones((32, 32), jnp.float32)
+    compiled = jax.jit(lambda a: a @ a).lower(x).compile()
+    assert bench.cost(compiled, x)["flops"] == rl.matmul_flops(32, 32, 32)
+    assert bench.time_fn(compiled, x, repeats=2).median > 0

@@ -192,3 +192,32 @@ def test_plot_roofline_marks_one_ridge_per_chip():
     import matplotlib.pyplot as plt
 
     plt.close(ax.figure)
+
+
+def test_explorer_point_matches_matmul_time():
+    from scalebook.explore import roofline as ex
+
+    p = ex.matmul_point(64, 8192, 8192, "v5e")
+    t = rl.matmul_time(64, 8192, 8192, "v5e")
+    assert p["bounds"] == t
+    assert p["intensity"] == rl.matmul_intensity(64, 8192, 8192)
+    q = ex.matmul_point(64, 8192, 8192, "v5e", "int8 weights, bf16 compute")
+    assert q["critical_batch"] < p["critical_batch"]
+    assert "memory-bound" in ex.describe(64, 8192, 8192, "v5e")
+    with pytest.raises(ValueError, match="unknown precision"):
+        ex.matmul_point(1, 2, 3, "v5e", "fp64")
+
+
+def test_static_figure_has_one_panel_per_chip_and_explorer_builds():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scalebook.explore import roofline as ex
+
+    fig = ex.static_figure(["TPU v5e", "H100"], batches=(8, 2048))
+    assert len(fig.axes) == 2
+    plt.close(fig)
+    ui = ex.explorer("H100", b=512)
+    assert type(ui).__name__ == "VBox"
+    plt.close("all")
