@@ -25,11 +25,15 @@ iota groups ``[2,4]<=[8]`` and ``[4,2]<=[2,4]T(1,0)``, mesh groups
 empty groups (all devices), async ``-start``/``-done`` pairs (counted once),
 tuple-shaped results, and collectives inside ``while`` loops (multiplied by
 ``known_trip_count`` when XLA knows it).
+
+What XLA:CPU does differently from TPU (measured, jax 0.10 and 0.12): it runs
+bf16 collectives in f32 (twice the bytes), and it lowers a partial sum into
+a sharded output as all-reduce (+ slice or permute) rather than
+reduce-scatter.  Every number here is read from the HLO, never assumed.
 """
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from dataclasses import dataclass, field

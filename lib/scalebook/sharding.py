@@ -21,7 +21,6 @@ one mesh axis cannot shard two dims.
 """
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from typing import Any, Sequence
@@ -295,12 +294,9 @@ def _resolve(x_or_spec: Any, mesh: Mesh | None,
     spec = spec_of(x_or_spec, mesh)
     label = x_or_spec if isinstance(x_or_spec, str) else None
     if shape is None:
-        sizes = dict(zip(mesh.axis_names, mesh.devices.shape))
         nd = len(parse_notation(x_or_spec)[1]) if isinstance(
             x_or_spec, str) else max(len(tuple(spec)), 2)
-        ent = tuple(spec) + (None,) * (nd - len(tuple(spec)))
-        shape = tuple(max(math.prod(sizes[a] for a in _entry_axes(e)), 1)
-                      for e in ent)
+        shape = (mesh.devices.size,) * nd    # divisible by any axis group
     shape = tuple(shape)
     _check_spec(shape, mesh, spec)
     if label is None:
@@ -369,15 +365,22 @@ def draw(x_or_spec: Any, mesh: Mesh | None = None,
                 map(str, ids[len(ids) // 2:]))
         ax.text((c0 + c1) / 2, (r0 + r1) / 2, text, ha="center",
                 va="center", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_xlim(0, cols)
     ax.set_ylim(rows, 0)
     ax.set_aspect("auto")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"dim {1 if len(shp) == 2 else 0} (elements)")
     ax.set_ylabel("dim 0 (elements)" if len(shp) == 2 else "")
+    if len(shp) == 1:
+        ax.set_yticks([])
     copies = len(sharding.device_set) // max(len(blks), 1)
     mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(
         sharding.mesh.axis_names, sharding.mesh.devices.shape))
-    ax.set_title(f"{label} on mesh {mesh_txt}: {len(blks)} blocks, "
+    ax.set_title(f"{label} on mesh {mesh_txt}: {len(blks)} block"
+                 f"{'' if len(blks) == 1 else 's'}, "
                  f"{copies} cop{'y' if copies == 1 else 'ies'} each",
                  fontsize=10)
     fig.tight_layout()

@@ -160,7 +160,7 @@ def test_draw_shows_one_rectangle_per_distinct_block(m24, layout, n_blocks,
     assert sorted(ids) == list(range(8))     # every device holds one block
     per_block = [t.replace("\n", ",").split(",") for t in labels]
     assert {len(b) for b in per_block} == {copies}
-    assert f"{n_blocks} blocks" in fig.axes[0].get_title()
+    assert f"{n_blocks} block" in fig.axes[0].get_title()
     plt.close(fig)
 
 
