@@ -102,7 +102,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
 
 from scalebook import hardware
-from scalebook.hardware import Chip
+from scalebook.hardware import ICI_HOP_LATENCY, Chip
 
 __all__ = ["KINDS", "CollectiveCost", "all_gather", "reduce_scatter",
            "all_reduce", "all_to_all", "permute", "cost",
@@ -507,7 +507,7 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = 1e-6) -> CollectiveCost:
+               hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
     """Cost of an all-gather over `axes`; V = `array_bytes` is the gathered
     array as one group sees it (bytes).  About V / W_ici on a wrapped axis."""
     return _collective("all-gather", array_bytes, mesh, axes, chip,
@@ -517,7 +517,7 @@ def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
 def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
                    chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                    bidirectional: bool = True,
-                   hop_latency: float = 1e-6) -> CollectiveCost:
+                   hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
     """Cost of a reduce-scatter over `axes`; V = `array_bytes` is the full
     unreduced array one device holds (bytes).  Same time as the all-gather."""
     return _collective("reduce-scatter", array_bytes, mesh, axes, chip,
@@ -527,7 +527,7 @@ def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = 1e-6) -> CollectiveCost:
+               hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
     """Cost of an all-reduce over `axes` of an array of `array_bytes`
     (bytes): a reduce-scatter then an all-gather, so 2x the all-gather."""
     return _collective("all-reduce", array_bytes, mesh, axes, chip,
@@ -537,7 +537,7 @@ def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_to_all(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = 1e-6) -> CollectiveCost:
+               hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
     """Cost of an all-to-all over `axes`; V = `array_bytes` is the whole
     array the group shares (bytes).  V / (4 W_ici) on a wrapped axis."""
     return _collective("all-to-all", array_bytes, mesh, axes, chip,
@@ -547,7 +547,7 @@ def all_to_all(array_bytes: float, mesh: MeshLike, axes: Axes,
 def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
             chip: str | Chip = "TPU v5e", hops: int = 1, *,
             wraparound: Wrap = None, bidirectional: bool = True,
-            hop_latency: float = 1e-6) -> CollectiveCost:
+            hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
     """Cost of a ring shift (collective-permute): every device on `axis`
     sends its `shard_bytes` (bytes) to the device `hops` places along.
 
@@ -593,7 +593,7 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
 
 def cost(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
          chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
-         bidirectional: bool = True, hop_latency: float = 1e-6,
+         bidirectional: bool = True, hop_latency: float = ICI_HOP_LATENCY,
          hops: int = 1) -> CollectiveCost:
     """Cost of a collective named by `kind` ("all-gather", "AR", "ppermute",
     an HLO op name, ...); the other arguments as in the functions above
