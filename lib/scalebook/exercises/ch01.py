@@ -1,0 +1,284 @@
+"""Chapter 1 exercises: rooflines.
+
+Every expected value is computed from `scalebook.roofline` and
+`scalebook.hardware`, so answers follow the registry. The givens of each
+problem are the constants below; the notebook states the same values.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from scalebook import hardware, roofline as rl
+from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
+                               register, wrong_value)
+
+# ---------------------------------------------------------------------------
+# Givens (the notebook's problem statements use these values)
+# ---------------------------------------------------------------------------
+MM = dict(b=384, d=6144, f=24576, chip="v5e")      # 1.1 - 1.3
+QUANT_CHIP = "v6e"                                  # 1.4, 1.5
+SPEC_CHIP = "H100"                                  # 1.6
+MATVEC = dict(b=32, d=4096, f=14336, dtype="int8")  # 1.7
+DOT = dict(n=2**20, dtype="f32")                    # 1.8
+LAYER = dict(flops=3.0e12, nbytes=4.5e9, chip="v5p")  # 1.9
+NET_CHIP = "v6e"                                    # 1.10
+NARROW = dict(d=1536, f=1536, chip="v5e")           # 1.11
+MYSTERY = dict(chip="TPU v6e", d=8192, f=8192,
+               options=("TPU v5e", "TPU v5p", "TPU v6e", "H100"))  # 1.12
+
+
+def _mm() -> tuple[int, int, int]:
+    return MM["b"], MM["d"], MM["f"]
+
+
+# ---------------------------------------------------------------------------
+# 1.1 - 1.3 One bf16 matmul: FLOPs, bytes, bound and time
+# ---------------------------------------------------------------------------
+register(Number("1.1", lambda: rl.matmul_flops(*_mm()), rtol=1e-6,
+                unit="FLOPs", hints=[
+    off_by(0.5, "off by 2×: a multiply-add is two FLOPs (one multiply, "
+           "one add)."),
+    off_by(2, "off by 2×, too large: count one multiply and one add per "
+           "(b, d, f) triple, nothing more."),
+]))
+
+
+def _weights_only() -> float:
+    b, d, f = _mm()
+    return 2 * d * f
+
+
+register(Number("1.2", lambda: rl.matmul_bytes(*_mm(), "bf16"), rtol=0.01,
+                unit="bytes", hints=[
+    off_by(0.5, "off by 2×: you counted elements; a bf16 element takes 2 "
+           "bytes."),
+    off_by(2, "off by 2×, too large: bf16 is 2 bytes per element, not 4."),
+    off_by(8, "this looks like bits, not bytes (a factor of 8)."),
+    wrong_value(_weights_only(), "that is the weights alone: the input x "
+                "and the output y also cross the memory bus."),
+]))
+
+
+def _mm_time() -> rl.Bounds:
+    return rl.matmul_time(*_mm(), MM["chip"], "bf16")
+
+
+register(Parts("1.3", None, parts={
+    "bound": Choice("1.3.bound", lambda: _mm_time().bound,
+                    options=("compute", "memory"), hints=[
+        wrong_value("memory", "compare the matmul's intensity (about B "
+                    "when B is much smaller than D and F) with the v5e "
+                    "ridge point."),
+        wrong_value("compute", "compare the matmul's intensity with the "
+                    "v5e ridge point."),
+    ]),
+    "t_lower": Number("1.3.t_lower", lambda: _mm_time().lower, unit="s",
+                      hints=[
+        off_by(1e3, "that looks like milliseconds: give seconds."),
+        off_by(1e6, "that looks like microseconds: give seconds."),
+        wrong_value(_mm_time().upper, "that is the sum of the two times "
+                    "(no overlap); the lower bound assumes full overlap."),
+        wrong_value(_mm_time().t_memory, "that is the memory time; the "
+                    "lower bound is the larger of the two times."),
+    ]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 1.4, 1.5 Quantization on a TPU v6e
+# ---------------------------------------------------------------------------
+def _cb(*args: Any, **kw: Any) -> Callable[[], float]:
+    return lambda: rl.critical_batch(*args, **kw)
+
+
+register(Number("1.4", _cb(QUANT_CHIP, "int8"), rtol=0.02, unit="tokens",
+                hints=[
+    off_by(2, "that is the critical intensity in OPs per byte. An int8 "
+           "matmul with B much smaller than D, F does about 2B OPs per "
+           "weight byte: convert intensity to batch."),
+    off_by(0.5, "that is the threshold for int8 weights with bf16 math; "
+           "here the math runs in int8 too."),
+]))
+
+register(Number("1.5", _cb(QUANT_CHIP, "bf16", weight_dtype="int8"),
+                rtol=0.02, unit="tokens", hints=[
+    off_by(2, "off by 2×, too large: the weight bytes halve, but the math "
+           "still runs at the bf16 rate, so the threshold does not stay "
+           "put."),
+    off_by(4, "off by 4×: you used the int8 rate; the weights are "
+           "converted to bf16 before the multiply."),
+    off_by(0.5, "off by 2×, too small: the int8 rate does not apply when "
+           "the math is bf16."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 1.6 H100 critical batch from the spec sheet
+# ---------------------------------------------------------------------------
+register(Number("1.6", _cb(SPEC_CHIP, "bf16"), rtol=0.02, unit="tokens",
+                hints=[
+    off_by(2, "off by 2×: the headline figure assumes 2:4 structured "
+           "sparsity; dense matmuls get half of it."),
+    off_by(0.5, "off by 2×, too small: halve the sheet figure once (the "
+           "sparsity factor), not twice."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 1.7 Batched matvec: every example has its own weights
+# ---------------------------------------------------------------------------
+def _matvec() -> float:
+    return rl.batched_matvec_intensity(MATVEC["b"], MATVEC["d"],
+                                       MATVEC["f"], MATVEC["dtype"])
+
+
+register(Number("1.7", _matvec, rtol=0.02, unit="OPs/byte", hints=[
+    wrong_value(2 * MATVEC["b"], "that is the intensity of a shared "
+                "weight matrix; here each example reads its own."),
+    off_by(0.5, "off by 2×: a multiply-add is two operations."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 1.8 Dot product intensity in f32
+# ---------------------------------------------------------------------------
+register(Number("1.8", lambda: rl.dot_product_intensity(DOT["n"], "f32"),
+                rtol=0.01, unit="FLOPs/byte", hints=[
+    off_by(2, "off by 2×: that would be 2-byte elements; these are f32 "
+           "(4 bytes)."),
+    off_by(0.5, "off by 2×: count the multiplies and the adds."),
+    off_by(4, "off by 4×: you counted elements, not bytes."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 1.9 Overlap bounds for one layer on a TPU v5p
+# ---------------------------------------------------------------------------
+def _layer() -> rl.Bounds:
+    return rl.roofline_time(LAYER["flops"], LAYER["nbytes"], LAYER["chip"])
+
+
+_SECONDS = [off_by(1e3, "that looks like milliseconds: give seconds."),
+            off_by(1e6, "that looks like microseconds: give seconds.")]
+register(Parts("1.9", None, parts={
+    "lower": Number("1.9.lower", lambda: _layer().lower, unit="s",
+                    rtol=0.01, hints=_SECONDS + [
+        wrong_value(_layer().upper, "that is the no-overlap bound; the "
+                    "lower bound assumes the two overlap fully."),
+        wrong_value(_layer().t_memory, "that is the memory time; with "
+                    "full overlap the slower of the two sets the pace."),
+    ]),
+    "upper": Number("1.9.upper", lambda: _layer().upper, unit="s",
+                    rtol=0.01, hints=_SECONDS + [
+        wrong_value(_layer().lower, "that is the full-overlap bound; the "
+                    "upper bound assumes nothing overlaps."),
+    ]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 1.10 Network roofline on two v6e chips
+# ---------------------------------------------------------------------------
+register(Number("1.10", lambda: rl.split_matmul_critical_d(NET_CHIP),
+                rtol=0.02, hints=[
+    off_by(0.5, "off by 2×, too small: check two things. Each chip does "
+           "only half of the 2BDF FLOPs, and each bf16 element sent "
+           "takes 2 bytes."),
+    off_by(2, "off by 2×, too large: the link is full duplex, so both "
+           "chips send their partial sums at the same time."),
+    off_by(0.25, "off by 4×: use the one-way bandwidth of one link, "
+           "2-byte elements, and half the FLOPs per chip."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 1.11 Exact crossing for a narrow layer
+# ---------------------------------------------------------------------------
+def _narrow() -> float:
+    return rl.critical_batch(NARROW["chip"], "bf16", weight_dtype="int8",
+                             d=NARROW["d"], f=NARROW["f"])
+
+
+register(Number("1.11", _narrow, rtol=0.02, unit="tokens", hints=[
+    wrong_value(rl.critical_batch(NARROW["chip"], "bf16",
+                                  weight_dtype="int8"),
+                "that is the limit for B much smaller than D and F; at "
+                "this width the bf16 activations read and written count "
+                "too."),
+    wrong_value(rl.critical_batch(NARROW["chip"], "bf16", d=NARROW["d"],
+                                  f=NARROW["f"]),
+                "that is the answer for bf16 weights; these weights are "
+                "int8 (1 byte each)."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 1.12 Read a FLOP/s-vs-batch curve: which chip is it?
+# ---------------------------------------------------------------------------
+def mystery_curve(ax: Any = None) -> Any:
+    """Plot attainable FLOP/s against batch B for a bf16 x[B,8192] @
+    w[8192,8192] on a chip that is not named (exercise 1.12)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    d, f = MYSTERY["d"], MYSTERY["f"]
+    bs = np.unique(np.logspace(0, 13, 300, base=2).astype(int))
+    rate = [rl.matmul_flops(int(b), d, f)
+            / rl.matmul_time(int(b), d, f, MYSTERY["chip"]).lower for b in bs]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    ax.loglog(bs, rate, color="k")
+    ax.set_xlabel("batch B (tokens)")
+    ax.set_ylabel("attainable FLOP/s")
+    ax.set_title(f"Mystery chip: bf16 x[B,{d}] @ w[{d},{f}]")
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
+
+
+_OPTS = MYSTERY["options"]
+register(Choice("1.12", MYSTERY["chip"], options=_OPTS, hints=[
+    wrong_value(o, "compare both features of the curve with each chip: "
+                "the height of the plateau (peak FLOP/s) and the batch "
+                "where the slope meets it (the ridge point).")
+    for o in _OPTS if o != MYSTERY["chip"]
+]))
+
+
+# ---------------------------------------------------------------------------
+# 1.13 Code: the lower bound of a step
+# ---------------------------------------------------------------------------
+_CASES = [(2e12, 1e9, "TPU v5e"), (1e9, 4e9, "H100"), (5e14, 1e11, "B200"),
+          (3e10, 3e10, "TPU v5p")]
+
+
+def _grade_step_time(fn: Any) -> tuple[bool | None, str]:
+    if not callable(fn):
+        return False, ("expected a function step_time(flops, hbm_bytes, "
+                       f"chip), got a {type(fn).__name__}.")
+    for flops, nbytes, name in _CASES:
+        got = fn(flops, nbytes, hardware.chip(name))
+        if got is None:
+            return None, ""
+        t = rl.roofline_time(flops, nbytes, name)
+        if not isinstance(got, (int, float)) or isinstance(got, bool) \
+                or not math.isfinite(got):
+            return False, (f"step_time returned {got!r}; return one number "
+                           "of seconds.")
+        if math.isclose(got, t.lower, rel_tol=1e-6):
+            continue
+        if math.isclose(got, t.upper, rel_tol=1e-6):
+            return False, ("that is the sum (no overlap). The lower bound "
+                           "takes the larger of the two times.")
+        if math.isclose(got, t.lower * 1e3, rel_tol=1e-6):
+            return False, "that looks like milliseconds: return seconds."
+        if math.isclose(got, min(t.t_compute, t.t_memory), rel_tol=1e-6):
+            return False, ("you returned the smaller time; the slower "
+                           "resource sets the pace.")
+        return False, (f"for {flops:.3g} FLOPs and {nbytes:.3g} bytes on "
+                       f"{name}, expected a different time. Use "
+                       "chip.peak_flops('bf16') and chip.hbm_bw.")
+    return True, f"correct on {len(_CASES)} cases."
+
+
+register(Custom("1.13", None, grader=_grade_step_time))
