@@ -18,7 +18,26 @@ V     vocabulary size
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import PartitionSpec
+
+Params = dict[str, Any]
+"""A nested dict of arrays (a pytree); see `param_shapes` for its layout."""
+
+ROPE_BASE = 10_000.0
+"""Base wavelength of the rotary position embedding (LLaMA 3 uses 5e5)."""
+
+RMS_EPS = 1e-6
+"""Added to the mean square in RMSNorm, so an all-zero vector is safe."""
+
+MAX_INIT_PARAMS = 1_000_000_000
+"""init_params refuses larger models: they are for arithmetic only here."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,12 @@ class Config:
             raise ValueError(
                 f"N={self.N} query heads cannot be grouped into K={self.K} "
                 f"KV heads: K must divide N")
+        if self.H % 2:
+            raise ValueError(f"head dim H={self.H} must be even: rotary "
+                             f"embeddings rotate pairs of features")
+        if not isinstance(self.tied_embeddings, bool):
+            raise TypeError(f"Config.tied_embeddings must be True or False, "
+                            f"got {self.tied_embeddings!r}")
 
     @property
     def G(self) -> int:
@@ -101,3 +126,339 @@ def preset(name: str) -> Config:
     except KeyError:
         raise ValueError(f"unknown model preset {name!r}; known: "
                          f"{', '.join(PRESETS)}") from None
+
+
+# --------------------------------------------------------------------------
+# Parameters: one table gives every weight's shape, logical axes and init.
+# --------------------------------------------------------------------------
+
+def _param_table(cfg: Config) -> dict:
+    """{name: (shape, logical axes, fan_in or None for ones)}; layers nested.
+
+    Per-layer weights are stacked along a leading L axis ("layers"), so
+    `jax.lax.scan` can run the layers and sharding rules see one array.
+    """
+    D, F, L, N, K, H, V = cfg.D, cfg.F, cfg.L, cfg.N, cfg.K, cfg.H, cfg.V
+    layer = {
+        "attn_norm": ((D,), ("embed",), None),
+        "wq": ((D, N, H), ("embed", "q_heads", "head_dim"), D),
+        "wk": ((D, K, H), ("embed", "kv_heads", "head_dim"), D),
+        "wv": ((D, K, H), ("embed", "kv_heads", "head_dim"), D),
+        "wo": ((N, H, D), ("q_heads", "head_dim", "embed"), N * H),
+        "mlp_norm": ((D,), ("embed",), None),
+        "w_gate": ((D, F), ("embed", "mlp"), D),
+        "w_up": ((D, F), ("embed", "mlp"), D),
+        "w_down": ((F, D), ("mlp", "embed"), F),
+    }
+    table = {
+        # std 1/sqrt(D): a tied unembedding then gives logits of std ~1.
+        "embed": ((V, D), ("vocab", "embed"), D),
+        "layers": {k: ((L,) + shape, ("layers",) + axes, fan_in)
+                   for k, (shape, axes, fan_in) in layer.items()},
+        "final_norm": ((D,), ("embed",), None),
+    }
+    if not cfg.tied_embeddings:
+        table["unembed"] = ((D, V), ("embed", "vocab"), D)
+    return table
+
+
+def _is_entry(x: Any) -> bool:
+    return isinstance(x, tuple) and len(x) == 3 and isinstance(x[0], tuple)
+
+
+def param_shapes(cfg: Config) -> dict:
+    """The parameter pytree with a shape tuple in place of each array."""
+    return jax.tree.map(lambda e: e[0], _param_table(cfg), is_leaf=_is_entry)
+
+
+def param_axes(cfg: Config) -> dict:
+    """The parameter pytree with logical axis names, one per array dim.
+
+    E.g. wq -> ("layers", "embed", "q_heads", "head_dim").  Turn these into
+    PartitionSpecs with `logical_to_spec`.
+    """
+    return jax.tree.map(lambda e: e[1], _param_table(cfg), is_leaf=_is_entry)
+
+
+LOGICAL_AXES = ("layers", "vocab", "embed", "q_heads", "kv_heads",
+                "head_dim", "mlp")
+"""Every logical axis name that `param_axes` uses."""
+
+
+def logical_to_spec(axes_tree: Any, rules: dict[str, str | None]) -> Any:
+    """Map a pytree of logical-axis tuples to a pytree of PartitionSpecs.
+
+    rules maps a logical name to a mesh axis name (or None: replicated);
+    names not in rules are replicated.  Example:
+    logical_to_spec(param_axes(cfg), {"embed": "x", "mlp": "y"}).
+    """
+    unknown = sorted(set(rules) - set(LOGICAL_AXES))
+    if unknown:
+        raise ValueError(f"unknown logical axis {unknown[0]!r} in rules; "
+                         f"known: {', '.join(LOGICAL_AXES)}")
+    return jax.tree.map(
+        lambda axes: PartitionSpec(*(rules.get(a) for a in axes)),
+        axes_tree, is_leaf=lambda x: isinstance(x, tuple))
+
+
+def n_params(cfg: Config) -> int:
+    """Number of parameters (a count), summed from `param_shapes`."""
+    shapes = jax.tree.leaves(param_shapes(cfg),
+                             is_leaf=lambda x: isinstance(x, tuple))
+    return sum(math.prod(s) for s in shapes)
+
+
+def init_params(cfg: Config, key: jax.Array,
+                dtype: Any = jnp.float32) -> Params:
+    """Random parameters: normal(0, 1/sqrt(fan_in)) weights, unit norms."""
+    count = n_params(cfg)
+    if count > MAX_INIT_PARAMS:
+        raise ValueError(
+            f"{cfg.name or 'this config'} has {count:.3g} parameters; "
+            f"init_params builds at most {MAX_INIT_PARAMS:.0e} (this book "
+            f"runs on a laptop CPU). Use the config for arithmetic only, "
+            f"or pick a smaller one such as preset('tiny').")
+    return _init_params(cfg, key, dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "dtype"))
+def _init_params(cfg: Config, key: jax.Array, dtype: Any) -> Params:
+    entries, treedef = jax.tree.flatten(_param_table(cfg), is_leaf=_is_entry)
+    # One draw for all weights, cut into pieces: far quicker to compile
+    # on CPU than one random call per weight.
+    noise = jax.random.normal(key, (n_params(cfg),))
+    leaves, start = [], 0
+    for shape, _, fan_in in entries:
+        size = math.prod(shape)
+        if fan_in is None:
+            leaves.append(jnp.ones(shape, dtype))
+        else:
+            w = noise[start:start + size].reshape(shape) / math.sqrt(fan_in)
+            leaves.append(w.astype(dtype))
+        start += size
+    return jax.tree.unflatten(treedef, leaves)
+
+
+# --------------------------------------------------------------------------
+# The pieces of one layer.
+# --------------------------------------------------------------------------
+
+def rms_norm(x: jax.Array, scale: jax.Array) -> jax.Array:
+    """RMSNorm over the last axis: x / rms(x) * scale; x [..., D]."""
+    x32 = x.astype(jnp.float32)
+    inv_rms = jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True)
+                            + RMS_EPS)
+    return (x32 * inv_rms).astype(x.dtype) * scale
+
+
+def rope(x: jax.Array, positions: jax.Array) -> jax.Array:
+    """Rotary position embedding: x [B, T, heads, H], positions [T] -> same.
+
+    Feature pair (i, i + H/2) is rotated by angle position * ROPE_BASE^(-2i/H),
+    so the dot product of a query and a key depends only on their distance.
+    """
+    half = x.shape[-1] // 2
+    freqs = ROPE_BASE ** (-jnp.arange(half, dtype=jnp.float32) / half)
+    angles = positions.astype(jnp.float32)[:, None] * freqs   # [T, H/2]
+    sin = jnp.sin(angles)[None, :, None, :].astype(x.dtype)
+    cos = jnp.cos(angles)[None, :, None, :].astype(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:]
+    return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1)
+
+
+def attend(q: jax.Array, k: jax.Array, v: jax.Array,
+           q_positions: jax.Array) -> jax.Array:
+    """Causal grouped-query attention (Chapter 4).
+
+    q [B, T, N, H] at positions q_positions [T]; k, v [B, S, K, H] at
+    positions 0..S-1.  Query head n uses KV head n // G (G = N // K), so
+    K == N is MHA and K == 1 is MQA.  Returns [B, T, N, H].  Masked
+    scores are still computed: the FLOPs are those of the full T x S.
+    """
+    B, T, N, H = q.shape
+    K = k.shape[2]
+    q = q.reshape(B, T, K, N // K, H)                       # [B,T,K,G,H]
+    scores = jnp.einsum("btkgh,bskh->bkgts", q, k) / math.sqrt(H)
+    causal = jnp.arange(k.shape[1])[None, :] <= q_positions[:, None]  # [T,S]
+    scores = jnp.where(causal, scores.astype(jnp.float32), -jnp.inf)
+    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
+    out = jnp.einsum("bkgts,bskh->btkgh", probs, v)
+    return out.reshape(B, T, N, H)
+
+
+def attention(p: Params, x: jax.Array, positions: jax.Array,
+              kv: tuple | None = None) -> tuple[jax.Array, tuple | None]:
+    """Attention sublayer: x [B, T, D] -> ([B, T, D], kv).
+
+    Without a cache (kv None) the keys are this call's T tokens.  With
+    kv = (k_cache, v_cache), each [B, S, K, H], this call's keys and values
+    are written at positions[0]... and the queries attend over the cache.
+    """
+    q = rope(jnp.einsum("btd,dnh->btnh", x, p["wq"]), positions)
+    k = rope(jnp.einsum("btd,dkh->btkh", x, p["wk"]), positions)
+    v = jnp.einsum("btd,dkh->btkh", x, p["wv"])
+    if kv is not None:
+        start = (0, positions[0], 0, 0)
+        k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), start)
+        v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), start)
+        kv = (k, v)
+    out = attend(q, k, v, positions)
+    return jnp.einsum("btnh,nhd->btd", out, p["wo"]), kv
+
+
+def mlp(p: Params, x: jax.Array) -> jax.Array:
+    """Gated SwiGLU MLP: x [B, T, D] -> [B, T, D] through F hidden units."""
+    gate = jax.nn.silu(jnp.einsum("btd,df->btf", x, p["w_gate"]))
+    up = jnp.einsum("btd,df->btf", x, p["w_up"])
+    return jnp.einsum("btf,fd->btd", gate * up, p["w_down"])
+
+
+def block(p: Params, x: jax.Array, positions: jax.Array,
+          kv: tuple | None = None) -> tuple[jax.Array, tuple | None]:
+    """One pre-norm decoder layer: x [B, T, D] -> ([B, T, D], kv)."""
+    h, kv = attention(p, rms_norm(x, p["attn_norm"]), positions, kv)
+    x = x + h
+    x = x + mlp(p, rms_norm(x, p["mlp_norm"]))
+    return x, kv
+
+
+# --------------------------------------------------------------------------
+# The whole model.
+# --------------------------------------------------------------------------
+
+def _run_layers(layers: Params, x: jax.Array, positions: jax.Array,
+                cfg: Config, kvs: tuple | None, scan_layers: bool):
+    """Apply the L stacked layers; kvs = (k, v) caches [L, B, S, K, H]."""
+    def step(x, layer_and_kv):
+        layer, kv = layer_and_kv
+        return block(layer, x, positions, kv)
+
+    if scan_layers:  # one compiled layer body, looped L times
+        return jax.lax.scan(step, x, (layers, kvs))
+    new_kvs = []  # unrolled: cost_analysis sees all L layers
+    for i in range(cfg.L):
+        x, kv = step(x, jax.tree.map(lambda a: a[i], (layers, kvs)))
+        new_kvs.append(kv)
+    return x, jax.tree.map(lambda *a: jnp.stack(a), *new_kvs)
+
+
+def _unembed(params: Params, x: jax.Array, cfg: Config) -> jax.Array:
+    """Final norm then logits: x [B, T, D] -> [B, T, V]."""
+    x = rms_norm(x, params["final_norm"])
+    w = params["embed"].T if cfg.tied_embeddings else params["unembed"]
+    return jnp.einsum("btd,dv->btv", x, w)
+
+
+def _apply(params: Params, tokens: jax.Array, cfg: Config,
+           positions: jax.Array, kvs: tuple | None, scan_layers: bool):
+    """Embed tokens [B, T] at positions [T], run the layers, unembed."""
+    x = params["embed"][tokens]                               # [B, T, D]
+    x, kvs = _run_layers(params["layers"], x, positions, cfg, kvs,
+                         scan_layers)
+    return _unembed(params, x, cfg), kvs
+
+
+def forward(params: Params, tokens: jax.Array, cfg: Config,
+            scan_layers: bool = False) -> jax.Array:
+    """Logits [B, T, V] for integer tokens [B, T] (Chapter 4).
+
+    scan_layers=False unrolls the layers in Python, so XLA's cost_analysis
+    counts every layer; True uses lax.scan (it counts the body once).
+    To jit: jax.jit(forward, static_argnames=("cfg", "scan_layers")).
+    """
+    positions = jnp.arange(tokens.shape[1])
+    return _apply(params, tokens, cfg, positions, None, scan_layers)[0]
+
+
+def loss(params: Params, tokens: jax.Array, cfg: Config,
+         scan_layers: bool = False) -> jax.Array:
+    """Mean next-token cross-entropy (nats) of tokens [B, T]."""
+    logits = forward(params, tokens[:, :-1], cfg, scan_layers)
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    target_logp = jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)
+    return -jnp.mean(target_logp)
+
+
+# --------------------------------------------------------------------------
+# Training: gradients and a hand-written Adam.
+# --------------------------------------------------------------------------
+
+def init_adam(params: Params) -> dict:
+    """Adam state: step count and float32 moments m, v shaped like params."""
+    zeros = lambda p: jnp.zeros(p.shape, jnp.float32)  # noqa: E731
+    return {"step": jnp.zeros((), jnp.int32),
+            "m": jax.tree.map(zeros, params), "v": jax.tree.map(zeros, params)}
+
+
+def adam_update(params: Params, grads: Params, state: dict, lr: float,
+                b1: float = 0.9, b2: float = 0.999,
+                eps: float = 1e-8) -> tuple[Params, dict]:
+    """One Adam step; returns (new params, new state)."""
+    step = state["step"] + 1
+    m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g.astype(jnp.float32),
+                     state["m"], grads)
+    v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * jnp.square(
+        g.astype(jnp.float32)), state["v"], grads)
+    # Bias correction folded into the step size.
+    lr_t = lr * jnp.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+    params = jax.tree.map(
+        lambda p, m, v: (p - lr_t * m / (jnp.sqrt(v) + eps)).astype(p.dtype),
+        params, m, v)
+    return params, {"step": step, "m": m, "v": v}
+
+
+def train_step(params: Params, opt_state: dict, tokens: jax.Array,
+               cfg: Config, lr: float = 1e-3,
+               scan_layers: bool = False) -> tuple[Params, dict, jax.Array]:
+    """Loss, gradients and one Adam update on tokens [B, T].
+
+    Returns (params, opt_state, loss).  To jit:
+    jax.jit(train_step, static_argnames=("cfg", "scan_layers")).
+    """
+    value, grads = jax.value_and_grad(loss)(params, tokens, cfg, scan_layers)
+    params, opt_state = adam_update(params, grads, opt_state, lr)
+    return params, opt_state, value
+
+
+# --------------------------------------------------------------------------
+# Inference with a KV cache.
+# --------------------------------------------------------------------------
+
+def init_cache(cfg: Config, batch: int, max_len: int,
+               dtype: Any = jnp.float32) -> dict:
+    """Empty KV cache: {"k", "v"}, each [L, batch, max_len, K, H]."""
+    shape = (cfg.L, batch, max_len, cfg.K, cfg.H)
+    return {"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
+
+
+def prefill(params: Params, tokens: jax.Array, cfg: Config, cache: dict,
+            scan_layers: bool = False) -> tuple[jax.Array, dict]:
+    """Run a prompt tokens [B, T] from position 0, filling the cache.
+
+    Returns (logits [B, T, V], cache); the prompt must fit: T <= max_len.
+    """
+    T, max_len = tokens.shape[1], cache["k"].shape[2]
+    if T > max_len:
+        raise ValueError(f"prompt of {T} tokens does not fit a cache of "
+                         f"max_len={max_len}; make a larger cache")
+    logits, (k, v) = _apply(params, tokens, cfg, jnp.arange(T),
+                            (cache["k"], cache["v"]), scan_layers)
+    return logits, {"k": k, "v": v}
+
+
+def decode_step(params: Params, cache: dict, token: jax.Array, pos: Any,
+                cfg: Config,
+                scan_layers: bool = False) -> tuple[jax.Array, dict]:
+    """Feed one token [B] at position pos; returns (logits [B, V], cache).
+
+    pos (int or int array) must be below the cache's max_len; a traced pos
+    cannot be checked, and JAX clamps out-of-range writes silently.
+    """
+    max_len = cache["k"].shape[2]
+    if isinstance(pos, int) and not 0 <= pos < max_len:
+        raise ValueError(f"position {pos} is outside the cache "
+                         f"(max_len={max_len}); make a larger cache")
+    positions = jnp.asarray(pos, jnp.int32)[None]             # [1]
+    logits, (k, v) = _apply(params, token[:, None], cfg, positions,
+                            (cache["k"], cache["v"]), scan_layers)
+    return logits[:, 0], {"k": k, "v": v}
