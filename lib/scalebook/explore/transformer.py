@@ -253,7 +253,7 @@ def calculator_static(names: Sequence[str] = LLAMAS, B: int = 1,
     cols = {n: summary(n, B, T) for n in names}
     rows = list(next(iter(cols.values())))
     cells = [[cols[n][r] for n in names] for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1))
+    fig, ax = plt.subplots(figsize=(8, 0.27 * len(rows) + 0.6))
     ax.axis("off")
     tab = ax.table(cellText=cells, rowLabels=rows, colLabels=list(names),
                    loc="center", cellLoc="right")
