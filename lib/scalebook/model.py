@@ -86,7 +86,7 @@ class Config:
         return self.N // self.K
 
     def require_d_equals_nh(self) -> "Config":
-        """Return self if D == N*H, else raise (for formulas that assume it)."""
+        """self if D == N*H, else an error (for formulas that assume it)."""
         if self.D != self.N * self.H:
             raise ValueError(
                 f"this formula assumes D == N*H, but D={self.D} and "
