@@ -156,3 +156,36 @@ def test_errors_name_the_fix():
         c.param_count(object())
     with pytest.raises(ValueError, match="unknown model preset"):
         c.param_count("llama9")
+
+
+def test_calculator_summary_reports_the_counted_numbers():
+    from scalebook import units
+    from scalebook.explore import transformer as ex
+
+    s = ex.summary("llama3-70b", B=1, T=8192)
+    assert s["parameters"] == units.si(c.param_count("llama3-70b"))
+    assert s["KV cache / token (bf16)"] == "320 KiB"
+    assert "llama3-405b" in ex.summary_table().splitlines()[0]
+
+
+def test_calculator_widget_and_figures_build():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scalebook.explore import transformer as ex
+
+    box = ex.calculator("tiny")
+    assert "parameters" in box.children[-1].value
+    for fig in (ex.layer_diagram("tiny"), ex.flops_split_figure("tiny"),
+                ex.memory_budget_figure(), ex.calculator_static()):
+        assert fig.axes
+        plt.close(fig)
+
+
+def test_calculator_explains_an_impossible_config():
+    from scalebook.explore import transformer as ex
+
+    box = ex.calculator("tiny")
+    grid, out = box.children[1], box.children[-1]
+    grid.children[4].value = 3          # K = 3 does not divide N = 4
+    assert "K must divide N" in out.value

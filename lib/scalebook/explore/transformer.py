@@ -83,9 +83,9 @@ def layer_diagram(cfg: Any, B: int | None = None, T: int | None = None):
     boxes = [
         (0.5, 11, f"x  [B,T,D]=[{B},{T},{D}]", "layer input", "#dddddd"),
         (0.5, 10, "RMSNorm", f"scale [D]=[{D}]", "#eeeeee"),
-        (0.15, 9, "Q = x·Wq", f"Wq [D,N,H]=[{D},{N},{H}]\n"
+        (0.15, 9, "Q = RoPE(x·Wq)", f"Wq [D,N,H]=[{D},{N},{H}]\n"
          f"{u.fmt_flops(f['q'])}", "#a6cee3"),
-        (0.5, 9, "K = x·Wk", f"Wk [D,K,H]=[{D},{K},{H}]\n"
+        (0.5, 9, "K = RoPE(x·Wk)", f"Wk [D,K,H]=[{D},{K},{H}]\n"
          f"{u.fmt_flops(f['k'])}", "#a6cee3"),
         (0.85, 9, "V = x·Wv", f"Wv [D,K,H]=[{D},{K},{H}]\n"
          f"{u.fmt_flops(f['v'])}", "#a6cee3"),
