@@ -394,12 +394,15 @@ def case(key: str | Case) -> Case:
 
 
 def random_inputs(shapes: tuple[int, int, int], seed: int = 0,
-                  dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
-    """Two random matrices A[I, J], B[J, K] (unsharded) for checking."""
+                  dtype: Any = "float32") -> tuple[Any, Any]:
+    """Two random matrices A[I, J], B[J, K] (unsharded numpy arrays) for
+    checking; numpy rather than jax.random, which would compile per shape."""
+    import numpy as np
+
     I, J, K = shapes
-    ka, kb = jax.random.split(jax.random.key(seed))
-    return (jax.random.normal(ka, (I, J), dtype),
-            jax.random.normal(kb, (J, K), dtype))
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((I, J), dtype=np.float32).astype(dtype),
+            rng.standard_normal((J, K), dtype=np.float32).astype(dtype))
 
 
 # --------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """Chapter 3's sharded matmuls: right answers, the predicted collectives,
 the predicted bytes, and the compute/comms crossover."""
-import jax
 import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
@@ -102,9 +101,7 @@ def test_at_the_crossover_compute_time_equals_comms_time(key):
 
 
 def test_collective_matmul_is_correct_and_uses_permutes_not_all_gather(mesh):
-    ka, kw = jax.random.split(jax.random.key(3))
-    a = jax.random.normal(ka, (16, 64))
-    w = jax.random.normal(kw, (64, 32))
+    a, w = smm.random_inputs((16, 64, 32), seed=3)
     fn = smm.collective_matmul(mesh)
     np.testing.assert_allclose(np.asarray(fn(a, w)), np.asarray(a @ w),
                                rtol=1e-4, atol=1e-4)
@@ -159,7 +156,7 @@ def test_explorer_analysis_flags_invalid_choice_and_prices_valid_one():
 @pytest.mark.parametrize("axis", ["X", "Y"])
 @pytest.mark.parametrize("kind", list(smm.COLLECTIVE_SPECS))
 def test_each_collective_moves_the_bytes_comms_predicts(kind, axis, mesh):
-    x = jax.random.normal(jax.random.key(0), (64, 128))
+    x, _ = smm.random_inputs((64, 128, 1))
     fn = smm.collective(kind, mesh, axis)
     colls = hlo.collectives(fn, x, mesh=mesh)
     want = smm.collective_cost(kind, x.shape, mesh, axis)
@@ -168,7 +165,7 @@ def test_each_collective_moves_the_bytes_comms_predicts(kind, axis, mesh):
 
 
 def test_collective_demo_results_are_the_textbook_values(mesh):
-    x = jax.random.normal(jax.random.key(0), (64, 128))
+    x, _ = smm.random_inputs((64, 128, 1))
     n = 4
     np.testing.assert_allclose(smm.collective("all-gather", mesh, "Y")(x), x)
     np.testing.assert_allclose(smm.collective("all-reduce", mesh, "Y")(x),
