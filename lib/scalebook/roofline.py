@@ -366,3 +366,36 @@ def plot_roofline(chips: str | Chip | Sequence[str | Chip],
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return ax
+
+
+def plot_flops_vs_batch(chip: str | Chip, d: int, f: int,
+                        cases: dict[str, tuple[Any, Any, Any]] | None = None,
+                        bmax: int = 8192, ax: Any = None) -> Any:
+    """Draw the best FLOP/s of x[B,d] @ w[d,f] on `chip` against batch B
+    (tokens), one curve per case label -> (activation dtype, weight dtype,
+    compute dtype); mark where each becomes compute-bound. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    c = _as_chip(chip)
+    cases = cases or {"bf16": ("bf16", "bf16", "bf16")}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.2))
+    bs = np.unique(np.geomspace(1, bmax, 200).astype(int))
+    for i, (label, (act, wt, comp)) in enumerate(cases.items()):
+        rate = [matmul_flops(int(b), d, f) / matmul_time(
+            int(b), d, f, c, act, wt, comp).lower for b in bs]
+        line, = ax.loglog(bs, rate, label=label)
+        bc = critical_batch(c, act, wt, comp, d=d, f=f)
+        if bc <= bmax:
+            ax.axvline(bc, color=line.get_color(), ls=":", lw=1)
+            ax.annotate(f"B≈{bc:.0f}", (bc, min(rate) * 2.5 ** i),
+                        color=line.get_color(), fontsize=8,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("batch B (tokens)")
+    ax.set_ylabel("best achievable FLOP/s")
+    ax.set_title(f"{c.name}: x[B,{d}] @ w[{d},{f}]")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax

@@ -221,3 +221,24 @@ def test_static_figure_has_one_panel_per_chip_and_explorer_builds():
     ui = ex.explorer("H100", b=512)
     assert type(ui).__name__ == "VBox"
     plt.close("all")
+
+
+def test_flops_vs_batch_curve_plateaus_at_peak_and_marks_crossings():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = rl.plot_flops_vs_batch("v5e", 8192, 8192, {
+        "bf16": ("bf16", "bf16", "bf16"),
+        "int8 w": ("bf16", "int8", "bf16")})
+    curves = [ln for ln in ax.lines if len(ln.get_xdata()) > 2]
+    assert len(curves) == 2
+    peak = hw.chip("v5e").peak_flops("bf16")
+    for ln in curves:
+        assert max(ln.get_ydata()) == pytest.approx(peak)
+    # the int8-weight curve reaches the plateau at a smaller batch
+    marks = sorted(ln.get_xdata()[0] for ln in ax.lines
+                   if len(ln.get_xdata()) == 2)
+    assert marks[0] < marks[1]
+    plt.close(ax.figure)
