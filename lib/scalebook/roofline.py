@@ -118,8 +118,9 @@ class Bounds:
     def __str__(self) -> str:
         from scalebook.units import fmt_seconds
 
-        parts = [f"compute {fmt_seconds(self.t_compute)}",
-                 f"memory {fmt_seconds(self.t_memory)}"]
+        parts = [f"compute {fmt_seconds(self.t_compute)}"]
+        if self.t_memory or not self.t_comms:
+            parts.append(f"memory {fmt_seconds(self.t_memory)}")
         if self.t_comms:
             parts.append(f"comms {fmt_seconds(self.t_comms)}")
         return (f"{', '.join(parts)} -> {self.bound}-bound, "

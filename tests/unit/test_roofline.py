@@ -153,6 +153,8 @@ def test_network_roofline_threshold_on_v5e_is_8755():
     b, f = 512, 4096
     assert rl.split_matmul_time(b, 8192, f, "v5e").bound == "comms"
     assert rl.split_matmul_time(b, 9216, f, "v5e").bound == "compute"
+    text = str(rl.split_matmul_time(b, 8192, f, "v5e"))
+    assert "comms" in text and "memory" not in text
 
 
 def test_network_threshold_does_not_depend_on_batch():
