@@ -99,6 +99,7 @@ def execute(path: str | pathlib.Path, timeout: int = 300) -> float:
     nb = nbformat.read(str(path), as_version=4)
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - t0
     nbformat.write(nb, str(path))

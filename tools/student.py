@@ -111,6 +111,7 @@ def student_notebook(nb: dict) -> dict:
         cell["source"] = src
         keep = sorted(tags - SITE_ONLY_TAGS)
         meta.pop("mystnb", None)
+        meta.pop("execution", None)  # nbclient's timestamps differ every run
         if keep:
             meta["tags"] = keep
         else:
