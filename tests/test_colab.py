@@ -30,7 +30,8 @@ def sh(*cmd, **kw):
 def colab(tmp_path_factory):
     base = tmp_path_factory.mktemp("colab")
     clone = base / "clone"
-    sh("git", "clone", "--quiet", "--depth", "1", f"file://{ROOT}", str(clone))
+    # A full clone: pip cannot fetch from a shallow one (it loops on the root).
+    sh("git", "clone", "--quiet", f"file://{ROOT}", str(clone))
     venv = base / "venv"
     sh(sys.executable, "-m", "venv", str(venv))
     py = venv / "bin" / "python"
