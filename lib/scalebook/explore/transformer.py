@@ -102,8 +102,8 @@ def layer_diagram(cfg: Any, B: int | None = None, T: int | None = None):
          f"{u.fmt_flops(f['gate'])}", "#b2df8a"),
         (0.73, 2.8, "up = h·Wu", f"Wu [D,F]=[{D},{F}]\n"
          f"{u.fmt_flops(f['up'])}", "#b2df8a"),
-        (0.5, 1.8, "silu(gate) * up", "elementwise, O(BTF)", "#eeeeee"),
-        (0.5, 0.8, "y = ·Wd  (+ residual)", f"Wd [F,D]=[{F},{D}]\n"
+        (0.5, 1.8, "m = silu(gate) * up", "elementwise, O(BTF)", "#eeeeee"),
+        (0.5, 0.8, "y = m·Wd  (+ residual)", f"Wd [F,D]=[{F},{D}]\n"
          f"{u.fmt_flops(f['down'])}", "#b2df8a"),
     ]
     fig, ax = plt.subplots(figsize=(8, 9.5))
