@@ -284,14 +284,18 @@ def check_divisible(shape: Sequence[int], mesh: MeshLike,
             if a in used:
                 raise ValueError(
                     f"mesh axis {a!r} shards both dim {used[a]} and dim "
-                    f"{dim}; one mesh axis can shard only one dim")
+                    f"{dim}; one mesh axis can shard only one dim (the "
+                    "book's forbidden A[I_X, J_X]). Shard one of them over "
+                    "another axis or replicate it")
             used[a] = dim
         k = math.prod(sizes[a] for a in names)
         if shape[dim] % k:
             what = (f"mesh axis {names[0]!r} of size {k}" if len(names) == 1
                     else f"mesh axes {names} of total size {k}")
             raise ValueError(f"dim {dim} of size {shape[dim]} is not "
-                             f"divisible by {what}")
+                             f"divisible by {what}; pick a size that is a "
+                             f"multiple of {k} or shard this dim over other "
+                             "axes")
         out[dim] = shape[dim] // k
     return tuple(out)
 

@@ -29,7 +29,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from scalebook import compat
+from scalebook import comms, compat
 
 __all__ = ["mesh", "place", "shard_shapes", "shard_shape", "parse_notation",
            "to_notation", "spec_of", "blocks", "draw"]
@@ -214,32 +214,7 @@ def spec_of(layout: Any, mesh: Mesh | None = None) -> P:
 
 def _check_spec(shape: tuple[int, ...], mesh: Mesh, spec: P) -> None:
     """Raise a reader-facing error if `spec` cannot lay out `shape` on `mesh`."""
-    spec = tuple(spec)
-    sizes = dict(zip(mesh.axis_names, mesh.devices.shape))
-    if len(spec) > len(shape):
-        raise ValueError(f"spec {P(*spec)} has {len(spec)} entries but the "
-                         f"array has only {len(shape)} dims (shape {shape})")
-    used: dict[str, int] = {}
-    for d, entry in enumerate(spec):
-        axes = _entry_axes(entry)
-        for a in axes:
-            if a not in sizes:
-                raise ValueError(f"unknown mesh axis {a!r} in spec {P(*spec)};"
-                                 f" this mesh has axes {tuple(sizes)}")
-            if a in used:
-                raise ValueError(
-                    f"mesh axis {a!r} shards both dim {used[a]} and dim {d} "
-                    f"in {P(*spec)}; one mesh axis cannot shard two dims "
-                    "(the book's forbidden A[I_X, J_X]). Shard one of them "
-                    "over a different axis or replicate it")
-            used[a] = d
-        k = math.prod(sizes[a] for a in axes)
-        if shape[d] % k:
-            what = (f"mesh axis {axes[0]!r} (size {k})" if len(axes) == 1
-                    else f"mesh axes {axes} (together {k})")
-            raise ValueError(f"dim {d} (size {shape[d]}) is not divisible by "
-                             f"{what}; pick a size that is a multiple of {k}"
-                             " or shard this dim over other axes")
+    comms.check_divisible(shape, mesh, tuple(spec))
 
 
 def place(x: Any, mesh: Mesh, spec: Any) -> jax.Array:

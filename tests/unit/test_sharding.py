@@ -118,9 +118,9 @@ def test_place_accepts_lower_case_mesh_axes_from_notation():
 
 @pytest.mark.parametrize("shape,spec,msg", [
     ((10, 16), P("Y", None),
-     r"dim 0 \(size 10\) is not divisible by mesh axis 'Y' \(size 4\)"),
-    ((16, 6), P(None, ("X", "Y")), r"dim 1 \(size 6\).*together 8"),
-    ((16, 16), P("Z", None), "unknown mesh axis 'Z'.*'X', 'Y'"),
+     r"dim 0 of size 10 is not divisible by mesh axis 'Y' of size 4"),
+    ((16, 6), P(None, ("X", "Y")), r"dim 1 of size 6.*total size 8"),
+    ((16, 16), P("Z", None), "axis 'Z' is not in the mesh.*'X', 'Y'"),
     ((16, 16), P("X", "X"), "shards both dim 0 and dim 1.*forbidden"),
     ((16,), P("X", "Y"), "only 1 dims"),
 ])
