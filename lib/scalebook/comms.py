@@ -328,6 +328,10 @@ def axis_wraps(chip: str | Chip, axis_size: int) -> bool:
 
     2D tori (v3, v5e, v6e): only at a multiple of the full slice side (16 on
     v5e/v6e).  3D tori (v4p, v5p, 7x): at multiples of the 4-chip cube side.
+    This looks at one axis alone and assumes the rest of the slice is made
+    of whole cubes; for a physical slice shape (where a sub-cube slice such
+    as 2x2x4 has no wraparound at all) use `scalebook.topology.wraps` and
+    pass its answer as `wraparound=`.
     """
     c = _chip(chip)
     if c.kind != "tpu":

@@ -24,11 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-# Bytes per element of the dtypes the book uses.
-DTYPE_BYTES: Mapping[str, float] = {
-    "fp32": 4, "float32": 4, "bf16": 2, "bfloat16": 2, "fp16": 2,
-    "float16": 2, "fp8": 1, "int8": 1, "int4": 0.5,
-}
+from scalebook.dtypes import dtype_bytes
+
 
 # Saved activation tensors of size [tokens, D] per layer, by remat policy
 # (the book's rough counts, see Chapter 4).
@@ -61,13 +58,10 @@ def _cfg(cfg: Any) -> Any:
 
 
 def _bytes(dtype: str | float) -> float:
+    """Bytes per element: a dtype name, or a number of bytes given directly."""
     if isinstance(dtype, (int, float)) and not isinstance(dtype, bool):
         return float(dtype)
-    if dtype not in DTYPE_BYTES:
-        raise ValueError(f"unknown dtype {dtype!r}; known: "
-                         f"{', '.join(DTYPE_BYTES)} (or give bytes as a "
-                         f"number)")
-    return DTYPE_BYTES[dtype]
+    return dtype_bytes(dtype)
 
 
 def _bt(cfg: Any, B: int | None, T: int | None) -> tuple[int, int]:

@@ -36,13 +36,11 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from scalebook import compat, hardware
+from scalebook.dtypes import dtype_bytes
 
 MeshLike = Any
 """A `jax.sharding.Mesh` or a plain mapping of axis name -> size."""
 
-DTYPE_BYTES = {"bf16": 2, "bfloat16": 2, "f32": 4, "float32": 4,
-               "fp8": 1, "int8": 1, "f16": 2, "float16": 2}
-"""Bytes per element of the dtypes the predictions accept."""
 
 
 # --------------------------------------------------------------------------
@@ -62,17 +60,6 @@ def axis_sizes(mesh: MeshLike) -> dict[str, int]:
             raise ValueError(f"mesh axis {name!r} has size {n!r}; sizes are "
                              "positive integers")
     return sizes
-
-
-def dtype_bytes(dtype: str | Any) -> int:
-    """Bytes per element of `dtype` ('bf16', 'f32', a numpy dtype, ...)."""
-    if isinstance(dtype, str) and dtype in DTYPE_BYTES:
-        return DTYPE_BYTES[dtype]
-    try:
-        return jnp.dtype(dtype).itemsize
-    except TypeError:
-        raise ValueError(f"unknown dtype {dtype!r}; known: "
-                         f"{', '.join(DTYPE_BYTES)}") from None
 
 
 def _entries(spec: P | Sequence | None, ndim: int = 2) -> tuple:
