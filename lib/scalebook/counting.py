@@ -7,7 +7,7 @@ count (`compiled.cost_analysis()`).
 Conventions (the book's letters, see `scalebook.model`):
 
 - a config is any object with integer fields D, F, L, N, K, H, V and a
-  bool `tied_embeddings` (a `scalebook.model.Config`), or a preset name;
+  bool `tied_embeddings` (a `scalebook.config.Config`), or a preset name;
 - ``B`` is sequences and ``T`` tokens per sequence, so one step sees
   ``B * T`` tokens; ``S`` is the length of the keys/values attended to
   (``S == T`` for self-attention over the whole sequence);
@@ -46,12 +46,12 @@ MATMULS = ("q", "k", "v", "o", "scores", "av", "gate", "up", "down")
 def _cfg(cfg: Any) -> Any:
     """Accept a Config-like object or a preset name."""
     if isinstance(cfg, str):
-        from scalebook.model import preset  # lazy: keeps this module JAX-free
+        from scalebook.config import preset
         return preset(cfg)
     missing = [f for f in ("D", "F", "L", "N", "K", "H", "V")
                if not hasattr(cfg, f)]
     if missing:
-        raise TypeError(f"expected a scalebook.model.Config or a preset "
+        raise TypeError(f"expected a scalebook.config.Config or a preset "
                         f"name, got {type(cfg).__name__} without "
                         f"{', '.join(missing)}")
     return cfg
