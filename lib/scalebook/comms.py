@@ -74,14 +74,17 @@ equal wrapped axes).  All-to-all uses the worst bisection over the axes:
 T = max_i T_i(V n_i / N) (= V max(n_i) / (4 N W_ici) with wraparound).
 
 Latency: each ring step costs ``hop_latency`` (1 µs by default), with
-``hops(n, wraparound)`` steps per axis (floor(n/2) wrapped, n-1 otherwise),
-summed over axes, doubled for all-reduce.  ``time`` = max(bandwidth time,
+``topology.ring_hops(n, wraparound)`` steps per axis (floor(n/2) wrapped,
+n-1 otherwise), summed over axes, doubled for all-reduce.  ``time`` = max(bandwidth time,
 latency time) and ``regime`` names the larger.
 
-Wraparound default (``wraparound=None``), after the book's topology rules:
-2D tori (v3, v5e, v6e) wrap an axis only when it is a multiple of the full
-slice side (16 on v5e/v6e); 3D tori (v4p, v5p, TPU7x) are built of 4x4x4
-cubes, so an axis wraps when its size is a multiple of 4.  Pass True/False,
+Wraparound default (``wraparound=None``): which axes wrap is decided by
+the physical slice, through `scalebook.mesh` (which asks
+`scalebook.topology.wraps`, the library's one rule).  Pass a `MeshSpec`
+placed with ``.on(chip, slice_shape)`` to name the slice; otherwise the
+slice is assumed to be the mesh itself laid along the torus axes
+(``{"X": 2, "Y": 4}`` on v5p is the sub-cube 2x4x1: no wraparound), and
+the returned `CollectiveCost` says which slice it assumed.  Pass True/False,
 or a dict ``{axis: bool}``, to override.
 
 GPUs (``chip.kind == "gpu"``): every GPU of a node reaches every other
@@ -103,12 +106,13 @@ from typing import Any, Mapping, Sequence, Union
 
 from scalebook import hardware
 from scalebook.hardware import ICI_HOP_LATENCY, Chip
+from scalebook.mesh import MeshSpec, describe
+from scalebook.topology import ring_hops
 
 __all__ = ["KINDS", "CollectiveCost", "all_gather", "reduce_scatter",
            "all_reduce", "all_to_all", "permute", "cost",
-           "ring_bytes_per_device", "ring_time", "hops", "axis_wraps",
-           "crossover_bytes", "group_bytes", "group_size", "axis_sizes",
-           "mesh_shape", "check_divisible", "canonical_kind",
+           "ring_bytes_per_device", "ring_time", "crossover_bytes",
+           "group_bytes", "check_divisible", "canonical_kind",
            "array_bytes_from_output"]
 
 KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all",
@@ -126,7 +130,7 @@ _KIND_ALIASES = {
 }
 
 Axes = Union[str, Sequence[str]]
-MeshLike = Any  # a Mapping {name: size} or a jax.sharding.Mesh
+MeshLike = Any  # anything scalebook.mesh.describe accepts
 Wrap = Union[None, bool, Mapping[str, bool]]
 
 
@@ -142,6 +146,8 @@ class CollectiveCost:
     time: the larger; regime: "bandwidth", "latency", or "none" (n = 1).
     array_bytes: the V the cost was computed for (bytes; shard bytes for a
     permute).  chip: chip name.  wraparound: per axis, as used.
+    slice_shape: the physical TPU slice the wraparound was read from (chips
+    per torus axis); None when wraparound was given or on a GPU.
     """
 
     kind: str
@@ -155,6 +161,7 @@ class CollectiveCost:
     array_bytes: float = 0.0
     chip: str = ""
     wraparound: tuple[bool, ...] = ()
+    slice_shape: tuple[int, ...] | None = None
 
     @property
     def algorithm_bandwidth(self) -> float:
@@ -191,57 +198,6 @@ def canonical_kind(kind: str) -> str:
                      f"{', '.join(KINDS)} (or AG, RS, AR, A2A, permute)")
 
 
-def mesh_shape(mesh: MeshLike) -> dict[str, int]:
-    """{axis name: size} of a dict or a jax.sharding.Mesh."""
-    shape = getattr(mesh, "shape", mesh)
-    if not isinstance(shape, Mapping):
-        raise TypeError("mesh must be a dict like {'x': 2, 'y': 4} or a "
-                        f"jax.sharding.Mesh, got {type(mesh).__name__}")
-    out = {}
-    for name, size in shape.items():
-        if (not isinstance(size, int) or isinstance(size, bool)
-                or size < 1):
-            raise ValueError(f"mesh axis {name!r} has size {size!r}; sizes "
-                             "must be positive integers")
-        out[str(name)] = int(size)
-    return out
-
-
-def _axes_tuple(axes: Axes) -> tuple[str, ...]:
-    if isinstance(axes, str):
-        return (axes,)
-    try:
-        out = tuple(axes)
-    except TypeError:
-        raise TypeError("axes must be a mesh axis name or a tuple of names, "
-                        f"got {type(axes).__name__}") from None
-    if not out:
-        raise ValueError("name at least one mesh axis for the collective")
-    for a in out:
-        if not isinstance(a, str):
-            raise TypeError(f"mesh axis names are strings, got {a!r}")
-    if len(set(out)) != len(out):
-        raise ValueError(f"mesh axes {out} name an axis twice")
-    return out
-
-
-def axis_sizes(mesh: MeshLike, axes: Axes) -> dict[str, int]:
-    """{axis: size} for the named axes, checking each is in the mesh."""
-    shape = mesh_shape(mesh)
-    out = {}
-    for a in _axes_tuple(axes):
-        if a not in shape:
-            raise ValueError(f"axis {a!r} is not in the mesh; its axes are "
-                             f"{', '.join(repr(k) for k in shape)}")
-        out[a] = shape[a]
-    return out
-
-
-def group_size(mesh: MeshLike, axes: Axes) -> int:
-    """Devices in one group of a collective over `axes` (their size product)."""
-    return math.prod(axis_sizes(mesh, axes).values())
-
-
 def group_bytes(global_bytes: float, mesh: MeshLike,
                 sharded_over: Axes = ()) -> float:
     """Per-group volume V (bytes) of an array of `global_bytes` that is also
@@ -251,7 +207,7 @@ def group_bytes(global_bytes: float, mesh: MeshLike,
     """
     _check_bytes(global_bytes, "global_bytes")
     if isinstance(sharded_over, str) or sharded_over:
-        return global_bytes / group_size(mesh, sharded_over)
+        return global_bytes / describe(mesh).size(sharded_over)
     return float(global_bytes)
 
 
@@ -269,7 +225,7 @@ def check_divisible(shape: Sequence[int], mesh: MeshLike,
     if len(spec) > len(shape):
         raise ValueError(f"the spec {spec} has {len(spec)} entries but the "
                          f"array has only {len(shape)} dims")
-    sizes = mesh_shape(mesh)
+    sizes = describe(mesh).shape
     used: dict[str, int] = {}
     out = list(shape)
     for dim, entry in enumerate(spec):
@@ -305,12 +261,16 @@ def _check_bytes(x: float, name: str = "array_bytes") -> float:
         try:
             x = float(x)  # numpy scalars
         except (TypeError, ValueError):
-            raise TypeError(f"{name} is a number of bytes, got "
+            raise TypeError(f"{name} is a number{_unit(name)}, got "
                             f"{type(x).__name__}") from None
     if not math.isfinite(x) or x < 0:
-        raise ValueError(f"{name} must be a finite number of bytes >= 0, "
+        raise ValueError(f"{name} must be a finite number{_unit(name)} >= 0, "
                          f"got {x}")
     return float(x)
+
+
+def _unit(name: str) -> str:
+    return " of seconds" if name == "hop_latency" else " of bytes"
 
 
 def _chip(chip: str | Chip) -> Chip:
@@ -321,39 +281,7 @@ def _chip(chip: str | Chip) -> Chip:
     return c
 
 
-# ---- topology ----------------------------------------------------------
-
-def axis_wraps(chip: str | Chip, axis_size: int) -> bool:
-    """Whether a TPU mesh axis of `axis_size` chips has wraparound links.
-
-    2D tori (v3, v5e, v6e): only at a multiple of the full slice side (16 on
-    v5e/v6e).  3D tori (v4p, v5p, 7x): at multiples of the 4-chip cube side.
-    This looks at one axis alone and assumes the rest of the slice is made
-    of whole cubes; for a physical slice shape (where a sub-cube slice such
-    as 2x2x4 has no wraparound at all) use `scalebook.topology.wraps` and
-    pass its answer as `wraparound=`.
-    """
-    c = _chip(chip)
-    if c.kind != "tpu":
-        raise ValueError(f"{c.name} joins its GPUs by NVSwitch, not a torus: "
-                         "wraparound does not apply")
-    if axis_size < 1:
-        raise ValueError(f"axis size must be >= 1, got {axis_size}")
-    if c.topology == "3D torus":
-        return axis_size % 4 == 0
-    side = max(c.max_slice)
-    return axis_size % side == 0
-
-
-def hops(n: int, wraparound: bool = True, bidirectional: bool = True) -> int:
-    """Ring steps (hops) a collective needs on an axis of n chips:
-    floor(n/2) on a bidirectional ring, n-1 one-way or without wraparound."""
-    if n < 1:
-        raise ValueError(f"a ring has at least 1 device, got {n}")
-    if wraparound and bidirectional:
-        return n // 2
-    return n - 1
-
+# ---- ring formulas -----------------------------------------------------
 
 def ring_time(kind: str, array_bytes: float, n: int, chip: str | Chip,
               *, wraparound: bool = True, bidirectional: bool = True
@@ -377,7 +305,7 @@ def ring_time(kind: str, array_bytes: float, n: int, chip: str | Chip,
         if wraparound:  # one-way ring: every link carries V(n-1)/(2n)
             return V * (n - 1) / (2 * n * W)
         return a * b * V / (n * n * W)  # a line: the middle link
-    steps = hops(n, wraparound, bidirectional)
+    steps = ring_hops(n, wraparound, bidirectional)
     t = steps * (V / n) / W
     return 2 * t if kind == "all-reduce" else t
 
@@ -421,32 +349,38 @@ def array_bytes_from_output(kind: str, output_bytes: float,
     return out
 
 
-def _wraps(c: Chip, sizes: Mapping[str, int], wraparound: Wrap
-           ) -> tuple[bool, ...]:
+def _wraps(c: Chip, spec: MeshSpec, names: tuple[str, ...],
+           wraparound: Wrap) -> tuple[tuple[bool, ...], tuple | None]:
+    """(wraparound per named axis, the slice it was read from)."""
     if c.kind == "gpu":
-        return tuple(False for _ in sizes)
-    if wraparound is None:
-        return tuple(axis_wraps(c, n) for n in sizes.values())
+        return tuple(False for _ in names), None
     if isinstance(wraparound, bool):
-        return tuple(wraparound for _ in sizes)
-    if isinstance(wraparound, Mapping):
-        extra = set(wraparound) - set(sizes)
-        if extra:
-            raise ValueError(f"wraparound names axes {sorted(extra)} that "
-                             f"this collective does not use ({tuple(sizes)})")
-        return tuple(bool(wraparound[a]) if a in wraparound
-                     else axis_wraps(c, n) for a, n in sizes.items())
-    raise TypeError("wraparound is None (use the topology rules), a bool, "
-                    "or a dict {axis: bool}")
+        return tuple(wraparound for _ in names), None
+    if wraparound is not None and not isinstance(wraparound, Mapping):
+        raise TypeError("wraparound is None (read it from the slice), a "
+                        "bool, or a dict {axis: bool}")
+    given = dict(wraparound or {})
+    extra = set(given) - set(names)
+    if extra:
+        raise ValueError(f"wraparound names axes {sorted(extra)} that "
+                         f"this collective does not use ({names})")
+    if set(given) == set(names):
+        return tuple(bool(given[a]) for a in names), None
+    placed = describe(spec, chip=c)
+    read = placed.wraps_of(names)
+    return (tuple(bool(given[a]) if a in given else w
+                  for a, w in zip(names, read)), placed.slice_shape)
 
 
-def _finish(kind, axes, n, V, bw, lat, c, wraps) -> CollectiveCost:
+def _finish(kind, axes, n, V, bw, lat, c, wraps, slice_shape
+            ) -> CollectiveCost:
     if n == 1:
         return CollectiveCost(kind, axes, 1, 0.0, 0.0, 0.0, 0.0, "none",
-                              V, c.name, wraps)
+                              V, c.name, wraps, slice_shape)
     regime = "bandwidth" if bw >= lat else "latency"
     return CollectiveCost(kind, axes, n, ring_bytes_per_device(kind, V, n),
-                          bw, lat, max(bw, lat), regime, V, c.name, wraps)
+                          bw, lat, max(bw, lat), regime, V, c.name, wraps,
+                          slice_shape)
 
 
 def _gpu_times(kind: str, V: float, N: int, c: Chip,
@@ -485,17 +419,18 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
     V = _check_bytes(array_bytes)
     hop_latency = _check_bytes(hop_latency, "hop_latency")
     c = _chip(chip)
-    sizes = axis_sizes(mesh, axes)
+    spec = describe(mesh)
+    sizes = spec.sizes_of(axes)
     names = tuple(sizes)
-    wraps = _wraps(c, sizes, wraparound)
+    wraps, where = _wraps(c, spec, names, wraparound)
     N = math.prod(sizes.values())
     if N == 1:
-        return _finish(kind, names, 1, V, 0.0, 0.0, c, wraps)
+        return _finish(kind, names, 1, V, 0.0, 0.0, c, wraps, where)
     if c.kind == "gpu":
         bw, lat = _gpu_times(kind, V, N, c, hop_latency)
-        return _finish(kind, names, N, V, bw, lat, c, wraps)
+        return _finish(kind, names, N, V, bw, lat, c, wraps, where)
     live = [(n, w) for n, w in zip(sizes.values(), wraps) if n > 1]
-    steps = sum(hops(n, w, bidirectional) for n, w in live)
+    steps = sum(ring_hops(n, w, bidirectional) for n, w in live)
     lat = hop_latency * steps
     if kind == "all-to-all":
         bw = max(ring_time(kind, V * n / N, n, c, wraparound=w,
@@ -507,7 +442,7 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
         bw = V / rate
         if kind == "all-reduce":
             lat *= 2
-    return _finish(kind, names, N, V, bw, lat, c, wraps)
+    return _finish(kind, names, N, V, bw, lat, c, wraps, where)
 
 
 # ---- the collectives ---------------------------------------------------
@@ -567,20 +502,20 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
     """
     V = _check_bytes(shard_bytes, "shard_bytes")
     hop_latency = _check_bytes(hop_latency, "hop_latency")
-    names = _axes_tuple(axis)
+    spec = describe(mesh)
+    names = spec.axes(axis)
     if len(names) != 1:
         raise ValueError(f"permute runs along one mesh axis, got {names}")
-    sizes = axis_sizes(mesh, names)
-    n = sizes[names[0]]
+    n = spec.size(names)
     c = _chip(chip)
-    wraps = _wraps(c, sizes, wraparound)
+    wraps, where = _wraps(c, spec, names, wraparound)
     if isinstance(hops, bool) or not isinstance(hops, int):
         raise TypeError(f"hops is an int (places to shift), got {hops!r}")
     d = hops % n
     kind = "collective-permute"
     if n == 1 or d == 0:  # nothing moves
         return CollectiveCost(kind, names, n, 0.0, 0.0, 0.0, 0.0, "none",
-                              V, c.name, wraps)
+                              V, c.name, wraps, where)
     if c.kind == "gpu":
         g = c.max_slice[0]
         W = c.gpu_egress_bw if n <= g else c.dcn_bw
@@ -596,7 +531,7 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
         bw, lat = load * V / c.link_bw, steps * hop_latency
     regime = "bandwidth" if bw >= lat else "latency"
     return CollectiveCost(kind, names, n, V, bw, lat, max(bw, lat), regime,
-                          V, c.name, wraps)
+                          V, c.name, wraps, where)
 
 
 def cost(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,

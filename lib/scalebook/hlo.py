@@ -41,6 +41,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from scalebook.mesh import describe
+
 __all__ = ["Collective", "compiled", "hlo_text", "collectives",
            "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
            "DTYPE_BYTES"]
@@ -345,21 +347,16 @@ def _num_devices(text: str) -> int | None:
 
 
 def _mesh_layout(mesh: Any) -> tuple[list[str], np.ndarray] | None:
-    """(axis names, logical device-id array) of a jax Mesh or (shape, names).
+    """(axis names, logical device-id array) of anything
+    `scalebook.mesh.describe` accepts (None: no mesh known).
 
     Replica-group ids are positions in the compiled device assignment,
     which is the mesh's device order, so the layout is iota(shape).
     """
     if mesh is None:
         return None
-    if hasattr(mesh, "axis_names") and hasattr(mesh, "devices"):
-        shape, names = mesh.devices.shape, list(mesh.axis_names)
-    elif isinstance(mesh, dict):
-        names, shape = list(mesh), tuple(mesh.values())
-    else:
-        shape, names = mesh
-        names = [names] if isinstance(names, str) else list(names)
-    return names, np.arange(math.prod(shape)).reshape(tuple(shape))
+    spec = describe(mesh)
+    return list(spec.names), np.arange(spec.n_devices).reshape(spec.sizes)
 
 
 def _groups_for(layout: np.ndarray, axes: Sequence[int]) -> list[list[int]]:

@@ -36,32 +36,18 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from scalebook import compat, hardware
+from scalebook.mesh import describe
 from scalebook.dtypes import dtype_bytes
 
 MeshLike = Any
-"""A `jax.sharding.Mesh` or a plain mapping of axis name -> size."""
+"""Anything `scalebook.mesh.describe` accepts: a jax Mesh, a dict, a
+MeshSpec."""
 
 
 
 # --------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------
-def axis_sizes(mesh: MeshLike) -> dict[str, int]:
-    """{axis name: number of devices} of a jax Mesh or a mapping."""
-    if isinstance(mesh, Mapping):
-        sizes = dict(mesh)
-    elif hasattr(mesh, "shape") and isinstance(mesh.shape, Mapping):
-        sizes = dict(mesh.shape)
-    else:
-        raise TypeError("a mesh is a jax.sharding.Mesh or a dict like "
-                        f"{{'X': 2, 'Y': 4}}; got {type(mesh).__name__}")
-    for name, n in sizes.items():
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"mesh axis {name!r} has size {n!r}; sizes are "
-                             "positive integers")
-    return sizes
-
-
 def _entries(spec: P | Sequence | None, ndim: int = 2) -> tuple:
     """A PartitionSpec as a tuple of `ndim` entries (None or an axis name)."""
     if spec is None:
@@ -169,7 +155,7 @@ def plan(a_spec: P, b_spec: P, out_spec: P, shapes: tuple[int, int, int],
        moves from K to I (or back), all-gathers where a sharded dimension
        must become whole; sharding a whole dimension is a free local slice.
     """
-    sizes = axis_sizes(mesh)
+    sizes = describe(mesh).shape
     a, b, o = _entries(a_spec), _entries(b_spec), _entries(out_spec)
     for name, spec in (("A", a), ("B", b), ("C", o)):
         _check_spec(name, spec, sizes)
@@ -405,11 +391,10 @@ def plan_comms(p: Plan, mesh: MeshLike, chip: str | hardware.Chip = "TPU v5e",
     (bytes per device, seconds) per collective."""
     from scalebook import comms
 
-    sizes = axis_sizes(mesh)
     out = []
     for s in p.steps:
         fn = getattr(comms, _COMMS_FN[s.kind])
-        out.append(fn(s.array_bytes(dtype), sizes, (s.axis,),
+        out.append(fn(s.array_bytes(dtype), mesh, (s.axis,),
                       chip=hardware.chip(chip).name))
     return out
 
@@ -513,7 +498,7 @@ def collective_matmul(mesh: jax.sharding.Mesh, axis: str = "Y",
     over; the transfer of the next chunk can overlap the current matmul.  The
     bytes moved equal the all-gather's, in n-1 collective-permutes.
     """
-    n = axis_sizes(mesh)[axis]
+    n = describe(mesh).size(axis)
     ring = [(i, (i + 1) % n) for i in range(n)]
 
     def local(a, w):
@@ -564,7 +549,7 @@ def collective(kind: str, mesh: jax.sharding.Mesh, axis: str) -> Callable:
     if kind not in COLLECTIVE_SPECS:
         raise ValueError(f"unknown collective {kind!r}; known: "
                          f"{', '.join(COLLECTIVE_SPECS)}")
-    n = axis_sizes(mesh)[axis]
+    n = describe(mesh).size(axis)
     lax = jax.lax
     body = {
         "all-gather": lambda x: lax.all_gather(x, axis, axis=0, tiled=True),
@@ -589,9 +574,8 @@ def collective_cost(kind: str, shape: Sequence[int], mesh: MeshLike,
     sends one shard."""
     from scalebook import comms
 
-    sizes = axis_sizes(mesh)
     V = shape[0] * shape[1] * dtype_bytes(dtype)
     name = hardware.chip(chip).name
     if kind == "collective-permute":
-        return comms.permute(V / sizes[axis], sizes, axis, name)
-    return getattr(comms, _COMMS_FN[kind])(V, sizes, (axis,), chip=name)
+        return comms.permute(V / describe(mesh).size(axis), mesh, axis, name)
+    return getattr(comms, _COMMS_FN[kind])(V, mesh, (axis,), chip=name)

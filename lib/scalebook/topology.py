@@ -18,7 +18,7 @@ import numpy as np
 
 from scalebook import hardware
 
-__all__ = ["wraps", "axis_hops", "hops", "max_hops", "mean_hops", "route",
+__all__ = ["wraps", "ring_hops", "axis_hops", "hops", "max_hops", "mean_hops", "route",
            "neighbors", "send_time", "draw_torus", "draw_cube",
            "draw_slice_in_pod", "draw_max_hops"]
 
@@ -48,9 +48,11 @@ def wraps(chip: str | hardware.Chip, slice_shape: Sequence[int]
           ) -> tuple[bool, ...]:
     """Which axes of a slice of `chip` have wraparound links.
 
-    3D-torus TPUs (v4p, v5p, 7x) are built from 4x4x4 cubes: a slice made of
-    whole cubes wraps on every axis, a smaller one on none.  2D-torus TPUs
-    (v5e, v6e, v3) wrap an axis only when it spans the whole pod.
+    The library's one wraparound rule: `scalebook.mesh` and, through it,
+    `scalebook.comms` ask this function.  3D-torus TPUs (v4p, v5p, 7x) are
+    built from 4x4x4 cubes: a slice made of whole cubes wraps on every axis,
+    a smaller one on none.  2D-torus TPUs (v5e, v6e, v3) wrap an axis only
+    when it spans the whole pod.
     """
     c = hardware.chip(chip)
     shape = tuple(int(s) for s in slice_shape)
@@ -66,6 +68,17 @@ def wraps(chip: str | hardware.Chip, slice_shape: Sequence[int]
         whole = all(s % 4 == 0 for s in shape)
         return (whole,) * 3
     return tuple(s == m for s, m in zip(shape, c.max_slice))
+
+
+def ring_hops(n: int, wraparound: bool = True,
+              bidirectional: bool = True) -> int:
+    """Hops of the longest trip along one axis of n chips, which is also the
+    number of steps a ring collective takes on it: n // 2 on a wrapped axis
+    used in both directions, n - 1 one way round or without wraparound."""
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"an axis has at least 1 chip, got {n!r}")
+    n = int(n)
+    return n // 2 if wraparound and bidirectional else n - 1
 
 
 def axis_hops(i: int, j: int, n: int, wraparound: bool = True) -> int:
@@ -89,7 +102,7 @@ def hops(a: Sequence[int], b: Sequence[int], shape: Sequence[int],
 def max_hops(shape: Sequence[int], wraparound=True) -> int:
     """Worst-case hops between two chips: sum of n//2 (wrap) or n-1 (none)."""
     flags = _wrap_flags(shape, wraparound)
-    return sum(n // 2 if w else n - 1 for n, w in zip(shape, flags))
+    return sum(ring_hops(n, w) for n, w in zip(shape, flags))
 
 
 def mean_hops(shape: Sequence[int], wraparound=True) -> float:

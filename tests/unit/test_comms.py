@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import scalebook as sb
-from scalebook import comms
+from scalebook import comms, topology
+from scalebook.mesh import describe
 
 V4P = sb.chip("v4p")
 V5E = sb.chip("v5e")
@@ -172,10 +173,16 @@ def test_v5e_is_latency_bound_below_45_kB_per_hop():
 
 
 def test_latency_scales_with_hop_latency():
-    a = ag(0, {"x": 8}, "x", hop_latency=1e-6)
-    b = ag(0, {"x": 8}, "x", hop_latency=5e-6)
+    a = ag(0, {"x": 8}, "x", hop_latency=1e-6, wraparound=True)
+    b = ag(0, {"x": 8}, "x", hop_latency=5e-6, wraparound=True)
     assert b.latency_time == pytest.approx(5 * a.latency_time)
     assert a.latency_time == pytest.approx(4e-6)  # 8 // 2 hops
+
+
+def test_a_lone_8_chip_axis_on_v4p_is_a_sub_cube_line():
+    c = ag(0, {"x": 8}, "x")  # the slice 8x1x1 is not made of 4x4x4 cubes
+    assert c.slice_shape == (8, 1, 1) and c.wraparound == (False,)
+    assert c.latency_time == pytest.approx(7e-6)  # n - 1 hops on a line
 
 
 # ---- the source book's worked numbers (fact sheet, section 3) ----------
@@ -238,7 +245,8 @@ def test_two_equal_wrapped_axes_double_the_bandwidth():
 
 
 def test_multi_axis_latency_sums_hops_over_axes():
-    c = ag(0, {"x": 4, "y": 8}, ("x", "y"), "v4p")  # both wrap on v4p
+    mesh = {"x": 4, "y": 8, "z": 4}  # whole cubes: every axis wraps
+    c = ag(0, mesh, ("x", "y"), "v4p")
     assert c.latency_time == pytest.approx((4 // 2 + 8 // 2) * 1e-6)
     line = ag(0, {"x": 4, "y": 8}, ("x", "y"), "v5e")  # neither wraps
     assert line.latency_time == pytest.approx((3 + 7) * 1e-6)
@@ -255,11 +263,11 @@ def test_multi_axis_bandwidths_add_across_mixed_axes():
 
 @pytest.mark.parametrize("mesh,axes", [
     ({"x": 4, "y": 4, "z": 4}, ("x", "y", "z")),
-    ({"x": 4, "y": 8}, ("x", "y")),
-    ({"x": 8, "y": 16}, ("y", "x")),
+    ({"x": 4, "y": 8, "z": 4}, ("x", "y")),
+    ({"x": 8, "y": 16, "z": 4}, ("y", "x")),
 ])
 def test_nd_alltoall_is_V_max_axis_over_4_N_W(mesh, axes):
-    c = comms.all_to_all(MB, mesh, axes, "v4p")  # all sizes wrap on v4p
+    c = comms.all_to_all(MB, mesh, axes, "v4p")  # whole cubes: all wrap
     n = math.prod(mesh[a] for a in axes)
     biggest = max(mesh[a] for a in axes)
     assert c.bandwidth_time == pytest.approx(
@@ -280,18 +288,52 @@ def test_axis_order_does_not_change_the_cost():
     (4, False, True, 3), (16, False, True, 15), (1, False, True, 0),
 ])
 def test_hops_count_ring_steps(n, wrap, bidi, expected):
-    assert comms.hops(n, wrap, bidi) == expected
+    assert topology.ring_hops(n, wrap, bidi) == expected
 
 
-@pytest.mark.parametrize("chip,size,wraps", [
-    ("v5e", 16, True), ("v5e", 8, False), ("v5e", 4, False),
-    ("v6e", 16, True), ("v6e", 2, False), ("v3", 32, True),
-    ("v3", 16, False), ("v4p", 4, True), ("v4p", 8, True),
-    ("v4p", 2, False), ("v5p", 16, True), ("v5p", 1, False),
-    ("7x", 4, True), ("7x", 12, True), ("7x", 6, False),
+@pytest.mark.parametrize("chip,mesh,wraps", [
+    ("v5e", {"x": 16}, (True,)), ("v5e", {"x": 8}, (False,)),
+    ("v5e", {"x": 16, "y": 4}, (True, False)),
+    ("v6e", {"x": 16, "y": 16}, (True, True)), ("v6e", {"x": 2}, (False,)),
+    ("v3", {"x": 32}, (True,)), ("v3", {"x": 16}, (False,)),
+    ("v4p", {"x": 4, "y": 4, "z": 4}, (True, True, True)),
+    ("v4p", {"x": 4}, (False,)), ("v4p", {"x": 8, "y": 4, "z": 4},
+                                   (True, True, True)),
+    ("v5p", {"x": 2, "y": 4}, (False, False)),
+    ("v5p", {"x": 16, "y": 20, "z": 28}, (True, True, True)),
+    ("7x", {"x": 4, "y": 4, "z": 12}, (True, True, True)),
+    ("7x", {"x": 4, "y": 4, "z": 6}, (False, False, False)),
 ])
-def test_axis_wraps_follows_torus_rules(chip, size, wraps):
-    assert comms.axis_wraps(chip, size) is wraps
+def test_collectives_read_wraparound_from_the_slice(chip, mesh, wraps):
+    c = ag(MB, mesh, tuple(mesh), chip)
+    assert c.wraparound == wraps
+    # the one rule: the same answer topology gives for the slice
+    full = topology.wraps(chip, c.slice_shape)
+    assert tuple(w for w, s in zip(full, c.slice_shape) if s > 1) == wraps
+
+
+def test_v5p_2x4_slice_has_no_wraparound_as_chapter_2_says():
+    assert topology.wraps("v5p", (2, 4, 1)) == (False, False, False)
+    c = ag(MB, {"X": 2, "Y": 4}, "Y", "v5p")
+    assert c.wraparound == (False,) and c.slice_shape == (2, 4, 1)
+    wrapped = ag(MB, {"X": 2, "Y": 4}, "Y", "v5p", wraparound=True)
+    assert c.bandwidth_time / wrapped.bandwidth_time == pytest.approx(1.5)
+
+
+def test_a_named_slice_decides_wraparound():
+    from scalebook.mesh import describe
+    cube = describe({"x": 4, "y": 4}, "v5p", slice_shape=(4, 4, 1))
+    assert ag(MB, cube, "x", "v5p").wraparound == (False,)
+    big = describe({"x": 8, "y": 8, "z": 4}, "v5p")
+    assert ag(MB, big, "x", "v5p").wraparound == (True,)
+
+
+def test_a_mesh_with_more_axes_than_the_torus_needs_a_slice():
+    with pytest.raises(ValueError, match="slice_shape="):
+        ag(MB, {"a": 2, "b": 2, "c": 2}, "a", "v5e")
+    # with the wraparound given, no slice is needed
+    assert ag(MB, {"a": 2, "b": 2, "c": 2}, "a", "v5e",
+              wraparound=False).wraparound == (False,)
 
 
 def test_v5e_8x16_wraps_only_its_long_axis():
@@ -366,19 +408,22 @@ def test_gpu_group_that_splits_a_node_raises():
 
 # ---- permute ---------------------------------------------------------------
 
+RING8 = {"x": 8, "y": 4, "z": 4}  # a v4p slice of whole cubes: x wraps
+
+
 def test_ring_shift_by_one_sends_one_shard_over_one_link():
-    c = comms.permute(MB, {"x": 8}, "x", "v4p")
+    c = comms.permute(MB, RING8, "x", "v4p")
     assert c.kind == "collective-permute" and c.bytes_per_device == MB
     assert c.bandwidth_time == pytest.approx(MB / V4P.link_bw)
     assert c.latency_time == pytest.approx(1e-6)
 
 
 def test_shift_goes_the_short_way_round_a_bidi_ring():
-    back = comms.permute(MB, {"x": 8}, "x", "v4p", hops=7)
-    neg = comms.permute(MB, {"x": 8}, "x", "v4p", hops=-1)
-    one = comms.permute(MB, {"x": 8}, "x", "v4p", hops=1)
+    back = comms.permute(MB, RING8, "x", "v4p", hops=7)
+    neg = comms.permute(MB, RING8, "x", "v4p", hops=-1)
+    one = comms.permute(MB, RING8, "x", "v4p", hops=1)
     assert back.time == neg.time == one.time
-    oneway = comms.permute(MB, {"x": 8}, "x", "v4p", hops=7,
+    oneway = comms.permute(MB, RING8, "x", "v4p", hops=7,
                            bidirectional=False)
     assert oneway.bandwidth_time == pytest.approx(7 * one.bandwidth_time)
 
@@ -410,7 +455,7 @@ def test_jax_mesh_and_dict_give_the_same_cost():
     from scalebook.compat import make_mesh
     mesh = make_mesh((2, 4), ("x", "y"))
     assert ag(MB, mesh, "y", "v5e") == ag(MB, {"x": 2, "y": 4}, "y", "v5e")
-    assert comms.mesh_shape(mesh) == {"x": 2, "y": 4}
+    assert describe(mesh).shape == {"x": 2, "y": 4}
 
 
 def test_chip_object_and_name_give_the_same_cost():
@@ -540,18 +585,22 @@ def test_wraparound_for_an_unused_axis_raises():
         ag(MB, {"x": 4, "y": 4}, "x", wraparound={"y": True})
 
 
-def test_axis_wraps_refuses_gpus_and_empty_axes():
-    with pytest.raises(ValueError, match="NVSwitch"):
-        comms.axis_wraps("H100", 8)
-    with pytest.raises(ValueError, match=">= 1"):
-        comms.axis_wraps("v5e", 0)
+def test_gpu_meshes_never_wrap_and_empty_axes_raise():
+    assert describe({"g": 8}, "H100").wraps == (False,)
+    with pytest.raises(ValueError, match="positive integers"):
+        describe({"x": 0})
+
+
+def test_a_bad_hop_latency_is_told_its_unit():
+    with pytest.raises(ValueError, match="seconds"):
+        ag(MB, {"x": 4}, "x", hop_latency=-1.0)
 
 
 def test_zero_group_size_and_zero_ring_raise():
     with pytest.raises(ValueError, match="group_size"):
         comms.ring_bytes_per_device("all-gather", MB, 0)
-    with pytest.raises(ValueError, match="at least 1 device"):
-        comms.hops(0)
+    with pytest.raises(ValueError, match="at least 1 chip"):
+        topology.ring_hops(0)
 
 
 # ---- the V convention agrees with what XLA compiles ----------------------

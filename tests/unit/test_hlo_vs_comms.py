@@ -14,6 +14,7 @@ import pytest
 from jax.sharding import PartitionSpec as P
 
 from scalebook import comms, compat, hlo
+from scalebook.mesh import describe
 
 COMBOS = [((8,), ("x",), ("x",), (32, 64)),
           ((2, 4), ("x", "y"), ("y",), (64, 128)),
@@ -47,7 +48,7 @@ def _one(f, x, mesh, kind, axes):
     (c,) = hlo.collectives(jax.jit(f), x, mesh=mesh)
     assert c.kind == kind
     assert c.mesh_axes == axes
-    assert c.group_size == comms.group_size(mesh, axes)
+    assert c.group_size == describe(mesh).size(axes)
     return c
 
 
@@ -101,7 +102,7 @@ def test_all_to_all_bytes_match_hlo(mshape, names, axes, shape):
                               if len(c[2]) == 1])
 def test_permute_bytes_match_hlo(mshape, names, axes, shape):
     mesh, other, global_bytes, _, x = _setup(mshape, names, axes, shape)
-    n = comms.group_size(mesh, axes)
+    n = describe(mesh).size(axes)
     f = compat.shard_map(
         lambda a: jax.lax.ppermute(a, axes, [(i, (i + 1) % n)
                                              for i in range(n)]), mesh,

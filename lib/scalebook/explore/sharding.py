@@ -18,12 +18,13 @@ from typing import Any, Sequence
 from jax.sharding import PartitionSpec as P
 
 from scalebook import sharded_matmul as smm
+from scalebook.mesh import describe
 from scalebook import units as u
 
 AXIS_CHOICES = (None, "X", "Y")
 """What each dimension can be sharded over in the explorer."""
 
-MESH = {"X": 2, "Y": 4}
+MESH = describe({"X": 2, "Y": 4})
 """The simulated mesh the chapter uses (8 devices)."""
 
 PRICE_SHAPES = (8192, 8192, 32768)
@@ -85,7 +86,7 @@ def xla_collectives(a_spec: P, b_spec: P, out_spec: P,
     from scalebook import compat, hlo
 
     if mesh is None:
-        mesh = compat.make_mesh(tuple(MESH.values()), tuple(MESH))
+        mesh = compat.make_mesh(MESH.sizes, MESH.names)
     a, b = smm.random_inputs(tuple(shapes))
     fn = smm.jit_matmul(mesh, a_spec, b_spec, out_spec)
     return tuple((c.kind, c.group_size, c.bytes_per_device)
@@ -132,7 +133,7 @@ def report(an: Analysis) -> str:
     if an.xla is not None:
         xs = ", ".join(f"{k} (n={n}, {u.fmt_bytes(bpd)}/device)"
                        for k, n, bpd in an.xla) or "none"
-        lines.append(f"  XLA on the simulated {MESH} mesh, shapes "
+        lines.append(f"  XLA on the simulated {MESH.shape} mesh, shapes "
                      f"{XLA_SHAPES} f32: {xs}")
     return "\n".join(lines)
 
@@ -194,7 +195,7 @@ def static_figure(choices: Sequence[tuple] = CHOICES,
     axes[0].set_yticks(y, [a.formula for a in ans], fontsize=8)
     axes[0].invert_yaxis()
     b, d, f = shapes
-    fig.suptitle(f"bf16 X[{b}, {d}] · W[{d}, {f}] on a {MESH} slice: "
+    fig.suptitle(f"bf16 X[{b}, {d}] · W[{d}, {f}] on a {MESH.shape} slice: "
                  "compute vs communication", fontsize=10)
     fig.tight_layout()
     return fig
