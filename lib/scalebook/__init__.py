@@ -1,14 +1,29 @@
 """scalebook: the shared library of the executable textbook on scaling LLMs.
 
 Import it as ``import scalebook as sb`` and call ``sb.use_cpu_devices(8)``
-before anything else touches JAX.  Modules, one job each:
+before anything else touches JAX.
 
-- ``devices``: simulated CPU devices (or real ones).
-- ``hardware``: the registry of accelerator specs; the only place with
-  hardware numbers.
-- ``roofline``: time bounds, arithmetic intensity, roofline plots.
-- ``bench``: honest timing and XLA cost analysis on the local device.
-- ``grading``: the exercise checker (``sb.check``).
+Where code goes: six layers, bottom up.  A module imports only from its own
+layer or those below (tests/unit/test_layers.py checks it), and the bottom
+two never import JAX, so every formula runs where JAX is not installed.
+
+1. registry: ``hardware`` (every chip number, with its source), ``config``
+   (model architectures), ``dtypes`` (bytes per element), ``units``
+   (formatting and glue).
+2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
+   bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
+   (one description of a device mesh), ``comms`` (what a collective costs),
+   ``systolic``, ``tables``.  New cost models (parallelism, inference,
+   scaling) go here.
+3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
+   ``model``, ``sharding``, ``sharded_matmul``.
+4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
+   memory_analysis), ``hlo`` (collectives and bytes in compiled HLO).  A
+   profile reader goes here.
+5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
+6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
+   tasks judged by result, collectives, FLOPs and memory), and
+   ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices
 from scalebook.grading import check
