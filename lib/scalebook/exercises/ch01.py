@@ -70,8 +70,6 @@ register(Parts("1.3", None, parts={
         wrong_value("memory", "compare the matmul's intensity (about B "
                     "when B is much smaller than D and F) with the v5e "
                     "ridge point."),
-        wrong_value("compute", "compare the matmul's intensity with the "
-                    "v5e ridge point."),
     ]),
     "t_lower": Number("1.3.t_lower", lambda: _mm_time().lower, unit="s",
                       hints=[

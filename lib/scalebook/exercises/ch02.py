@@ -143,8 +143,10 @@ register(Parts("2.4", None, parts={
         wrong_value(int8_batch_weights_only(_c(INT8["chip"]).hbm_bw),
                     "that is the weights-only approximation; in this part "
                     "count the activation and output bytes as well."),
-        off_by(2, "off by about 2×: a matmul does 2 OPs (multiply and add) "
-               "per weight per token, and int8 elements are 1 byte."),
+        wrong_value(int8_batch(_c(INT8["chip"]).hbm_bw / 2),
+                    "off by about 2×: a matmul does 2 OPs (multiply and "
+                    "add) per weight per token, and int8 elements are 1 "
+                    "byte."),
     ]),
     "vmem": Number("2.4.vmem", _vmem_batch, unit="tokens", rtol=0.05,
                    hints=[
