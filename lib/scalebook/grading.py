@@ -336,7 +336,7 @@ def _direction(x: float, want: float, unit: str = "") -> str:
     size = "too large" if abs(x) > abs(want) else "too small"
     ratio = max(abs(x), 1e-300) / max(abs(want), 1e-300)
     if ratio > 10 or ratio < 0.1:
-        units = (f"that it is in {unit}" if unit else "the units")
+        units = f"the unit ({unit})" if unit else "the units"
         return (f"your answer is {size} by more than 10×. Check {units} "
                 "and the powers of ten.")
     return f"your answer is {size}. Recheck each factor."
@@ -503,8 +503,8 @@ def _function(fn: Any) -> types.FunctionType | None:
         fn = inspect.unwrap(fn)
     except Exception:
         return None
-    while isinstance(fn, functools.partial):
-        fn = fn.func
+    while isinstance(fn, (functools.partial, types.MethodType)):
+        fn = fn.func if isinstance(fn, functools.partial) else fn.__func__
     return fn if isinstance(fn, types.FunctionType) else None
 
 
@@ -525,11 +525,15 @@ def is_stub(fn: Any) -> bool:
     if ops in ([("RETURN_CONST", None)],
                [("LOAD_CONST", None), ("RETURN_VALUE", None)]):
         return True
-    names = set(f.__code__.co_names)
+    # raise NotImplementedError(...): on 3.14 the name is a common constant
+    names = set(f.__code__.co_names) | {
+        getattr(arg, "__name__", str(arg)) for op, arg in ops
+        if op == "LOAD_COMMON_CONSTANT"}
     return (names == {"NotImplementedError"} and bool(ops)
             and ops[-1][0] == "RAISE_VARARGS"
             and all(op in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_CONST", "CALL",
-                           "RAISE_VARARGS") for op, _ in ops))
+                           "LOAD_COMMON_CONSTANT", "RAISE_VARARGS")
+                    for op, _ in ops))
 
 
 def _codes(fn: Any) -> set[types.CodeType]:

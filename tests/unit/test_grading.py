@@ -47,7 +47,7 @@ def test_unknown_wrong_answers_say_direction_without_the_answer():
 
 def test_a_far_off_answer_is_told_the_questions_unit():
     fb = number(unit="tokens").grade(1e6)
-    assert "in tokens" in fb.message and "bits" not in fb.message
+    assert "the unit (tokens)" in fb.message and "bits" not in fb.message
 
 
 @pytest.mark.parametrize("blank", [None, ...])
