@@ -12,7 +12,7 @@ Each takes a `jax.stages.Compiled`, or a function and its arguments
 (arrays or `jax.ShapeDtypeStruct`s), compiled by `scalebook.hlo.compiled`.
 The numbers are per device.  The compiled HLO text itself is read by
 `scalebook.hlo`; XLA's counts for the transformer, component by component,
-by `scalebook.model_costs`.
+by `scalebook.model_xla`.
 
 Rules followed when timing:
 
