@@ -25,7 +25,8 @@ A chapter defines a task in a few lines, then registers a question::
         "fsdp_matmul", mesh={"X": 8},
         inputs=(cg.Operand("activations X", (128, 256), ("X", None)),
                 cg.Operand("weights W", (256, 64), ("X", None))),
-        out_spec=("X", None), reference=lambda x, w: x @ w, best=best)
+        out_spec=("X", None), reference=lambda x, w: x @ w, best=best,
+        judge=cg.Judge(memory=1.2))     # bytes <= best's; memory <= 1.2x
     register(cg.question("5.3", FSDP))      # sb.check("5.3", reader_fn)
 
 `TrainTask` is the same for a training step (see its docstring);
@@ -258,7 +259,21 @@ class TrainTask:
     JAX function run on one device), within `tolerance`.  state_specs and
     batch_specs lay the state and the batch out (pytrees of PartitionSpec
     entries, matching init's and batch's pytrees; state leaves are named
-    by their dict keys in messages).  best: our per-device step.
+    by their dict keys in messages).  best: our per-device step.  For
+    data parallelism over {"X": 8}, with `sgd_step` the one-device step::
+
+        def dp_step(state, batch):      # the book's per-device step
+            grads = jax.lax.pmean(grad_fn(state, batch), "X")
+            return update(state, grads)
+
+        DP = TrainTask(
+            "dp_step", {"X": 8},
+            init=lambda rng: {"w": rng.standard_normal((16, 4))},
+            state_specs={"w": ()},      # replicated
+            batch=lambda rng, i: {"x": rng.standard_normal((256, 16)),
+                                  "y": rng.standard_normal((256, 4))},
+            batch_specs={"x": ("X", None), "y": ("X", None)},
+            reference=sgd_step, best=dp_step, steps=3)
     """
 
     name: str
@@ -553,8 +568,9 @@ def _check_callable(fn: Any) -> Verdict | None:
 # ---------------------------------------------------------------------------
 # Judging collectives, FLOPs and memory against the best program
 # ---------------------------------------------------------------------------
-Named = tuple[str, tuple[int, ...], tuple[int, ...]]
-"""(name, per-device block shape, global shape) of an array of the task."""
+Named = tuple[str, tuple[int, ...], tuple[int, ...], bool]
+"""(name, per-device block shape, global shape, is an output) of an array
+of the task."""
 
 
 def _squeeze(shape: Sequence[int]) -> tuple[int, ...]:
@@ -562,16 +578,20 @@ def _squeeze(shape: Sequence[int]) -> tuple[int, ...]:
 
 
 def _name_of(c: hlo.Collective, arrays: Sequence[Named]) -> str | None:
-    """The task's array a collective moves: the one whose per-device block
-    is the collective's operand (for an all-gather, a sharded one), else
-    whose whole array is its result (size-1 dims ignored); None when it is
-    an intermediate."""
+    """The task's array a collective moves: an input whose per-device
+    block is the collective's operand (for an all-gather, a sharded one),
+    else such an output, else the array whose whole is the collective's
+    result (size-1 dims ignored); None for an intermediate."""
     op = _squeeze(c.operand_shapes[0]) if c.operand_shapes else None
     res = _squeeze(c.result_shapes[0]) if c.result_shapes else None
-    hits = [nm for nm, blk, whole in arrays if _squeeze(blk) == op
-            and (blk != whole or c.kind != "all-gather")]  # gather: sharded
+    for want_out in (False, True):
+        hits = [nm for nm, blk, whole, out in arrays if out == want_out
+                and _squeeze(blk) == op
+                and (blk != whole or c.kind != "all-gather")]
+        if hits:
+            break
     if not hits:
-        hits = [nm for nm, _, whole in arrays if _squeeze(whole) == res]
+        hits = [nm for nm, _, whole, _ in arrays if _squeeze(whole) == res]
     return " or ".join(dict.fromkeys(hits)) if hits else None
 
 
@@ -590,6 +610,10 @@ def _listing(kinds: Sequence[str]) -> str:
 def _an(word: str) -> str:
     """'an int', 'a str', 'an all-gather'."""
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _gathered(p: Profile, arrays: Sequence[Named]) -> list[str]:
@@ -627,9 +651,15 @@ def _judge(judge: Judge, got: Profile, best: Profile,
             f"over {_and(sorted(best.axes))}. Which mesh axis really splits "
             "the data you need?")
     moved, least = got.bytes, best.bytes
-    ratio = moved / least if least else float("inf")
     if judge.bytes is not None and moved > least * judge.bytes * 1.001:
-        return False, _wasteful(got, best, arrays, ratio, listing)
+        if not least:
+            what = _and([_name_of(c, arrays) or "an intermediate array"
+                         for c in got.collectives])
+            return False, (f"right numbers, but XLA emitted {listing} (of "
+                           f"{what}), moving {moved:,.0f} bytes per device"
+                           f"{per}: none need move. Each device already "
+                           "holds what its block of the result needs.")
+        return False, _wasteful(got, best, arrays, moved / least, listing)
     for name, g, b, unit in (
             ("flops", got.flops, best.flops, fmt_flops),
             ("memory", got.memory.peak_bytes, best.memory.peak_bytes,
@@ -645,6 +675,8 @@ def _judge(judge: Judge, got: Profile, best: Profile,
                       "tell us how!")
     if moved <= least * 1.001:
         return True, f"{said}: the least this layout needs."
+    if judge.bytes is None:         # this task does not judge the bytes
+        return True, f"{said}."
     return True, f"{said}, within {judge.bytes:g}x of the best program."
 
 
@@ -668,7 +700,7 @@ def _wasteful(got: Profile, best: Profile, arrays: Sequence[Named],
     if mine and not theirs:
         return (f"right numbers, but your version all-gathers {_and(mine)}: "
                 f"it moves {ratio:.3g}x more bytes per device than needed. "
-                f"{_an(_and(ideal)).capitalize()} does this job.")
+                f"{_cap(_an(_and(ideal)))} does this job.")
     if ("reduce-scatter" in ideal and "all-reduce" in kinds
             and "reduce-scatter" not in kinds):
         return ("right numbers, but you used psum and then sliced: that is "
@@ -759,17 +791,19 @@ def _shard_shape(mesh, spec, shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(NamedSharding(mesh, spec).shard_shape(tuple(shape)))
 
 
-def _named(mesh, tree: Any, specs: Any, label: str = "") -> list[Named]:
-    """(name, block, global) of each leaf of a pytree of arrays."""
+def _named(mesh, tree: Any, specs: Any, label: str = "",
+           out: bool = False) -> list[Named]:
+    """`Named` entries for the leaves of a pytree of arrays."""
     import jax
     from jax.sharding import PartitionSpec as P
 
     spec_leaves = jax.tree.leaves(specs, is_leaf=lambda s: isinstance(s, P))
-    out = []
+    found = []
     for (nm, x), sp in zip(_leaves_with_names(tree), spec_leaves):
         name = f"{label} {nm}".strip() if label else (nm or "the array")
-        out.append((name, _shard_shape(mesh, sp, x.shape), tuple(x.shape)))
-    return out
+        found.append((name, _shard_shape(mesh, sp, x.shape),
+                      tuple(x.shape), out))
+    return found
 
 
 def _code_best(task: CodeTask) -> _Best:
@@ -798,9 +832,9 @@ def _code_best(task: CodeTask) -> _Best:
     _agree(out, want, tol, "the book's program disagrees with the "
            "reference")
     profile = _stage("reading the book's HLO", _profile, compiled, task.mesh)
-    names = [(op.name, _shard_shape(mesh, s, op.shape), op.shape)
+    names = [(op.name, _shard_shape(mesh, s, op.shape), op.shape, False)
              for op, s in zip(task.inputs, in_specs)]
-    names += _named(mesh, whole, out_specs, task.out_name)
+    names += _named(mesh, whole, out_specs, task.out_name, out=True)
     return _Best(mesh, in_specs, out_specs, args, want,
                  _blocks(mesh, whole, out_specs), whole, tol, profile, names)
 
@@ -882,11 +916,10 @@ def _train_best(task: TrainTask) -> _Best:
         _place(mesh, state0, s_specs),
         [_place(mesh, b, b_specs) for b in batches]))
     jitted = _shard_mapped(task.best, mesh, (s_specs, b_specs), s_specs)
-    whole = jax.eval_shape(lambda: jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state0))
+    whole = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                         state0)
     compiled = _stage("compiling the book's step",
                       lambda: jitted.lower(args[0], args[1][0]).compile())
-
     tol = task.tolerance or Tolerance.of(jax.tree.leaves(whole)[0].dtype)
 
     def run_best():

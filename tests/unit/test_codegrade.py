@@ -251,11 +251,29 @@ def test_a_kind_the_exercise_forbids_gets_its_hint():
     ok, msg = _grade(RING, lambda x: jax.lax.all_gather(
         x, "X", axis=0, tiled=True).sum(0, keepdims=True))
     assert ok is False and "asks for collective-permute only" in msg
+    # with bytes not judged, any number of permutes passes
+    loose = CodeTask("ring_loose", MESH, RING.inputs, RING.out_spec,
+                     RING.reference, lambda x: jax.lax.psum(x, "X"),
+                     judge=Judge(bytes=None))
+    ok, msg = _grade(loose, ring_sum)
+    assert ok is True and msg.endswith("1,792 bytes per device.")
 
 
 def test_skipping_the_reduction_gives_wrong_numbers():
     ok, msg = _grade(MEAN, lambda x: x)
     assert ok is False and "numbers differ" in msg
+
+
+def test_communicating_where_nothing_need_move_is_named():
+    def gather_x(x_blk, a, u):
+        x = jax.lax.all_gather(x_blk, "X", axis=0, tiled=True)
+        y = (x @ a) @ u
+        n = y.shape[0] // 8
+        return jax.lax.dynamic_slice_in_dim(
+            y, jax.lax.axis_index("X") * n, n, 0)
+    ok, msg = _grade(_lowrank(Judge()), gather_x)
+    assert ok is False
+    assert "all-gather (of x)" in msg and "none need move" in msg
 
 
 # --------------------------------------------------------- FLOPs, memory
@@ -277,6 +295,10 @@ def test_a_large_intermediate_fails_the_memory_judge():
     assert ok is False and "the memory of the best program" in msg
     assert "temporaries" in msg
     best = cg.best_profile(task).memory
+    # per device: x block f32[8, 256], A f32[256, 8], U f32[8, 256] in;
+    # the f32[8, 256] block of the result out
+    assert best.argument_bytes == 3 * 4 * 8 * 256
+    assert best.output_bytes == 4 * 8 * 256
     assert best.peak_bytes == (best.argument_bytes + best.output_bytes
                                + best.temp_bytes - best.alias_bytes)
 
