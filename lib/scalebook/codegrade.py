@@ -558,11 +558,22 @@ def _run_reader(fn: Callable, run: Callable[[], Any], mesh: MeshSpec
         return None, (False, _reader_error(err, fn, mesh))
 
 
-def _check_callable(fn: Any) -> Verdict | None:
-    if callable(fn):
+def _check_callable(fn: Any, args: Sequence[str]) -> Verdict | None:
+    """A message unless `fn` is a function that takes the named args."""
+    if not callable(fn):
+        return False, ("expected a function (the `def` in the answer cell), "
+                       f"got {_an(type(fn).__name__)}.")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin: let the run speak
         return None
-    return False, ("expected a function (the `def` in the answer cell), "
-                   f"got {_an(type(fn).__name__)}.")
+    try:
+        sig.bind(*args)
+    except TypeError:
+        return False, (f"your function takes ({', '.join(sig.parameters)}), "
+                       f"but it is called with {len(args)} argument"
+                       f"{'s' if len(args) != 1 else ''}: {_and(args)}.")
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -1031,7 +1042,11 @@ def grade(task: CodeTask | TrainTask, fn: Any) -> Verdict:
     """Grade the reader's per-device function `fn` for `task`: (passed,
     message), passed None while `fn` is still the `...` stub.  Never
     raises; our own failures come back as the book's bug."""
-    bad = _check_callable(fn)
+    if isinstance(task, CodeTask):
+        names = [f"the block of {op.name}" for op in task.inputs]
+    else:
+        names = ["the state", "the batch"]
+    bad = _check_callable(fn, names)
     if bad is not None:
         return bad
     try:

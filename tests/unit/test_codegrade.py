@@ -188,6 +188,8 @@ def test_an_axis_name_not_in_the_mesh_is_named():
     (42, "expected a function"),
     (lambda a, b: "C", "returned a str"),
     (lambda a, b: (rs_best(a, b), a), "one array"),
+    (lambda a: a, "takes (a), but it is called with 2 arguments: the block "
+                  "of A and the block of B"),
 ])
 def test_answers_of_the_wrong_kind_are_explained(answer, words):
     ok, msg = _grade(RS, answer)
