@@ -339,6 +339,8 @@ def test_a_mesh_larger_than_the_devices_asks_for_the_set_up_cell():
     (lambda: CodeTask("t", MESH, (Operand("A", (8, 8), ("Z",)),), (),
                       lambda a: a, lambda a: a), "'Z' is not in the mesh"),
     (lambda: Judge(bytes=0.5), "at least 1.0"),
+    (lambda: TrainTask("t", MESH, _init, {"W1": ("Y",)}, _batch, {}, None,
+                       None), "state_specs: axis 'Y' is not in the mesh"),
     (lambda: Judge(kinds=("gather-all",)), "unknown collective kind"),
     (lambda: CodeTask("t", "X8", (), (), None, None), "a mesh is a dict"),
 ])
