@@ -182,54 +182,6 @@ def memory(f: Any, *args: Any) -> MemoryUse:
         alias_bytes=float(ma.alias_size_in_bytes))
 
 
-# ---- compiled-program measurements (FLOPs, memory) ----------------------
-# `flops` and `memory` read one compiled program; codegrade and the
-# training chapters use them.
-def flops(compiled: Any) -> float:
-    """FLOPs per device that XLA counts for a compiled program (0.0 when
-    `cost_analysis()` has no 'flops' key).  Loop bodies are counted once."""
-    ca = compiled.cost_analysis()
-    if isinstance(ca, (list, tuple)):  # older JAX: one dict per program
-        ca = ca[0] if ca else {}
-    return float((ca or {}).get("flops", 0.0))
-
-
-@dataclass(frozen=True)
-class MemoryUse:
-    """Buffers of a compiled program on one device, in bytes, from
-    `memory_analysis()`: arguments, outputs, temporaries, and the output
-    bytes that reuse (alias) an argument's buffer (a donated input).
-
-    `peak_bytes` is argument + output + temp - alias.  We add it up
-    ourselves: on XLA:CPU `peak_memory_in_bytes` counts arguments and
-    outputs only and leaves out the temporaries (a weight all-gathered
-    inside an FSDP step, say)."""
-
-    argument_bytes: float
-    output_bytes: float
-    temp_bytes: float
-    alias_bytes: float
-
-    @property
-    def peak_bytes(self) -> float:
-        """Bytes live on the device at once, at most (bytes)."""
-        return (self.argument_bytes + self.output_bytes + self.temp_bytes
-                - self.alias_bytes)
-
-
-def memory(compiled: Any) -> MemoryUse:
-    """The buffers (bytes per device) of a compiled program; see
-    `MemoryUse` for why the peak is summed here."""
-    ma = compiled.memory_analysis()
-    if ma is None:
-        raise ValueError("this backend gives no memory_analysis() for the "
-                         "program; its memory use cannot be read from XLA")
-    return MemoryUse(float(ma.argument_size_in_bytes),
-                     float(ma.output_size_in_bytes),
-                     float(ma.temp_size_in_bytes),
-                     float(ma.alias_size_in_bytes))
-
-
 def device() -> Any:
     """The one device every measurement runs on: jax.devices()[0]."""
     return jax.devices()[0]

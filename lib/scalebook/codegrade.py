@@ -47,8 +47,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from scalebook import bench, comms, compat, hlo, sharding
-from scalebook.grading import (FAIL, PASS, Choice, Custom, Feedback, Hint,
-                               Number, Parts)
+from scalebook.grading import (BLANK, BLANK_MESSAGE, BUG, FAIL, PASS,
+                               Choice, Custom, Feedback, Hint, Number, Parts,
+                               is_stub)
 from scalebook.mesh import MeshSpec, describe
 from scalebook.units import fmt_bytes, fmt_flops
 
@@ -1056,20 +1057,54 @@ def grade(task: CodeTask | TrainTask, fn: Any) -> Verdict:
     if bad is not None:
         return bad
     try:
+        return _grade_or_bug(task, fn)
+    except _Bug as bug:
+        return _book_bug(bug)
+
+
+def _grade_or_bug(task: CodeTask | TrainTask, fn: Any) -> Verdict:
+    """Like `grade`, but our own failure raises `_Bug`."""
+    try:
         if isinstance(task, CodeTask):
             return _grade_code(task, fn)
         if isinstance(task, TrainTask):
             return _grade_train(task, fn)
         raise TypeError(f"not a task: {type(task).__name__}")
-    except _Bug as bug:
-        return _book_bug(bug)
+    except _Bug:
+        raise
     except Exception as err:  # anything else in here is ours, not theirs
-        return _book_bug(_Bug("grading", err))
+        raise _Bug("grading", err) from err
 
 
-def question(qid: str, task: CodeTask | TrainTask) -> Custom:
+@dataclass
+class CodeQuestion(Custom):
+    """A write-the-code question: the answer is a function graded by
+    `task`; a failure of our own checker is reported as BOOK BUG."""
+
+    task: Any = None
+
+    def _grade(self, answer: Any) -> Feedback:
+        if is_stub(answer):
+            return Feedback(self.qid, BLANK, BLANK_MESSAGE)
+        names = ([f"the block of {op.name}" for op in self.task.inputs]
+                 if isinstance(self.task, CodeTask)
+                 else ["the state", "the batch"])
+        bad = _check_callable(answer, names)
+        if bad is None:
+            try:
+                bad = _grade_or_bug(self.task, answer)
+            except _Bug as bug:
+                return Feedback(self.qid, BUG, _book_bug(bug)[1],
+                                error=bug.err)
+        ok, message = bad
+        if ok is None:
+            return Feedback(self.qid, BLANK, BLANK_MESSAGE)
+        return Feedback(self.qid, PASS if ok else FAIL, message)
+
+
+def question(qid: str, task: CodeTask | TrainTask) -> CodeQuestion:
     """A registrable question whose answer is a function graded by `task`."""
-    return Custom(qid, None, grader=lambda fn: grade(task, fn))
+    return CodeQuestion(qid, None, task=task)
 
 
 def best_profile(task: CodeTask | TrainTask) -> Profile:
@@ -1173,8 +1208,8 @@ class Predict(Parts):
         try:
             kind, nbytes = _one_collective(self.program)
         except Exception as err:
-            return Feedback(self.qid, FAIL, _book_bug(
-                _Bug("compiling the program", err))[1])
+            return Feedback(self.qid, BUG, _book_bug(
+                _Bug("compiling the program", err))[1], error=err)
         fb = super()._grade(answer)
         if fb.status != PASS:
             return fb

@@ -354,8 +354,20 @@ def test_a_predict_program_that_fails_to_compile_is_the_books_bug():
                       (None, None), MESH)
     fb = cg.predict("9.9", prog).grade({"collective": "all-reduce",
                                         "bytes": 1.0})
-    assert fb.status == "fail"
+    assert fb.status == "checker bug" and fb.label == "BOOK BUG"
     assert "bug in the book" in fb.message and "your answer" in fb.message
+    assert fb.error is not None
+
+
+def test_a_failing_code_checker_is_reported_as_the_books_bug():
+    def broken_reference(a):
+        raise RuntimeError("our reference is broken")
+    task = cg.CodeTask("broken", {"X": 8},
+                       (cg.Operand("A", (64, 32), ("X", None)),),
+                       ("X", None), broken_reference, lambda a: a)
+    fb = cg.question("9.8", task).grade(lambda a: a)
+    assert fb.status == "checker bug", fb
+    assert "bug in the book" in fb.message
 
 
 # ------------------------------------------------------ training parity
