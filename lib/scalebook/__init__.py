@@ -28,7 +28,7 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices
-from scalebook.grading import check
+from scalebook.grading import check, progress
 from scalebook.hardware import chip, CHIPS
 
 __version__ = "0.1.0"
@@ -36,7 +36,8 @@ __version__ = "0.1.0"
 REPOSITORY_URL = "https://github.com/scalebook/scalebook"
 """Where the book lives; the same URL as `repository.url` in _config.yml."""
 
-__all__ = ["use_cpu_devices", "use_real_devices", "check", "chip", "CHIPS",
+__all__ = ["use_cpu_devices", "use_real_devices", "check", "progress",
+           "chip", "CHIPS",
            "REPOSITORY_URL"]
 
 
