@@ -9,17 +9,28 @@ BOOK_DEPS := "jupyter-book<2" "jax>=0.12,<0.13" numpy matplotlib ipywidgets \
 LIB_DEPS_311 := "jax>=0.10,<0.11" numpy matplotlib ipywidgets pytest
 LIB_HASH = $(shell cat $$(find lib -name '*.py' | sort) pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: book test unit unit311 notebooks student colab clean
+.PHONY: book test unit unit311 notebooks student colab clean lab
+
+LAB_DEPS := "jupyterlab>=4,<5"
+
+$(VENV)/.lab: $(VENV)/.installed
+	$(PY) -m pip install -q $(LAB_DEPS)
+	touch $@
+
+## lab: open the book in JupyterLab (widgets work in the live kernel).
+lab: $(VENV)/.lab
+	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 $(VENV)/.installed: pyproject.toml
-	@test -x $(PY) || $$(tools/find-python) -m venv $(VENV)
+	@test -x $(PY) || { py=$$(tools/find-python) && $$py -m venv $(VENV); } || exit 1
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(BOOK_DEPS)
 	$(PY) -m pip install -q -e .
 	touch $@
 
 $(VENV311)/.installed: pyproject.toml
-	@test -x $(VENV311)/bin/python || $$(tools/find-python311) -m venv $(VENV311)
+	@test -x $(VENV311)/bin/python || { py=$$(tools/find-python311) && $$py -m venv $(VENV311); } || exit 1
 	$(VENV311)/bin/python -m pip install -q --upgrade pip
 	$(VENV311)/bin/python -m pip install -q $(LIB_DEPS_311)
 	$(VENV311)/bin/python -m pip install -q -e .
@@ -37,7 +48,7 @@ book: $(VENV)/.installed
 	@echo "Site built: open file://$(CURDIR)/_build/html/index.html"
 
 ## test: unit tests (both ends of the JAX range), nbval, student and Colab paths.
-test: $(VENV)/.installed $(VENV311)/.installed
+test: $(VENV)/.installed $(VENV)/.lab $(VENV311)/.installed
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory unit unit311 notebooks colab || exit 1; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
