@@ -193,7 +193,7 @@ def draw_map(chapters: list[Chapter], hrefs: dict[str, str]) -> str:
         by_row.setdefault(row[c.id], []).append(c)
     # Sizes in inches (the axes are drawn 1:1). Each row is centred, and
     # ordered by where the chapters it needs sit (fewer crossing arrows).
-    w_box, h_box, pitch_x, pitch_y, caption = 1.5, 0.46, 1.75, 0.78, 0.35
+    w_box, h_box, pitch_x, pitch_y, caption = 1.55, 0.5, 1.75, 0.8, 0.4
     width = pitch_x * (max(len(v) for v in by_row.values()) - 1) + w_box + 0.2
     height = pitch_y * (nrows - 1) + h_box + 0.2
     x: dict[str, float] = {}
@@ -238,7 +238,7 @@ def draw_map(chapters: list[Chapter], hrefs: dict[str, str]) -> str:
                 line = f"{line} {word}".strip()
         lines.append(line)
         text = ax.text(cx, cy, "\n".join(lines), ha="center", va="center",
-                       fontsize=9, linespacing=1.1,
+                       fontsize=10, linespacing=1.1,
                        color="#102a43" if c.built else "#6b6b6b",
                        fontweight="bold" if c.built else "normal")
         if c.built:
@@ -354,8 +354,9 @@ class Fill(SphinxPostTransform):
         cores = os.cpu_count() or 1
         note = nodes.paragraph(text=(
             f"Reading time counts the words of prose and code at {READING_WPM} "
-            "words a minute. Running time is how long this build of the site "
-            "took to execute the chapter's notebook, kernel start included, on "
+            "words a minute. Running time is how long the chapter's notebook "
+            "took to execute, kernel start included, when the site was built "
+            "(the build reuses the run of a notebook that has not changed), on "
             f"a machine with {cores} CPU core{'s' if cores > 1 else ''}."))
         container = nodes.container(classes=["chapter-table"])
         container += table
