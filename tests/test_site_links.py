@@ -1,8 +1,6 @@
 """The offline link checker that `make book` runs over _build/html."""
 import pathlib
 
-import pytest
-
 from helpers import ROOT
 
 import checklinks
