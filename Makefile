@@ -35,14 +35,14 @@ lab: $(VENV)/.lab
 	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	@test -x $(PY) || { py=$$(tools/find-python) && $$py -m venv $(VENV); } || exit 1
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(BOOK_DEPS)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV311)/.installed: pyproject.toml
+$(VENV311)/.installed: pyproject.toml Makefile
 	@test -x $(VENV311)/bin/python || { py=$$(tools/find-python311) && $$py -m venv $(VENV311); } || exit 1
 	$(VENV311)/bin/python -m pip install -q --upgrade pip
 	$(VENV311)/bin/python -m pip install -q $(LIB_DEPS_311)
