@@ -14,7 +14,8 @@ two never import JAX, so every formula runs where JAX is not installed.
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs),
-   ``systolic``, ``tables``.  New cost models (parallelism, inference,
+   ``ring`` (ring collectives step by step), ``systolic``, ``tensorcore``
+   (unit rates from counts and the clock), ``tables``.  New cost models (parallelism, inference,
    scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``sharding``, ``sharded_matmul``.

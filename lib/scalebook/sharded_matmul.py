@@ -22,7 +22,9 @@ PartitionSpecs (:func:`plan`), prices them with :mod:`scalebook.comms`
 (:func:`predicted_comms`), and compares them with the matmul's compute time
 (:func:`predicted_time`, which solves for the crossover size).  Finally,
 :func:`collective_matmul` overlaps an all-gather with the matmul by passing
-chunks around a ring with ``ppermute``.
+chunks around a ring with ``ppermute``; :func:`ring_allgather` builds an
+all-gather from ``ppermute`` steps alone; :func:`fsdp_weight_grad` shows
+that the gradient of an all-gather is a reduce-scatter.
 
 Units: sizes are element counts, bytes are bytes, times are seconds.
 """
@@ -578,4 +580,101 @@ def collective_cost(kind: str, shape: Sequence[int], mesh: MeshLike,
     name = hardware.chip(chip).name
     if kind == "collective-permute":
         return comms.permute(V / describe(mesh).size(axis), mesh, axis, name)
-    return getattr(comms, _COMMS_FN[kind])(V, mesh, (axis,), chip=name)
+    axes = (axis,) if isinstance(axis, str) else tuple(axis)
+    return getattr(comms, _COMMS_FN[kind])(V, mesh, axes, chip=name)
+
+
+# --------------------------------------------------------------------------
+# An all-gather built from ppermute steps (the ring, by hand)
+# --------------------------------------------------------------------------
+def ring_allgather(mesh: jax.sharding.Mesh, axis: str = "Y",
+                   bidirectional: bool = False) -> Callable:
+    """x[I_axis, J] -> x[I, J], an all-gather written as ring steps.
+
+    Chapter 3.  Each device starts with its shard and, at every step,
+    passes the shard it received last to its neighbour with `ppermute`:
+    one way round, n - 1 steps; both ways (bidirectional), n // 2 steps
+    rightwards and (n - 1) // 2 leftwards, two permutes per step.  Either
+    way the compiled program has n - 1 collective-permutes of one shard
+    each: the bytes of one all-gather (`scalebook.ring` draws the steps).
+    """
+    n = describe(mesh).size(axis)
+    right = [(i, (i + 1) % n) for i in range(n)]
+    left = [(i, (i - 1) % n) for i in range(n)]
+    if bidirectional:
+        steps_right, steps_left = n // 2, (n - 1) // 2
+    else:
+        steps_right, steps_left = n - 1, 0
+
+    def local(x):
+        m = x.shape[0]
+        me = jax.lax.axis_index(axis)
+        out = jnp.zeros((n * m,) + x.shape[1:], x.dtype)
+        out = jax.lax.dynamic_update_slice_in_dim(out, x, me * m, 0)
+        going_right = going_left = x
+        for step in range(max(steps_right, steps_left)):
+            if step < steps_right:  # now holding the shard of me - step - 1
+                going_right = jax.lax.ppermute(going_right, axis, right)
+                src = (me - step - 1) % n
+                out = jax.lax.dynamic_update_slice_in_dim(
+                    out, going_right, src * m, 0)
+            if step < steps_left:   # ... and of me + step + 1
+                going_left = jax.lax.ppermute(going_left, axis, left)
+                src = (me + step + 1) % n
+                out = jax.lax.dynamic_update_slice_in_dim(
+                    out, going_left, src * m, 0)
+        return out
+
+    return jax.jit(compat.shard_map(local, mesh, (P(axis, None),),
+                                    P(None, None)))
+
+
+# --------------------------------------------------------------------------
+# FSDP: the all-gather in the forward pass is a reduce-scatter backwards
+# --------------------------------------------------------------------------
+def _axes_entry(axes: str | Sequence[str]) -> str | tuple[str, ...]:
+    return axes if isinstance(axes, str) else tuple(axes)
+
+
+def fsdp_matmul(mesh: jax.sharding.Mesh, axes: str | Sequence[str] = "X"
+                ) -> Callable:
+    """y[B_a, F] = x[B_a, D] . W[D_a, F], W all-gathered over `axes` first
+    (a = `axes`; one name or several).  Written with shard_map: the
+    forward pass of fully sharded data parallelism (Chapter 3)."""
+    a = _axes_entry(axes)
+
+    def local(x, w):
+        return x @ jax.lax.all_gather(w, a, axis=0, tiled=True)
+
+    return compat.shard_map(local, mesh, (P(a, None), P(a, None)),
+                            P(a, None))
+
+
+def fsdp_weight_grad(mesh: jax.sharding.Mesh,
+                     axes: str | Sequence[str] = "X",
+                     how: str = "shard_map") -> Callable:
+    """The gradient of sum(y**2)/2 with respect to W, for the FSDP matmul
+    y = x . W with W[D_a, F] gathered over `axes` (Chapter 3).  Called as
+    grad(w, x); the gradient comes back sharded like W.
+
+    how="shard_map": jax.grad of `fsdp_matmul`, whose all-gather JAX
+    transposes into a reduce-scatter.  how="jit": the same model written
+    with shardings only (W replicated inside), left to XLA's partitioner.
+    """
+    a = _axes_entry(axes)
+    if how == "shard_map":
+        f = fsdp_matmul(mesh, axes)
+
+        def loss(w, x):
+            return jnp.sum(f(x, w) ** 2) / 2
+        return jax.jit(jax.grad(loss))
+    if how != "jit":
+        raise ValueError(f"how is 'shard_map' or 'jit', got {how!r}")
+    ns = lambda s: NamedSharding(mesh, s)  # noqa: E731
+
+    def loss_jit(w, x):
+        whole = jax.lax.with_sharding_constraint(w, ns(P()))
+        return jnp.sum((x @ whole) ** 2) / 2
+    return jax.jit(jax.grad(loss_jit),
+                   in_shardings=(ns(P(a, None)), ns(P(a, None))),
+                   out_shardings=ns(P(a, None)))

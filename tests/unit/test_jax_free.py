@@ -49,6 +49,9 @@ JAX_FREE_MODULES = {
     "tabular": ("t = sb.tabular.Table(['a', 'n'], [['x', 1.5]])\n"
                 "assert str(t).splitlines()[-1] == 'x  1.5'"),
     "tables": "assert 'TPU v5e' in str(sb.tables.spec_table())",
+    "tensorcore": "assert sb.tensorcore.vpu_peak('v5p') > 7e12",
+    "ring": ("assert sb.ring.busiest_link('all-to-all', 8) == "
+             "sb.ring.busiest_link('all-gather', 8) / 4"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""
