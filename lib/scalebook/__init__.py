@@ -18,7 +18,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    (unit rates from counts and the clock), ``tables``.  New cost models (parallelism, inference,
    scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
-   ``model``, ``sharding``, ``sharded_matmul``.
+   ``model``, ``remat`` (checkpointed layers), ``flash`` (attention with
+   an online softmax), ``sharding``, ``sharded_matmul``.
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts).  A profile

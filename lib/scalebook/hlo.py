@@ -46,7 +46,7 @@ from scalebook.tabular import Table
 
 __all__ = ["Collective", "compiled", "hlo_text", "collectives",
            "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
-           "DTYPE_BYTES"]
+           "DTYPE_BYTES", "OpBytes", "op_bytes"]
 
 DTYPE_BYTES: dict[str, float] = {
     "pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "s32": 4, "u32": 4,
@@ -567,6 +567,66 @@ def bytes_per_device(fn_or_compiled: Any, *args: Any, mesh: Any = None
     """Total bytes each device sends over the program (loop bodies x trips)."""
     return float(sum(c.total_bytes for c in collectives(
         fn_or_compiled, *args, mesh=mesh)))
+
+
+# ------------------------------------------------------- bytes per op
+@dataclass(frozen=True)
+class OpBytes:
+    """What one top-level op of the compiled program reads and writes.
+
+    arrays: (dtype, shape) of its result(s) then its operands, per device;
+    bytes: their sum, in bytes.
+    """
+    name: str
+    opcode: str
+    arrays: tuple[tuple[str, tuple[int, ...]], ...]
+    bytes: float
+
+    @property
+    def largest(self) -> int:
+        """Elements of the largest array the op touches."""
+        return max((math.prod(s) for _, s in self.arrays), default=0)
+
+
+_NO_TRAFFIC = ("parameter", "constant", "bitcast", "tuple",
+               "get-tuple-element", "after-all", "partition-id",
+               "replica-id")
+
+
+def op_bytes(fn_or_compiled: Any, *args: Any) -> list[OpBytes]:
+    """Bytes each op of the ENTRY computation reads and writes: its
+    operands plus its results, the per-op terms of XLA's "bytes accessed"
+    (`scalebook.bench.bytes_accessed`).  Chapter 4 uses it to see which
+    tensors go through memory.
+
+    Ops that move nothing (parameters, constants, bitcasts, tuples) are
+    left out.  A fusion that reads only a slice of an operand is charged
+    the whole operand here, where XLA charges the slice, so the sum can
+    exceed XLA's total a little; it never misses a tensor.
+    """
+    text = hlo_text(fn_or_compiled, *args)
+    comps, entry = _computations(text)
+    if entry is None:
+        raise ValueError("no ENTRY computation found in this HLO text")
+    arrays: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    out: list[OpBytes] = []
+    for line in comps[entry]:
+        m = _INSTR.match(line)
+        if not m:
+            continue
+        name, rest = m.groups()
+        shape_text, after = _split_shape(rest)
+        arrays[name] = _shapes(shape_text)
+        op = re.match(r"([a-z][a-z0-9\-]*)\((.*?)\)", after)
+        if not op or op.group(1) in _NO_TRAFFIC:
+            continue
+        touched = list(arrays[name])
+        for operand in re.findall(r"%?([\w.\-]+)", op.group(2)):
+            touched += arrays.get(operand, [])
+        out.append(OpBytes(name, op.group(1), tuple(touched),
+                           float(sum(_nbytes(dt, [sh]) for dt, sh in
+                                     touched))))
+    return out
 
 
 # ------------------------------------------------------------ io shapes

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
                   "systolic", "tables", "tensorcore", "ring")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul")),
+                  "sharded_matmul", "remat", "flash")),
     ("measurement", ("bench", "hlo", "model_xla")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
