@@ -52,6 +52,9 @@ def test_clocks_resting_on_the_default_mxu_count_are_flagged():
     assert rows["TPU7x"].startswith("ASSUMED")
     assert rows["TPU v5e"] == "source"
     assert not rows["TPU v4p"].startswith("ASSUMED")
+    from scalebook import tables
+    spec = {r["chip"]: r["MXUs/core"] for r in tables.spec_table().records()}
+    assert spec["TPU v6e"].startswith("4*") and spec["TPU v5e"][1] != "*"
 
 
 def test_vpu_peak_without_a_shape_or_a_gpu_says_what_is_missing():
