@@ -13,11 +13,13 @@ programs to read.  Units: FLOPs per device (one device here).
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from scalebook import bench, hlo
 from scalebook import counting as cnt
@@ -164,14 +166,16 @@ def remat_costs(cfg: Config | str, B: int | None = None,
     layers = m.param_structs(cfg)["layers"]
     x = jax.ShapeDtypeStruct((w.B, w.T, cfg.D), jnp.float32)
     fwd = float(sum(cnt.layer_forward_flops(cfg, w.B, w.T).values()))
-    out = []
-    for r in remats:
-        prog = _counted(rm.stack_grad(r), layers, x)
-        out.append(RematCost(
-            r, cfg.L, bench.flops(prog), fwd, cnt.remat_flops_factor(r) / 2,
-            bench.memory(prog).temp_bytes,
-            cnt.activation_bytes(cfg, w.tokens, r, "f32")))
-    return out
+    lowered = [jax.jit(rm.stack_grad(r)).lower(layers, x) for r in remats]
+    with ThreadPoolExecutor(max_workers=len(lowered) or 1) as pool:
+        # XLA compiles outside the GIL: the programs compile side by side
+        progs = list(pool.map(
+            lambda lo: lo.compile(compiler_options=_COUNT_ONLY), lowered))
+    return [RematCost(r, cfg.L, bench.flops(prog), fwd,
+                      cnt.remat_flops_factor(r) / 2,
+                      bench.memory(prog).temp_bytes,
+                      cnt.activation_bytes(cfg, w.tokens, r, "f32"))
+            for r, prog in zip(remats, progs)]
 
 
 # --------------------------------------------------------------------------
@@ -185,7 +189,9 @@ class AttentionTraffic:
     tiles, rest: the bytes of the ops (`hlo.op_bytes`) that touch a whole
     [T, S] score matrix, that touch a [T, chunk] tile of it (and no whole
     matrix), and all the others (Q, K, V, the output, row statistics);
-    largest: bytes of the largest tensor any op touches.
+    largest: bytes of the largest tensor any op touches.  max_diff: the
+    largest difference of its output from softmax(Q K^T) V's on the same
+    random inputs (0 for that program itself).
     """
 
     name: str
@@ -194,6 +200,7 @@ class AttentionTraffic:
     tiles: float
     rest: float
     largest: float
+    max_diff: float = 0.0
 
 
 def attention_traffic(B: int = 1, T: int = 256, N: int = 4, K: int = 2,
@@ -201,7 +208,9 @@ def attention_traffic(B: int = 1, T: int = 256, N: int = 4, K: int = 2,
                       ) -> list[AttentionTraffic]:
     """Causal self-attention (S = T keys) in f32, compiled two ways:
     `model.attend` (softmax(Q K^T) V) and `flash.flash_attend` with
-    `chunk` keys per tile; the bytes each moves, sorted by tensor."""
+    `chunk` keys per tile; the bytes each moves, sorted by tensor.  Both
+    programs also run once on the same random inputs (seed 0), so the
+    flash row reports how far its output is from the plain one."""
     if H in (T, chunk) or chunk >= T:
         raise ValueError(f"pick H different from T and chunk, and chunk < T "
                          f"(got T={T}, H={H}, chunk={chunk}), so that score "
@@ -213,9 +222,14 @@ def attention_traffic(B: int = 1, T: int = 256, N: int = 4, K: int = 2,
     progs = {"softmax(QK^T)V": lambda q, k, v: m.attend(q, k, v, pos),
              f"flash, {chunk}-key tiles":
                  lambda q, k, v: flash.flash_attend(q, k, v, pos, chunk)}
-    out = []
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(a.shape, dtype=np.float32)
+              for a in (q, kv, kv)]
+    out, reference = [], None
     for name, f in progs.items():
         prog = _counted(f, q, kv, kv)
+        result = np.asarray(prog(*inputs))
+        reference = result if reference is None else reference
         parts = {"whole": 0.0, "tile": 0.0, "rest": 0.0}
         largest = 0.0
         for op in hlo.op_bytes(prog):
@@ -225,7 +239,8 @@ def attention_traffic(B: int = 1, T: int = 256, N: int = 4, K: int = 2,
             parts[kind] += op.bytes
             largest = max([largest] + [math.prod(s) * hlo.DTYPE_BYTES[dt]
                                        for dt, s in op.arrays])
-        out.append(AttentionTraffic(name, bench.bytes_accessed(prog),
-                                    parts["whole"], parts["tile"],
-                                    parts["rest"], largest))
+        out.append(AttentionTraffic(
+            name, bench.bytes_accessed(prog), parts["whole"], parts["tile"],
+            parts["rest"], largest,
+            float(np.max(np.abs(result - reference)))))
     return out
