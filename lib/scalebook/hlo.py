@@ -6,7 +6,8 @@ program.  ``compiled(fn, *args)`` compiles, ``hlo_text`` returns the
 per-device HLO after SPMD partitioning, and ``collectives`` parses every
 all-gather, reduce-scatter, all-reduce, all-to-all and collective-permute
 in it into a :class:`Collective` with its replica groups, the mesh axes those
-groups run over, and the bytes each device sends.
+groups run over, and the bytes each device sends.  ``op_bytes`` lists what
+each op of the program reads and writes (Chapter 4's flash attention).
 
 Bytes per device (ring algorithm; the convention `scalebook.comms` uses).
 With V the bytes of the whole array inside one group of n devices:

@@ -199,6 +199,11 @@ def test_grad_of_an_allgather_is_a_reduce_scatter_in_shard_map(mesh):
     rng = np.random.default_rng(0)
     w = rng.standard_normal((64, 32)).astype(np.float32)
     x = rng.standard_normal((16, 64)).astype(np.float32)
+    fwd = hlo.compiled(smm.fsdp_matmul(mesh, ("X", "Y")), x, w)
+    np.testing.assert_allclose(np.asarray(fwd(x, w)), x @ w, rtol=1e-4,
+                               atol=1e-4)
+    assert [c.kind for c in hlo.collectives(fwd, mesh=mesh)] == \
+        ["all-gather"]
     want = x.T @ (x @ w)
     for how in ("shard_map", "jit"):
         g = smm.fsdp_weight_grad(mesh, ("X", "Y"), how)
