@@ -4,8 +4,8 @@ Expected values come from `scalebook.counting`, and two exercises are
 graded against the real model: 4.1's parameter count is the number of
 values in `scalebook.model.init_params`' tree (traced with
 `jax.eval_shape`, so nothing is drawn), and 4.9's FLOPs are XLA's count of
-the compiled `scalebook.model.forward`.  The givens are the constants below;
-the notebook states the same values.
+the compiled `scalebook.model.forward` (`scalebook.model_xla`).  The givens
+are the constants below; the notebook states the same values.
 """
 from __future__ import annotations
 
@@ -26,22 +26,22 @@ DECODE = dict(S=8192, G=8)                                        # 4.5
 PREFILL_T = 4096                                                  # 4.5
 REMAT_MODEL, REMAT_TOKENS = "llama3-8b", 2**20                    # 4.6
 MOE = dict(E=64, k=4, chip="v5e")                                 # 4.7
-FWD_CFG = dict(D=128, F=512, L=2, N=4, K=1, H=32, V=320, T=64, B=2)  # 4.9
+FWD_CFG = dict(D=128, F=512, L=2, N=4, K=1, H=32, V=320)          # 4.9
+FWD_WORK = dict(B=2, T=64)                                        # 4.9
 
 
 def _config(**kw: Any) -> Any:
-    from scalebook.model import Config
+    from scalebook.config import Config
     return Config(**kw)
 
 
 def model_leaf_count(cfg: Any) -> int:
     """Values in the model's parameter tree for `cfg` (a count), from
-    `scalebook.model.init_params` run abstractly by `jax.eval_shape`."""
+    `scalebook.model.param_structs` (init_params run abstractly)."""
     import jax
     from scalebook import model as m
 
-    tree = jax.eval_shape(lambda k: m.init_params(cfg, k), jax.random.key(0))
-    return sum(leaf.size for leaf in jax.tree.leaves(tree))
+    return sum(leaf.size for leaf in jax.tree.leaves(m.param_structs(cfg)))
 
 
 def _params_cfg() -> Any:
@@ -236,36 +236,38 @@ register(Custom("4.8", None, grader=_grade_counter))
 # ---------------------------------------------------------------------------
 # 4.9 Forward FLOPs, graded by XLA's count of the compiled model
 # ---------------------------------------------------------------------------
-def xla_forward_flops(cfg: Any) -> float:
-    """FLOPs XLA counts for the compiled `scalebook.model.forward`."""
-    import jax
-    import jax.numpy as jnp
-    from scalebook import model as m
-    from scalebook.explore.transformer import param_structs, xla_flops
-
-    tokens = jax.ShapeDtypeStruct((cfg.B, cfg.T), jnp.int32)
-    return xla_flops(lambda p, t: m.forward(p, t, cfg), param_structs(cfg),
-                     tokens)
-
-
 def _fwd_cfg() -> Any:
     return _config(**FWD_CFG)
 
 
+def _fwd_work() -> Any:
+    from scalebook.config import Workload
+    return Workload(**FWD_WORK)
+
+
+def _fwd_xla() -> float:
+    """FLOPs XLA counts for the compiled `scalebook.model.forward`."""
+    from scalebook.model_xla import xla_forward_flops
+
+    return xla_forward_flops(_fwd_cfg(), work=_fwd_work())
+
+
 def _fwd_variant(**change: Any) -> float:
-    return cnt.forward_flops_total(_config(**{**FWD_CFG, **change}))
+    return cnt.forward_flops_total(_config(**{**FWD_CFG, **change}),
+                                   work=_fwd_work())
 
 
 def _fwd_without(key: str) -> float:
-    f = cnt.forward_flops(_fwd_cfg())
+    f = cnt.forward_flops(_fwd_cfg(), work=_fwd_work())
     return sum(f.values()) - f[key]
 
 
-register(Number("4.9", lambda: xla_forward_flops(_fwd_cfg()), rtol=0.03,
+register(Number("4.9", _fwd_xla, rtol=0.03,
                 unit="FLOPs", hints=[
     wrong_value(_fwd_without("unembed"), "you left out the unembedding: "
                 "logits for every position, [B*T, D] x [D, V]."),
-    wrong_value(_fwd_without("scores") - cnt.forward_flops(_fwd_cfg())["av"],
+    wrong_value(_fwd_without("scores")
+                - cnt.forward_flops(_fwd_cfg(), work=_fwd_work())["av"],
                 "the attention core is missing: QK^T and the weighted sum "
                 "of values are matmuls too."),
     wrong_value(_fwd_variant(K=4), "this is multi-query attention: the K "
