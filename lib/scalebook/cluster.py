@@ -163,29 +163,26 @@ class Cluster:
                          f"{', '.join(lv.name for lv in self.levels)}")
 
     def table(self):
-        """The levels as a `scalebook.tables.Table`: GPUs under one parent,
+        """The levels as a `scalebook.tabular.Table`: GPUs under one parent,
         degree, switch and cable bandwidth per parent, per-domain bandwidth
         (bytes/s, one way)."""
-        from scalebook.tables import Table
+        from scalebook.tabular import Table
         from scalebook.units import si
 
-        header = ["level", "GPUs", "degree", "switch BW", "cable BW",
-                  "BW per domain"]
-        rows, values = [], []
+        rows = []
         for lv in self.levels:
             sw = (None if lv.switch_bw is None else
                   lv.switch_bw * lv.switches / self._parents(lv))
-            v = {"level": lv.name, "GPUs": lv.gpus, "degree": lv.fanout,
-                 "switch BW": sw, "cable BW": lv.cable_bw,
-                 "BW per domain": lv.per_domain_bw}
-            values.append(v)
-            rows.append([lv.name, f"{lv.gpus:,}", str(lv.fanout),
-                         "–" if sw is None else si(sw, "B/s"),
-                         si(lv.cable_bw, "B/s"),
-                         si(lv.per_domain_bw, "B/s")])
-        cap = (f"{self.n_gpus:,} x {self.chip.name}, oversubscription "
-               f"{self.oversubscription:g} (bandwidths one way, per parent)")
-        return Table(header, rows, values, cap)
+            rows.append([lv.name, lv.gpus, lv.fanout, sw, lv.cable_bw,
+                         lv.per_domain_bw])
+        rate = lambda x: si(x, "B/s")
+        return Table(["level", "GPUs", "degree", "switch BW", "cable BW",
+                      "BW per domain"], rows,
+                     formats={"GPUs": ",", "switch BW": rate,
+                              "cable BW": rate, "BW per domain": rate},
+                     title=f"{self.n_gpus:,} x {self.chip.name}, "
+                           f"oversubscription {self.oversubscription:g} "
+                           "(bandwidths one way, per parent)")
 
     def _parents(self, lv: Level) -> int:
         return max(1, self.n_gpus // lv.gpus)

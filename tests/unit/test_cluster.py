@@ -9,7 +9,7 @@ TB = 1e12
 
 def test_superpod_level_table_matches_the_fact_sheet():
     t = cluster.cluster("H100", 1024).table()
-    rows = {v["level"]: v for v in t.values}
+    rows = {v["level"]: v for v in t.records()}
     want = {"NVLink": (8, 8, 6.4 * TB, 3.6 * TB, 450e9),
             "leaf": (256, 32, 25.6 * TB, 12.8 * TB, 400e9),
             "spine": (1024, 4, 51.2 * TB, 51.2 * TB, 400e9)}

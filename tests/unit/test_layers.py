@@ -16,12 +16,12 @@ import pytest
 LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("registry", ("hardware", "config", "dtypes", "units")),
+    ("registry", ("hardware", "config", "dtypes", "units", "tabular")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
                   "systolic", "tables", "cluster", "gpu_training")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul")),
-    ("measurement", ("bench", "hlo")),
+    ("measurement", ("bench", "hlo", "model_xla")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
@@ -61,8 +61,10 @@ def _imports(module: str) -> list[tuple[str, bool]]:
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.level:
                 continue
-            if node.module == "scalebook":
-                names = [a.name for a in node.names]
+            if node.module == "scalebook":  # modules, not package names
+                names = [a.name for a in node.names
+                         if (LIB / f"{a.name}.py").exists()
+                         or (LIB / a.name).is_dir()]
             elif node.module.startswith(("scalebook.", "jax")):
                 names = [node.module.removeprefix("scalebook.")]
         elif isinstance(node, ast.Import):

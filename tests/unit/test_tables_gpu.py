@@ -6,7 +6,7 @@ from scalebook import hardware as hw, tables
 
 def test_compute_units_table_counts_sms_and_tensor_cores():
     t = tables.compute_units_table()
-    rows = {v["chip"]: v for v in t.values}
+    rows = {v["chip"]: v for v in t.records()}
     assert rows["H100"]["cores"] == 132 and rows["H100"]["matrix units"] == 528
     assert rows["TPU v5p"]["cores"] == 2 and rows["TPU v5p"]["matrix units"] == 8
     assert rows["H100"]["scratchpad"] == 33 * 2**20
@@ -17,7 +17,7 @@ def test_compute_units_table_counts_sms_and_tensor_cores():
 
 def test_network_table_puts_nvlink_next_to_ici_and_ib_next_to_dcn():
     t = tables.network_table()
-    rows = {v["chip"]: v for v in t.values}
+    rows = {v["chip"]: v for v in t.records()}
     assert rows["H100"]["scale-up egress"] == pytest.approx(450e9)
     assert rows["TPU v5p"]["scale-up egress"] == pytest.approx(540e9)
     assert rows["GB200 NVL72"]["scale-up domain"] == 72
