@@ -15,7 +15,8 @@ from scalebook.tabular import Table
 from scalebook.units import fmt_bytes, si
 
 __all__ = ["Table", "spec_table", "derived_table", "bandwidth_chart",
-           "bandwidth_ratios", "compute_units_table", "network_table"]
+           "bandwidth_ratios", "gpu_spec_table", "compute_units_table",
+           "network_table"]
 
 ChipList = Iterable[str | hardware.Chip] | None
 
@@ -144,6 +145,29 @@ def _gpu_or_tpu(gpu: Callable, tpu: Callable) -> Callable:
 
 def _missing(_c):
     raise ValueError("not in the registry")
+
+
+def gpu_spec_table(chips: ChipList = None) -> Table:
+    """Per-GPU specs from the registry (all GPUs by default): peak FLOP/s
+    by dtype (dense), HBM, the NVLink domain and the NIC (bytes/s one way).
+    A dash: the chip has no such Tensor Core format (fp8 on an A100)."""
+    cs = hardware.gpus() if chips is None else _chips(chips)
+    cols = [
+        ("chip", lambda c: c.name, str),
+        ("year", lambda c: c.release, str),
+        ("SMs", lambda c: c.sms, str),
+        ("bf16", lambda c: c.peak_flops("bf16"), _rate("FLOP/s")),
+        ("fp8", lambda c: c.peak_flops("fp8"), _rate("FLOP/s")),
+        ("fp4", lambda c: c.peak_flops("fp4"), _rate("FLOP/s")),
+        ("HBM", lambda c: c.hbm_bytes, fmt_bytes),
+        ("HBM BW", lambda c: c.hbm_bw, _rate("B/s")),
+        ("NVLink per GPU", lambda c: c.gpu_egress_bw, _rate("B/s")),
+        ("NVLink domain", lambda c: c.max_chips, lambda x: f"{x} GPUs"),
+        ("NVSwitches", lambda c: c.nvswitches, str),
+        ("NIC", lambda c: c.bandwidth("dcn"), _rate("B/s")),
+    ]
+    return _build(cs, cols, "Per-GPU specs (registry: scalebook.hardware; "
+                  "dense FLOP/s)")
 
 
 def compute_units_table(chips: ChipList = ("H100", "B200", "TPU v5p",

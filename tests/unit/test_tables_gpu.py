@@ -25,3 +25,11 @@ def test_network_table_puts_nvlink_next_to_ici_and_ib_next_to_dcn():
     assert rows["H100"]["scale-out egress"] == pytest.approx(50e9)
     assert rows["H100"]["scale-up / scale-out"] == pytest.approx(9)
     assert "NVLink" in str(t) and "DCN" in str(t)
+
+
+def test_gpu_spec_table_leaves_fp8_blank_on_the_a100():
+    t = tables.gpu_spec_table()
+    rows = {v["chip"]: v for v in t.records()}
+    assert rows["A100"]["fp8"] is None and rows["H100"]["fp8"] == 1.979e15
+    assert rows["GB200 NVL72"]["NVLink domain"] == 72
+    assert "–" in str(t)
