@@ -41,6 +41,8 @@ JAX_FREE_MODULES = {
     "comms": ("c = sb.comms.all_gather(2**20, {'x': 4}, 'x', 'v5e')\n"
               "assert c.bytes_per_device > 0 and c.time > 0"),
     "topology": "assert sb.topology.max_hops((4, 4), False) == 6",
+    "mesh": ("m = sb.mesh.describe({'X': 2, 'Y': 4}, chip='v5p')\n"
+             "assert m.slice_shape == (2, 4, 1) and m.wraps == (False,) * 2"),
     "systolic": ("import numpy as np\n"
                  "run = sb.systolic.simulate(np.eye(3), np.ones((3, 3)))\n"
                  "assert np.allclose(run.result, np.ones((3, 3)))"),

@@ -48,6 +48,11 @@ def _modules() -> list[str]:
     return out
 
 
+def _is_module(name: str) -> bool:
+    path = LIB / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or path.is_dir()
+
+
 def _imports(module: str) -> list[tuple[str, bool]]:
     """(scalebook module imported, at top level?) for each import."""
     path = LIB / (module.replace(".", "/") + ".py")
@@ -62,9 +67,7 @@ def _imports(module: str) -> list[tuple[str, bool]]:
             if node.level:
                 continue
             if node.module == "scalebook":  # modules, not package names
-                names = [a.name for a in node.names
-                         if (LIB / f"{a.name}.py").exists()
-                         or (LIB / a.name).is_dir()]
+                names = [a.name for a in node.names if _is_module(a.name)]
             elif node.module.startswith(("scalebook.", "jax")):
                 names = [node.module.removeprefix("scalebook.")]
         elif isinstance(node, ast.Import):

@@ -13,6 +13,7 @@ from typing import Any
 
 from scalebook import counting as cnt
 from scalebook.grading import (Custom, Number, Parts, off_by, register,
+                               returned_number,
                                wrong_value)
 
 # ---------------------------------------------------------------------------
@@ -211,9 +212,7 @@ def _grade_counter(fn: Any) -> tuple[bool | None, str]:
     if not callable(fn):
         return False, "expected a function count_params(cfg) -> int."
     for cfg in _count_configs():
-        got = fn(cfg)
-        if got is None:
-            return None, ""
+        got = returned_number(fn(cfg), "parameters", "count_params(cfg)")
         want = model_leaf_count(cfg)
         if got != want:
             what = (f"D={cfg.D}, F={cfg.F}, L={cfg.L}, N={cfg.N}, "
@@ -224,7 +223,7 @@ def _grade_counter(fn: Any) -> tuple[bool | None, str]:
                 hint = " Tied embeddings share one [V, D] matrix."
             elif cfg.K != cfg.N:
                 hint = " Check the K and V projections: they have K heads."
-            return False, (f"not yet: for {what} you return {got:,}, the "
+            return False, (f"for {what} you return {got:,.0f}, the "
                            f"model has {want:,} values.{hint}")
     return True, (f"correct: equals the model's leaf count on "
                   f"{len(_count_configs())} configs (MHA, GQA, MQA, tied).")
