@@ -13,9 +13,11 @@ two never import JAX, so every formula runs where JAX is not installed.
    renderer).
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
-   (one description of a device mesh), ``comms`` (what a collective costs),
-   ``systolic``, ``tables``.  New cost models (parallelism, inference,
-   scaling) go here.
+   (one description of a device mesh), ``comms`` (what a collective costs,
+   on a TPU torus or a GPU cluster), ``cluster`` (GPU clusters: NVLink
+   domains and fat trees), ``gpu_training`` (training strategies priced on
+   a GPU cluster), ``systolic``, ``tables``.  New cost models (parallelism,
+   inference, scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``sharding``, ``sharded_matmul``.
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
