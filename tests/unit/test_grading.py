@@ -454,4 +454,4 @@ def test_progress_lists_every_exercise_with_its_latest_result(capsys):
 def test_progress_of_a_chapter_without_exercises_says_so():
     from scalebook import grading
     with pytest.raises(ValueError, match="no exercises"):
-        grading.progress(99)
+        grading.progress(4321)
