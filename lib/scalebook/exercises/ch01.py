@@ -1,8 +1,10 @@
 """Chapter 1 exercises: rooflines.
 
 Every expected value is computed from `scalebook.roofline` and
-`scalebook.hardware`, so answers follow the registry. The givens of each
-problem are the constants below; the notebook states the same values.
+`scalebook.hardware`, so answers follow the registry, except 1.14's XLA
+bytes, which are read from the compiled program (`scalebook.bench`) when
+the answer is checked.  The givens of each problem are the constants
+below; the notebook states the same values.
 """
 from __future__ import annotations
 

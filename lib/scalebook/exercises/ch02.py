@@ -2,8 +2,10 @@
 
 Every expected value is computed from `scalebook.hardware`,
 `scalebook.topology` and `scalebook.systolic`, so the answers follow the
-registry.  The givens of each problem (model sizes, shapes, chip
-coordinates) are the constants below; the notebook states the same values.
+registry; 2.10's XLA FLOPs are read from the compiled program
+(`scalebook.bench`) when the answer is checked.  The givens of each
+problem (model sizes, shapes, chip coordinates) are the constants below;
+the notebook states the same values.
 """
 from __future__ import annotations
 
