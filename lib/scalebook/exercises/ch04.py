@@ -5,19 +5,18 @@ graded against the real model: 4.1's parameter count is the number of
 values in `scalebook.model.init_params`' tree (traced with
 `jax.eval_shape`, so nothing is drawn), and 4.9's FLOPs are XLA's count of
 the compiled `scalebook.model.forward` (`scalebook.model_xla`).  4.9's
-known mistakes lie within its tolerance of each other, so it is a
-`NearestHintNumber`: the hint nearest the answer wins.  The givens are the
+known mistakes lie within its tolerance of each other; `grading.Number`
+shows the hint nearest the answer.  The givens are the
 constants below; the notebook states the same values.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any
 
 from scalebook import counting as cnt
-from scalebook.grading import (Custom, Feedback, Hint, Number, Parts, off_by,
-                               register, returned_number, wrong_value)
+from scalebook.grading import (Custom, Number, Parts, off_by, register,
+                               returned_number, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -32,29 +31,6 @@ REMAT_MODEL, REMAT_TOKENS = "llama3-8b", 2**20                    # 4.6
 MOE = dict(E=64, k=4, chip="v5e")                                 # 4.7
 FWD_CFG = dict(D=128, F=512, L=2, N=4, K=1, H=32, V=320)          # 4.9
 FWD_WORK = dict(B=2, T=64)                                        # 4.9
-
-
-@dataclasses.dataclass
-class NearestHintNumber(Number):
-    """A `Number` whose known mistakes may lie close together: when several
-    hints match an answer, the one whose value is nearest to it wins
-    (`Number` shows the first that matches).  The expected value is
-    computed once per answer."""
-
-    def judge(self, x: float) -> Feedback:
-        want = float(self.expected_value())
-        ordered = sorted(self.hints, key=lambda h: _gap(h, x, want))
-        return Number.judge(dataclasses.replace(
-            self, expected=want, hints=tuple(ordered)), x)
-
-
-def _gap(hint: Hint, x: float, want: float) -> float:
-    """Relative distance of answer `x` from `hint`'s wrong value."""
-    target = want * hint.factor if hint.factor is not None else hint.value
-    if target is None:
-        return float("inf")
-    target = float(target)
-    return abs(x - target) / abs(target) if target else abs(x)
 
 
 def _config(**kw: Any) -> Any:
@@ -290,7 +266,7 @@ def _fwd_without(key: str) -> float:
 
 # Leaving out the attention core and leaving out the unembedding give
 # answers within 3 % of each other here: the nearer hint must win.
-register(NearestHintNumber("4.9", _fwd_xla, rtol=0.03, unit="FLOPs", hints=[
+register(Number("4.9", _fwd_xla, rtol=0.03, unit="FLOPs", hints=[
     wrong_value(_fwd_without("unembed"), "you left out the unembedding: "
                 "logits for every position, [B*T, D] x [D, V]."),
     wrong_value(_fwd_without("scores")
