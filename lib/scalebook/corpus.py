@@ -64,7 +64,8 @@ class MarkovSource:
                 seed: int) -> np.ndarray:
         """Training data: int32 [steps, batch, seq_len + 1] (inputs and their
         next-token targets), each sequence an independent stretch of chain."""
-        for name, v in (("steps", steps), ("batch", batch)):
+        for name, v in (("steps", steps), ("batch", batch),
+                        ("seq_len", seq_len)):
             if not (isinstance(v, (int, np.integer)) and v >= 1):
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         seqs = self.sample(steps * batch, seq_len + 1, seed)
