@@ -30,6 +30,15 @@ BUDGETS = (1e22, 1e24, 1e26)
 _PRETTY = {"E": "E", "A": "A", "B": "B", "alpha": "α", "beta": "β"}
 
 
+def fmt_count(x: float, digits: int = 3) -> str:
+    """A large count in words' units: 9.12e9 -> '9.12 B', 1.7e12 -> '1.7 T'
+    (B for billion, as parameter counts are usually written)."""
+    for scale, name in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.{digits}g} {name}"
+    return f"{x:.{digits}g}"
+
+
 def _fmt_param(name: str, v: float) -> str:
     return f"{v:.4f}" if name in ("alpha", "beta") else (
         f"{v:.3f}" if name == "E" else f"{v:.0f}")
@@ -73,10 +82,10 @@ def optimum_table(fit: s.Fit, boot: s.Bootstrap | None = None,
         mark = "" if lo_c <= C <= hi_c else "*"
         cells = []
         for q, v in (("N", N), ("D", D), ("D/N", D / N)):
-            text = u.si(v) if q != "D/N" else f"{v:.1f}"
+            text = fmt_count(v) if q != "D/N" else f"{v:.1f}"
             if boot is not None:
                 lo, hi = boot.derived_interval(C, q, level, extrapolate=True)
-                text += (f" ({u.si(lo)}–{u.si(hi)})" if q != "D/N"
+                text += (f" ({fmt_count(lo)}–{fmt_count(hi)})" if q != "D/N"
                          else f" ({lo:.0f}–{hi:.0f})")
             cells.append(text)
         lines.append(f"{C:>10.0e}{mark:1} {cells[0]:>22} {cells[1]:>22} "
@@ -269,13 +278,13 @@ def budget_summary(fit: s.Fit, C: float, mfu: float = s.DEFAULT_MFU
         "budget C": f"{C:.3g} FLOPs"
                     + ("  (beyond the fitted runs: extrapolation)"
                        if p.extrapolated else ""),
-        "optimal N": u.si(p.N) + " parameters",
-        "optimal D": u.si(p.D) + " tokens",
+        "optimal N": fmt_count(p.N) + " parameters",
+        "optimal D": fmt_count(p.D) + " tokens",
         "tokens per parameter": f"{p.tokens_per_param:.1f}",
         "shape: layers L": f"{p.config.L}",
         "shape: width D, MLP width F": f"{p.config.D:,}, {p.config.F:,}",
         "shape: heads x head dim": f"{p.config.N} x {p.config.H}",
-        "shape: parameters": u.si(p.params),
+        "shape: parameters": fmt_count(p.params),
         "training FLOPs, 6ND": f"{p.flops_6nd:.3g}",
         f"training FLOPs, exact (T={p.seq_len})": f"{p.flops_exact:.3g}",
     }
