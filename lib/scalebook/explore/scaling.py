@@ -368,17 +368,17 @@ class ScheduleDemo:
 
 def schedule_demo(steps: int = 200, batch: int = 8, seq_len: int = 32,
                   peak: float = 1e-2, warmup: int | None = None,
-                  decay: float = 0.2, seed: int = 0,
-                  preset: str = "tiny") -> ScheduleDemo:
+                  decay: float = 0.2, seed: int = 0, preset: str = "tiny",
+                  held_out_batches: int = 16) -> ScheduleDemo:
     """Train `preset` under four schedules on a generated Markov corpus.
 
     "cosine" and "WSD" run `steps` steps; "cosine, half" runs steps // 2
     from scratch; "WSD, half" reuses the WSD run's checkpoint at the start
     of its own decay (the two schedules agree until then) and only runs
-    the decay.  Every run sees the same batches in the same order.
+    the decay.  Every run sees the same batches in the same order, and is
+    scored at its end on `held_out_batches` batches it never trained on.
     """
     import jax
-    import jax.numpy as jnp
 
     from scalebook import corpus, model as m, schedules as sch
 
@@ -387,10 +387,19 @@ def schedule_demo(steps: int = 200, batch: int = 8, seq_len: int = 32,
     half = steps // 2
     src = corpus.markov_source(vocab=cfg.V, seed=seed)
     data = src.batches(steps, batch, seq_len, seed=seed + 1)
-    held = jnp.asarray(src.sample(256, seq_len + 1, seed=seed + 2))
+    held = src.batches(held_out_batches, batch, seq_len, seed=seed + 2)
     step = jax.jit(m.train_step, static_argnames=("cfg", "scan_layers"))
-    evaluate = jax.jit(m.loss, static_argnames=("cfg", "scan_layers"))
     params0 = m.init_params(cfg, jax.random.key(seed))
+    opt0 = jax.jit(m.init_adam)(params0)  # one compile, not one per leaf
+
+    def evaluate(params, opt):
+        # train_step returns the loss of the parameters it was given, before
+        # its update; at learning rate 0 on unseen batches it is an
+        # evaluation (the update is discarded), and it reuses the compiled
+        # step instead of compiling a second function.
+        zero = np.float32(0.0)
+        return float(np.mean([step(params, opt, b, cfg, zero)[2]
+                              for b in held]))
 
     lrs = {"cosine": sch.cosine(steps, peak, warmup),
            "WSD": sch.wsd(steps, peak, warmup, decay),
@@ -410,16 +419,15 @@ def schedule_demo(steps: int = 200, batch: int = 8, seq_len: int = 32,
             if i == save_at:
                 snaps[name] = (params, opt)
             params, opt, loss = step(params, opt, data[i], cfg,
-                                     jnp.float32(lrs[name][i]))
+                                     lrs[name][i])     # a numpy float32
             out.append(loss)
         steps_run += len(lrs[name]) - first
         losses[name] = np.asarray(out, dtype=np.float64)
         start[name] = first
-        held_out[name] = float(evaluate(params, held, cfg))
+        held_out[name] = evaluate(params, opt)
 
     for name in ("cosine", "WSD", "cosine, half"):
-        run(name, params0, m.init_adam(params0), 0,
-            save_at=branch if name == "WSD" else None)
+        run(name, params0, opt0, 0, save_at=branch if name == "WSD" else None)
     run("WSD, half", *snaps["WSD"], branch)
     return ScheduleDemo(lrs=lrs, losses=losses, start=start,
                         held_out=held_out, floor=src.entropy_rate,
