@@ -366,10 +366,10 @@ class ScheduleDemo:
     branched_from: dict[str, str] = field(default_factory=dict)
 
 
-def schedule_demo(steps: int = 200, batch: int = 8, seq_len: int = 32,
+def schedule_demo(steps: int = 160, batch: int = 8, seq_len: int = 32,
                   peak: float = 1e-2, warmup: int | None = None,
                   decay: float = 0.2, seed: int = 0, preset: str = "tiny",
-                  held_out_batches: int = 16) -> ScheduleDemo:
+                  held_out_batches: int = 8) -> ScheduleDemo:
     """Train `preset` under four schedules on a generated Markov corpus.
 
     "cosine" and "WSD" run `steps` steps; "cosine, half" runs steps // 2
