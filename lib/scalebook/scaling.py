@@ -37,7 +37,7 @@ from scalebook.hardware import chip as _chip
 __all__ = [
     "Law", "HOFFMANN_2022", "BESIROGLU_2024", "PUBLISHED", "PARAM_NAMES",
     "Runs", "load_chinchilla", "FitError", "Fit", "fit", "huber",
-    "objective", "Bootstrap", "bootstrap", "compute_optimal",
+    "objective", "law_objective", "Bootstrap", "bootstrap", "compute_optimal",
     "tokens_for", "isoflop_loss", "tokens_per_param_rule",
     "shape_for_params", "training_days", "CLUSTERS", "cluster", "Plan",
     "plan",
@@ -354,6 +354,15 @@ def objective(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray,
     grad = np.array([(dh * w[0]).sum(), (dh * w[1]).sum(), (dh * w[2]).sum(),
                      -(dh * w[0] * logN).sum(), -(dh * w[1] * logD).sum()])
     return float(huber(r, delta).sum() / delta), grad
+
+
+def law_objective(law: Law, runs: "Runs", delta: float = HUBER_DELTA
+                  ) -> float:
+    """The fitting objective of `law` on `runs` (see `objective`): lower
+    fits better.  Compares laws on the same runs, e.g. a published one
+    against a fit."""
+    return objective(_theta(law), np.log(runs.N), np.log(runs.D),
+                     np.log(runs.loss), delta)[0]
 
 
 def _grid_values(grid: Mapping[str, np.ndarray], logN, logD, logL,

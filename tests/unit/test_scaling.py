@@ -42,6 +42,8 @@ def test_chinchilla_data_has_245_positive_runs(runs):
 def test_tokens_are_recovered_as_c_over_6n(runs):
     np.testing.assert_allclose(runs.D, runs.C / (6 * runs.N))
     np.testing.assert_allclose(counting.six_n_d(runs.N, runs.D), runs.C)
+    again = s.Runs.from_tokens(runs.N, runs.D, runs.loss)
+    np.testing.assert_allclose(again.C, runs.C)
 
 
 def test_data_file_and_its_credit_ship_inside_the_package():
@@ -89,9 +91,8 @@ def test_original_parameters_fit_these_runs_badly(full, boot):
     ours = np.median(full.residuals())
     theirs = np.median(np.log(s.HOFFMANN_2022.loss(r.N, r.D)) - np.log(r.loss))
     assert abs(ours) < 0.002 and theirs > 0.01  # > 1 % too high, typically
-    logs = np.log(r.N), np.log(r.D), np.log(r.loss)
-    f_hoff, _ = s.objective(s._theta(s.HOFFMANN_2022), *logs)
-    assert f_hoff > 3 * full.objective
+    assert s.law_objective(s.HOFFMANN_2022, r) > 3 * full.objective
+    assert s.law_objective(full.law, r) == pytest.approx(full.objective)
     for name in ("B", "beta"):  # far outside what the data allow
         lo, hi = boot.interval(name)
         assert not lo < getattr(s.HOFFMANN_2022, name) < hi
@@ -100,9 +101,7 @@ def test_original_parameters_fit_these_runs_badly(full, boot):
 def test_fit_is_the_lowest_optimum_of_many_starts(runs, full):
     wider = s.fit(runs, n_starts=24)
     assert wider.objective == pytest.approx(full.objective, rel=1e-6)
-    logs = np.log(full.runs.N), np.log(full.runs.D), np.log(full.runs.loss)
-    f_pub, _ = s.objective(s._theta(s.BESIROGLU_2024), *logs)
-    assert full.objective <= f_pub
+    assert full.objective <= s.law_objective(s.BESIROGLU_2024, full.runs)
 
 
 def test_objective_gradient_matches_finite_differences(full):
