@@ -457,7 +457,9 @@ def schedule_figure(demo: ScheduleDemo, smooth: int = 10):
         sm = np.convolve(loss, k, mode="valid")
         x = np.arange(smooth - 1, len(loss))
         keep = x >= max(first, smooth - 1)
-        ax1.plot(x[keep], sm[keep], color=col, ls=ls, label=name)
+        short = name.endswith("half")       # drawn on top, thicker
+        ax1.plot(x[keep], sm[keep], color=col, ls=ls, label=name,
+                 lw=2.2 if short else 1.5, zorder=3 if short else 2)
         ax1.plot(len(lr) - 1, demo.held_out[name], "o", color=col,
                  markeredgecolor="k")
     ax1.axhline(demo.floor, color="k", lw=0.8, ls="--")
