@@ -14,6 +14,9 @@ import scalebook.exercises.ch01 as ch01
 from scalebook.grading import (BAD_TYPE, BLANK, FAIL, PASS, Hint, Parts,
                                grade, question)
 
+import hint_checks
+_hint = hint_checks.hint
+
 V5E, V5P, V6E, H100 = (sb.chip(n) for n in ("v5e", "v5p", "v6e", "H100"))
 
 # ---------------------------------------------------------------------------
@@ -144,21 +147,10 @@ def test_a_string_gets_a_type_message(qid):
 # ---------------------------------------------------------------------------
 # Every hint, reached by the mistake it names
 # ---------------------------------------------------------------------------
-def _sub(qid, part):
-    q = question(qid)
-    return q.parts[part] if part else q
 
 
-def _hint(qid, part, words):
-    found = {h.message for h in _sub(qid, part).hints if words in h.message}
-    assert len(found) == 1, (qid, part, words, found)
-    return found.pop()
 
 
-def _answer(qid, part, value):
-    if part is None:
-        return value
-    return dict(READER[qid], **{part: value})
 
 
 MS, US = 1e3, 1e6
@@ -222,23 +214,13 @@ MISTAKES = [
 
 @pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
 def test_each_mistake_gets_its_own_hint(qid, part, answer, words):
-    fb = grade(qid, _answer(qid, part, answer))
-    want = _hint(qid, part, words)
-    assert fb.status == FAIL
-    assert fb.message == (f"{part}: {want}" if part else want)
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer, words)
 
 
-def _all_hints(qid):
-    q = question(qid)
-    subs = q.parts.items() if isinstance(q, Parts) else [(None, q)]
-    return {(qid, part, h.message) for part, sub in subs for h in sub.hints}
 
 
 def test_every_hint_is_reached_by_a_mistake():
-    reached = {(qid, part, _hint(qid, part, words))
-               for qid, part, _, words in MISTAKES}
-    every = set().union(*(_all_hints(q) for q in READER))
-    assert every == reached, every - reached
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
 
 
 def _hints_with_expected(qid):

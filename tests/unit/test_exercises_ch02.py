@@ -14,6 +14,9 @@ from scalebook import grading
 from scalebook.exercises import ch02
 from scalebook.grading import BAD_TYPE, BLANK, FAIL, PASS, Parts, question
 
+import hint_checks
+_hint = hint_checks.hint
+
 V5E, V5P, V6E = sb.chip("v5e"), sb.chip("v5p"), sb.chip("v6e")
 LAT = sb.hardware.ICI_HOP_LATENCY
 
@@ -135,19 +138,10 @@ def test_other_spellings_of_a_right_answer_pass(qid, answer):
 # ---------------------------------------------------------------------------
 # Every hint, reached by the mistake it names
 # ---------------------------------------------------------------------------
-def _sub(qid, part):
-    q = question(qid)
-    return q.parts[part] if part else q
 
 
-def _hint(qid, part, words):
-    found = {h.message for h in _sub(qid, part).hints if words in h.message}
-    assert len(found) == 1, (qid, part, words, found)
-    return found.pop()
 
 
-def _answer(qid, part, value):
-    return value if part is None else dict(READER[qid], **{part: value})
 
 
 MISTAKES = [
@@ -198,20 +192,11 @@ MISTAKES = [
 
 @pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
 def test_each_mistake_gets_its_own_hint(qid, part, answer, words):
-    fb = grade(qid, _answer(qid, part, answer))
-    want = _hint(qid, part, words)
-    assert fb.status == FAIL
-    assert fb.message == (f"{part}: {want}" if part else want)
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer, words)
 
 
 def test_every_hint_is_reached_by_a_mistake():
-    every = set()
-    for qid in READER:
-        q = question(qid)
-        subs = q.parts.items() if isinstance(q, Parts) else [(None, q)]
-        every |= {(qid, p, h.message) for p, sub in subs for h in sub.hints}
-    reached = {(qid, p, _hint(qid, p, w)) for qid, p, _, w in MISTAKES}
-    assert every == reached, every - reached
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
 
 
 def test_the_pod_cores_of_the_chapter_chip():

@@ -15,6 +15,9 @@ from scalebook import grading as g
 from scalebook.exercises import ch04
 from scalebook.grading import Parts, question
 
+import hint_checks
+_hint = hint_checks.hint
+
 
 def grade(qid, answer):
     return g.grade(qid, answer)
@@ -132,19 +135,10 @@ def test_forward_flops_exercise_is_graded_by_xla():
 # ---------------------------------------------------------------------------
 # Every hint, reached by the mistake it names
 # ---------------------------------------------------------------------------
-def _sub(qid, part):
-    q = question(qid)
-    return q.parts[part] if part else q
 
 
-def _hint(qid, part, words):
-    found = {h.message for h in _sub(qid, part).hints if words in h.message}
-    assert len(found) == 1, (qid, part, words, found)
-    return found.pop()
 
 
-def _answer(qid, part, value):
-    return value if part is None else dict(READER[qid], **{part: value})
 
 
 MISTAKES = [
@@ -187,23 +181,13 @@ MISTAKES = [
 
 @pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
 def test_each_mistake_gets_its_own_hint(qid, part, answer, words):
-    fb = grade(qid, _answer(qid, part, answer))
-    want = _hint(qid, part, words)
-    assert fb.status == g.FAIL
-    assert fb.message == (f"{part}: {want}" if part else want)
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer, words)
 
 
-def _all_hints(qid):
-    q = question(qid)
-    subs = q.parts.items() if isinstance(q, Parts) else [(None, q)]
-    return {(qid, part, h.message) for part, sub in subs for h in sub.hints}
 
 
 def test_every_hint_is_reached_by_a_mistake():
-    reached = {(qid, part, _hint(qid, part, words))
-               for qid, part, _, words in MISTAKES}
-    every = set().union(*(_all_hints(q) for q in READER))
-    assert every == reached, every - reached
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
 
 
 @pytest.mark.parametrize("qid", ["4.2", "4.3", "4.4", "4.5", "4.6", "4.7",
