@@ -49,6 +49,12 @@ JAX_FREE_MODULES = {
     "tabular": ("t = sb.tabular.Table(['a', 'n'], [['x', 1.5]])\n"
                 "assert str(t).splitlines()[-1] == 'x  1.5'"),
     "tables": "assert 'TPU v5e' in str(sb.tables.spec_table())",
+    "scaling": ("n, d = sb.scaling.compute_optimal(sb.scaling.BESIROGLU_2024,"
+                " 1e22)\nassert 5e9 < n < 2e10 and 1e11 < d < 4e11"),
+    "schedules": ("lr = sb.schedules.cosine(100, 1e-3, warmup=10)\n"
+                  "assert len(lr) == 100 and max(lr) <= 1e-3"),
+    "corpus": ("src = sb.corpus.markov_source(vocab=16, successors=4)\n"
+               "assert src.vocab == 16"),
     "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
                 "assert cl.switch_count()['total'] == 560"),
     "gpu_training": ("c = sb.gpu_training.layer_cost('H100', 4e6, 8192, "
