@@ -72,8 +72,7 @@ def test_paged_decode_equals_model_decode(name):
                                  width=S // bs)
         want, cache = decode(params, cache, tok, pos, cfg=cfg)
         got, pool = paged_decode(params, pool, tables, jnp.full((B,), pos),
-                                 tok,
-                         cfg=cfg)
+                                 tok, cfg=cfg)
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
         tok = jnp.argmax(want, -1)
 
