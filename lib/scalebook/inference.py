@@ -44,7 +44,8 @@ __all__ = [
     "SliceFit", "smallest_slice", "throughput_ceiling", "qps_per_chip",
     "batch_sweep", "tp_flops_limit", "tp_memory_limit", "tp_layer_times",
     "tp_activation_bytes", "kv_replication", "AttentionLayout",
-    "attention_layout", "disaggregation_ratio", "kv_eviction_rate",
+    "attention_layout", "decode_collectives", "disaggregation_ratio",
+    "kv_eviction_rate",
 ]
 
 
@@ -480,6 +481,37 @@ def tp_layer_times(cfg: Any, chip: Any, batch: int, mesh: Any,
     return {"hbm": w * dtype_bytes(weight_dtype) / (Y * c.hbm_bw),
             "math": 2 * batch * w / (Y * c.peak_flops(compute_dtype)),
             "ici": ag.time + rs.time}
+
+
+def decode_collectives(cfg: Any, batch: int, mesh: Any, model: Any,
+                       data: str | None = None, tokens: int = 1,
+                       act_dtype: str = "bf16", chip: Any = "v5e",
+                       wraparound: Any = True) -> list[dict]:
+    """The collectives of one tensor-parallel forward step (a decode step
+    with tokens=1, a prefill with tokens=T) under the rules of
+    `scalebook.sharded_decode`: per layer, two all-reduces over the
+    `model` axes of the [batch/dp, tokens, D] activations (after the
+    attention output projection and after the MLP down-projection).
+
+    Returns one dict per kind: kind, axes, count, array_bytes (V),
+    bytes_per_device (what HLO shows per execution) and seconds (all of
+    them, from `scalebook.comms` on `chip`; wraparound as there).
+    """
+    f = _model(cfg)
+    spec = describe(mesh)
+    dp = spec.size(data) if data is not None else 1
+    batch = _count(batch, "batch")
+    if batch % dp:
+        raise ValueError(f"a batch of {batch} does not split over {dp} "
+                         "data-parallel devices")
+    model = spec.axes(model)
+    V = batch // dp * _count(tokens, "tokens") * f.D * dtype_bytes(act_dtype)
+    if spec.size(model) == 1:
+        return []
+    cost = comms.all_reduce(V, spec, model, chip, wraparound=wraparound)
+    return [{"kind": "all-reduce", "axes": model, "count": 2 * f.L,
+             "array_bytes": V, "bytes_per_device": cost.bytes_per_device,
+             "seconds": 2 * f.L * cost.time}]
 
 
 # ---------------------------------------------------------------------------
