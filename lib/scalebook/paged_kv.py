@@ -90,7 +90,6 @@ class BlockPool:
             (b, None) for b in range(num_blocks))
         self._hash_of: dict[int, int] = {}
         self._block_of: dict[int, int] = {}
-        self._tokens_of: dict[int, tuple[int, ...]] = {}
         self.tables: dict[Hashable, list[int]] = {}
         self.lengths: dict[Hashable, int] = {}
         self.hits = 0
@@ -124,9 +123,10 @@ class BlockPool:
         h = self._hash_of.pop(b, None)
         if h is not None:
             del self._block_of[h]
-            del self._tokens_of[b]
         self.ref[b] = 1
-        self.peak_used = max(self.peak_used, self.num_used)
+        used = self.num_blocks - len(self._free)
+        if used > self.peak_used:
+            self.peak_used = used
         return b
 
     def share_block(self, b: int) -> None:
@@ -144,44 +144,51 @@ class BlockPool:
         if self.ref[b] == 0:
             self._free[b] = None
 
-    def cached_block(self, h: int, tokens: Sequence[int] = ()) -> int | None:
-        """The block named by hash h (with these tokens), or None."""
+    def cached_block(self, h: int) -> int | None:
+        """The block named by full-block hash h, or None.  (Hashes are
+        64-bit; like vLLM we trust them without comparing tokens.)"""
         if not self.prefix_caching:
             return None
-        b = self._block_of.get(h)
-        if b is None or (tokens and self._tokens_of[b] != tuple(tokens)):
-            return None
-        return b
+        return self._block_of.get(h)
 
-    def register(self, b: int, h: int, tokens: Sequence[int]) -> None:
+    def register(self, b: int, h: int) -> None:
         """Name the full block b by hash h, so later prompts can share it."""
         if self.prefix_caching and h not in self._block_of:
             self._block_of[h] = b
             self._hash_of[b] = h
-            self._tokens_of[b] = tuple(tokens)
+
+    def block_hashes(self, tokens: Sequence[int]) -> list[int]:
+        """The hash of every FULL block of `tokens`, in order (each one
+        names the block and everything before it, see `prefix_hash`)."""
+        out, parent, bs = [], None, self.block_size
+        for i in range(len(tokens) // bs):
+            parent = prefix_hash(parent, tokens[i * bs:(i + 1) * bs])
+            out.append(parent)
+        return out
+
+    def cached_prefix(self, hashes: Sequence[int]) -> list[int]:
+        """The blocks of the longest run of leading hashes in the cache."""
+        out = []
+        for h in hashes:
+            b = self.cached_block(h)
+            if b is None:
+                break
+            out.append(b)
+        return out
 
     def can_allocate(self, tokens: Sequence[int]) -> bool:
         """True if `allocate` of this prompt would find enough blocks."""
         return self._new_blocks_needed(tokens) <= self.num_free
 
-    def _new_blocks_needed(self, tokens: Sequence[int]) -> int:
-        """Blocks a prompt must take from the free list (cached blocks that
-        are owned already cost nothing; cached free ones cost one)."""
-        need, parent = 0, None
-        bs = self.block_size
-        n_full = len(tokens) // bs
-        hitting = True
-        for i in range(self.blocks_needed(len(tokens))):
-            chunk = tokens[i * bs:(i + 1) * bs]
-            if hitting and i < n_full:
-                parent = prefix_hash(parent, chunk)
-                b = self.cached_block(parent, chunk)
-                if b is not None:
-                    need += self.ref[b] == 0
-                    continue
-                hitting = False
-            need += 1
-        return need
+    def _new_blocks_needed(self, tokens: Sequence[int],
+                           hits: Sequence[int] | None = None) -> int:
+        """Blocks a prompt must take from the free list: every block but
+        the cached prefix, plus the cached blocks nobody owns right now
+        (they are on the free list too)."""
+        if hits is None:
+            hits = self.cached_prefix(self.block_hashes(tokens))
+        return (self.blocks_needed(len(tokens)) - len(hits)
+                + sum(self.ref[b] == 0 for b in hits))
 
     def check_request(self, n_tokens: int) -> None:
         """Raise ValueError if a sequence of n_tokens could never fit."""
@@ -250,35 +257,26 @@ class BlockManager(BlockPool):
         ValueError for a request that could never fit."""
         if seq_id in self.tables:
             raise ValueError(f"sequence {seq_id!r} is already allocated")
-        tokens = list(tokens)
-        if not tokens:
+        if not len(tokens):
             raise ValueError("a prompt needs at least one token")
         self.check_request(len(tokens))
-        if not self.can_allocate(tokens):
-            raise NoFreeBlocks(f"{self._new_blocks_needed(tokens)} blocks "
-                               f"needed, {self.num_free} free")
-        bs, table, parent, cached = self.block_size, [], None, 0
-        hitting = True
-        for i in range(self.blocks_needed(len(tokens))):
-            chunk = tokens[i * bs:(i + 1) * bs]
-            full = len(chunk) == bs
-            if full:
-                parent = prefix_hash(parent, chunk)
-            b = self.cached_block(parent, chunk) if (hitting and full) \
-                else None
-            if b is not None:
-                self.share_block(b)
-                self.hits += 1
-                cached += bs
-            else:
-                hitting = False
-                b = self.take_block()
-                if full:
-                    self.register(b, parent, chunk)
+        hashes = self.block_hashes(tokens)
+        hits = self.cached_prefix(hashes)
+        need = self._new_blocks_needed(tokens, hits)
+        if need > self.num_free:
+            raise NoFreeBlocks(f"{need} blocks needed, {self.num_free} free")
+        for b in hits:                     # the shared prefix
+            self.share_block(b)
+        self.hits += len(hits)
+        table = list(hits)
+        for i in range(len(hits), self.blocks_needed(len(tokens))):
+            b = self.take_block()
+            if i < len(hashes):            # a full block: name it
+                self.register(b, hashes[i])
             table.append(b)
         self.tables[seq_id] = table
         self.lengths[seq_id] = len(tokens)
-        return cached
+        return len(hits) * self.block_size
 
     def can_append(self, seq_id: Hashable) -> bool:
         """True if one more token fits without a block nobody can give."""
@@ -294,6 +292,21 @@ class BlockManager(BlockPool):
         if n % self.block_size == 0:
             self.tables[seq_id].append(self.take_block())
         self.lengths[seq_id] = n + 1
+
+    def append_many(self, seq_ids: Sequence[Hashable]) -> int:
+        """`append` one token to each of `seq_ids` in order; returns how
+        many succeeded (all of them, or up to the first NoFreeBlocks)."""
+        lengths, bs, cap = self.lengths, self.block_size, self.max_context
+        for i, sid in enumerate(seq_ids):
+            n = lengths[sid]
+            if n % bs and (cap is None or n < cap):
+                lengths[sid] = n + 1
+                continue
+            try:
+                self.append(sid)
+            except NoFreeBlocks:
+                return i
+        return len(seq_ids)
 
     def free(self, seq_id: Hashable) -> None:
         """Release every block of `seq_id` (shared ones lose one owner)."""
