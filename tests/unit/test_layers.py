@@ -18,9 +18,11 @@ LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("hardware", "config", "dtypes", "units")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
-                  "systolic", "tables")),
+                  "systolic", "tables", "inference", "paged_kv", "serving",
+                  "speculative")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul")),
+                  "sharded_matmul", "paged_attention", "sharded_decode",
+                  "spec_decode")),
     ("measurement", ("bench", "hlo")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
