@@ -420,6 +420,8 @@ class SimResult:
     kv_peak: float
     rejected: list[tuple[int, str]] = field(default_factory=list)
     chips: int = 1
+    finish_times: list[float] = field(default_factory=list)
+    start: float = 0.0
 
     @property
     def finished(self) -> int:
@@ -438,6 +440,17 @@ class SimResult:
     def qps(self) -> float:
         """Requests finished per second."""
         return self.finished / self.duration if self.duration else 0.0
+
+    def steady_qps(self, skip: float = 0.25) -> float:
+        """Requests finished per second in the middle of the run, leaving
+        out the first and last `skip` of its duration (the ramp-up and the
+        drain), so it measures the steady state."""
+        if not 0 <= skip < 0.5:
+            raise ValueError(f"skip is a fraction in [0, 0.5), got {skip}")
+        t0 = self.start + skip * self.duration
+        t1 = self.start + (1 - skip) * self.duration
+        n = sum(t0 < t <= t1 for t in self.finish_times)
+        return n / (t1 - t0) if t1 > t0 else 0.0
 
     def percentiles(self, metric: str = "ttft",
                     qs: Sequence[float] = (50, 90, 99)) -> dict[float, float]:
@@ -489,7 +502,8 @@ def _result(seqs: list[_Seq], engines: list[_Engine], stats: dict,
     peak = max(e.cache.peak_used / e.cache.num_blocks for e in engines)
     return SimResult(ttft, tpot, lat, tokens, dur, stats["steps"],
                      stats["preemptions"], stats["prefix_hit_tokens"],
-                     util, peak, rejected, chips)
+                     util, peak, rejected, chips,
+                     sorted(s.done for s in seqs), start)
 
 
 def _screen(trace: Iterable[Request], spec: EngineSpec, blocks: int
