@@ -66,23 +66,19 @@ def best_lookahead(alpha: float, cost_ratio: float, max_gamma: int = 16,
 
 
 def acceptance_rate(accepted: Sequence[int], gamma: int) -> float:
-    """The alpha that makes `expected_tokens` match measured rounds:
-    accepted[i] drafts kept in round i (0..gamma).  Solved by bisection
-    on the mean accepted + 1."""
+    """Per-token acceptance measured from rounds: accepted[i] drafts kept
+    in round i (0..gamma).  Every kept draft is a success, and every round
+    that stopped short (k < gamma) ends in one rejection, so alpha =
+    kept / (kept + rejections): the maximum-likelihood estimate when each
+    draft is accepted independently with probability alpha."""
     g = _gamma(gamma)
     if not accepted:
         raise ValueError("give the accepted count of at least one round")
     if any(not 0 <= a <= g for a in accepted):
         raise ValueError(f"each round accepts 0..gamma={g} drafts")
-    target = sum(accepted) / len(accepted) + 1
-    lo, hi = 0.0, 1.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if expected_tokens(mid, g) < target:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    kept = sum(accepted)
+    rejections = sum(a < g for a in accepted)
+    return kept / (kept + rejections) if kept + rejections else 1.0
 
 
 def verify_cost(step_one: float, step_many: float) -> float:
