@@ -17,7 +17,8 @@ from typing import Any
 from scalebook import counting as cnt
 from scalebook import inference as inf
 from scalebook import paged_kv as pk
-from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
+from scalebook.grading import (BLANK, BLANK_MESSAGE, AnswerError, Choice,
+                               Custom, Number, Parts, is_stub, off_by,
                                register, wrong_value)
 
 # ---------------------------------------------------------------------------
@@ -295,15 +296,14 @@ def _grade_manager(cls: Any) -> tuple[bool | None, str]:
     if not (isinstance(cls, type) and issubclass(cls, pk.BlockPool)):
         return False, ("expected a class that subclasses "
                        "scalebook.paged_kv.BlockPool.")
-    probe = cls(**POOL)
-    try:
-        got = probe.allocate("probe", [1, 2, 3, 4, 5])
-    except NotImplementedError:
-        return None, ""
-    except Exception as err:                     # noqa: BLE001
-        return False, _raised("allocate", err)
-    if got is None and "probe" not in probe.tables:
-        return None, ""                          # still the stub
+    stubs = [name for name in ("allocate", "append", "free")
+             if is_stub(getattr(cls, name, None))]
+    if len(stubs) == 3:
+        raise AnswerError(BLANK_MESSAGE, status=BLANK)
+    if stubs:
+        return False, (f"{' and '.join(stubs)} still "
+                       f"{'is' if len(stubs) == 1 else 'are'} the stub: "
+                       "write all three methods.")
     mgr = cls(**POOL)
     try:
         res = pk.replay(mgr, fixed_trace(), check=True)

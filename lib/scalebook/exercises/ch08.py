@@ -229,12 +229,7 @@ def _grade_step(fn: Any) -> tuple[bool | None, str]:
         return False, ("expected a function step_seconds(cfg, chip, "
                        "batch, context, chips, weight_dtype, kv_dtype).")
     for case in CASES:
-        try:
-            got = fn(**case)
-        except NotImplementedError:
-            return None, ""
-        except Exception as err:                 # noqa: BLE001
-            return False, f"your function raised {type(err).__name__}: {err}"
+        got = fn(**case)     # its own errors are reported by the checker
         if got is None:
             return None, ""
         s = inf.decode_step(case["cfg"], case["chip"], case["batch"],
