@@ -30,7 +30,8 @@ __all__ = ["init_pool", "gather", "write", "paged_attend",
 
 def init_pool(cfg: Config, num_blocks: int, block_size: int,
               dtype: Any = jnp.float32) -> dict:
-    """An empty block pool: {"k", "v"} each [L, num_blocks, block_size, K, H]."""
+    """An empty block pool: {"k", "v"}, each of shape
+    [L, num_blocks, block_size, K, H]."""
     shape = (cfg.L, num_blocks, block_size, cfg.K, cfg.H)
     return {"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
 

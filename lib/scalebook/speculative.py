@@ -7,7 +7,8 @@ Metropolis-style acceptance rule keeps the target's distribution).  If
 each drafted token is accepted with probability ``alpha``, independently,
 a round yields
 
-    E[tokens] = 1 + alpha + ... + alpha^gamma = (1 - alpha^(gamma+1)) / (1 - alpha)
+    E[tokens] = 1 + alpha + ... + alpha^gamma
+              = (1 - alpha^(gamma+1)) / (1 - alpha)
 
 target tokens (Leviathan et al. 2023).  Decoding is memory-bound: a
 target pass over gamma + 1 tokens costs about what one token costs (the

@@ -109,7 +109,8 @@ def test_smallest_slice_for_llama3_70b(dtype, chips_needed, shape, free_gb):
 
 
 def test_kv_per_token_of_llama3_70b():
-    assert counting.kv_cache_bytes_per_token("llama3-70b", "int8") == 160 * 1024
+    kv = counting.kv_cache_bytes_per_token("llama3-70b", "int8")
+    assert kv == 160 * 1024
 
 
 def test_full_hbm_step_and_qps_per_chip():
