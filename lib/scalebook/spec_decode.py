@@ -7,8 +7,9 @@ model trained on the same data; what matters to speculation is how often
 it agrees with the target (the acceptance rate, which the noise sets) and
 what it costs (which enters the speed-up formula as a ratio).  Greedy
 speculative decoding then runs round by round: the drafter proposes
-``gamma`` tokens one at a time, the target scores all of them in one `model.extend` pass, and the longest
-prefix on which the two agree is kept, plus the target's own next token.
+``gamma`` tokens one at a time, the target scores all of them in one
+`model.extend` pass, and the longest prefix on which the two agree is
+kept, plus the target's own next token.
 The output is exactly the target's greedy output (the tests check it);
 the accepted counts per round give the measured acceptance rate that
 `scalebook.speculative` turns into a speed-up.
