@@ -39,7 +39,7 @@ from scalebook.mesh import describe
 
 __all__ = [
     "StepTime", "step_time", "decode_step", "prefill_time",
-    "critical_batch", "latency_floor", "flops_floor", "full_hbm_step",
+    "critical_batch", "kv_bound_context", "latency_floor", "flops_floor", "full_hbm_step",
     "kv_bytes_per_seq", "max_batch", "check_fits", "slice_shapes",
     "SliceFit", "smallest_slice", "throughput_ceiling", "qps_per_chip",
     "batch_sweep", "tp_flops_limit", "tp_memory_limit", "tp_layer_times",
@@ -244,6 +244,18 @@ def critical_batch(chip: Any, weight_dtype: str = "bf16",
     weights with bf16 math, 240 for int8 x int8 (from `counting`)."""
     return counting.moe_critical_batch(1, 1, chip, weight_dtype,
                                        compute_dtype)
+
+
+def kv_bound_context(cfg: Any, chip: Any, kv_dtype: str = "bf16",
+                     compute_dtype: str = "bf16") -> float:
+    """Context (tokens) beyond which reading a sequence's cache takes
+    longer than its share of the weight-matmul FLOPs, at any batch:
+    2 P W_hbm / (C x KV bytes per token).  Past it, decode is bound by KV
+    bandwidth however large the batch."""
+    c = _chip(chip)
+    return (decode_flops_per_token(cfg) * c.hbm_bw
+            / (c.peak_flops(compute_dtype)
+               * counting.kv_cache_bytes_per_token(cfg, kv_dtype)))
 
 
 def latency_floor(cfg: Any, chip: Any, chips: int = 1,

@@ -137,6 +137,22 @@ def test_batch_32_sizing_int8_on_4x2():
     assert close(s16.tokens_per_s_per_chip, s.tokens_per_s_per_chip, 1e-9)
 
 
+def test_beyond_the_kv_bound_context_the_cache_outlasts_the_flops():
+    """At any batch, contexts past kv_bound_context make the KV read
+    longer than the FLOPs (the book: beyond about 2k tokens for a bf16
+    cache of 70B on v5e)."""
+    S = inf.kv_bound_context("llama3-70b", "v5e", "bf16")
+    assert 1500 < S < 2100
+    for B in (1, 64, 512):
+        lo = inf.decode_step("llama3-70b", "v5e", B, int(S * 0.9), 16,
+                             check_memory=False)
+        hi = inf.decode_step("llama3-70b", "v5e", B, int(S * 1.1), 16,
+                             check_memory=False)
+        assert lo.t_kv < lo.t_flops and hi.t_kv > hi.t_flops
+    assert inf.kv_bound_context("llama3-70b", "v5e", "int8") == \
+        pytest.approx(2 * S)
+
+
 def test_latency_floor_int4_on_2x2():
     assert close(inf.latency_floor("llama3-70b", "v5e", 4, "int4"), 0.0107,
                  0.01)
