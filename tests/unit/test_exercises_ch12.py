@@ -13,6 +13,9 @@ from scalebook import grading
 from scalebook.exercises import ch12  # noqa: F401  (registers the questions)
 from scalebook.grading import BAD_TYPE, BLANK, FAIL, PASS, Parts, question
 
+import hint_checks
+_hint = hint_checks.hint
+
 H100, B200, H200 = sb.chip("H100"), sb.chip("B200"), sb.chip("H200")
 NVL = sb.chip("GB200 NVL72")
 
@@ -94,19 +97,10 @@ def test_other_spellings_of_a_level_pass():
 # ---------------------------------------------------------------------------
 # Every hint, reached by the mistake it names
 # ---------------------------------------------------------------------------
-def _sub(qid, part):
-    q = question(qid)
-    return q.parts[part] if part else q
 
 
-def _hint(qid, part, words):
-    found = {h.message for h in _sub(qid, part).hints if words in h.message}
-    assert len(found) == 1, (qid, part, words, found)
-    return found.pop()
 
 
-def _answer(qid, part, value):
-    return value if part is None else dict(READER[qid], **{part: value})
 
 
 MISTAKES = [
@@ -144,17 +138,8 @@ MISTAKES = [
 
 @pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
 def test_each_mistake_gets_its_own_hint(qid, part, answer, words):
-    fb = grade(qid, _answer(qid, part, answer))
-    want = _hint(qid, part, words)
-    assert fb.status == FAIL
-    assert fb.message == (f"{part}: {want}" if part else want)
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer, words)
 
 
 def test_every_hint_is_reached_by_a_mistake():
-    every = set()
-    for qid in READER:
-        q = question(qid)
-        subs = q.parts.items() if isinstance(q, Parts) else [(None, q)]
-        every |= {(qid, p, h.message) for p, sub in subs for h in sub.hints}
-    reached = {(qid, p, _hint(qid, p, w)) for qid, p, _, w in MISTAKES}
-    assert every == reached, every - reached
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
