@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+import hint_checks
 from scalebook import grading as g
 from scalebook import paged_kv as pk
 from scalebook.exercises import ch07
@@ -130,42 +131,58 @@ def test_the_stub_class_is_not_attempted():
 
 
 S = SOLUTIONS
+READER = {q: a for q, a in SOLUTIONS.items() if q != "7.9"}
+"""Right answers to the questions with hints (7.9 is graded by a trace)."""
+
+MISTAKES = [
+    ("7.1", None, 2 * S["7.1"], "bf16 critical batch"),
+    ("7.1", None, S["7.1"] / 2, "half the answer"),
+    ("7.1", None, 4 * S["7.1"], "int8 rate"),
+    ("7.2", None, 2 * P8 / H100_BW * 1e3, "weight load alone"),
+    ("7.2", None, (16 * 4096 * KV8 * 2 / H100_BW + 2 * P8 / H100_BW
+                   + 2 * P8 * 16 / H100_FLOPS) * 1e3, "larger, not the sum"),
+    ("7.2", None, (4 * 16 * 4096 * KV8 * 2 + 2 * P8) / H100_BW * 1e3,
+     "K = 8"),
+    ("7.3", None, math.floor((H100_HBM - P8) / (8192 * KV8 * 2)),
+     "bf16 cache"),
+    ("7.3", None, math.floor(H100_HBM / (8192 * KV8)), "weights take HBM"),
+    ("7.3", None, S["7.3"] + 1, "round down"),
+    ("7.4", None, 8 / 32, "useful fraction"),
+    ("7.4", None, 4, "number of copies"),
+    ("7.5", "count", 3, "one per layer"),
+    ("7.5", "count", 12, "not four"),
+    ("7.5", "bytes", 8 // 2 * 128 * 4, "2 V (n-1)/n bytes per"),
+    ("7.5", "bytes", 2 * 8 * 128 * 4 * 3 / 4, "data axis"),
+    ("7.5", "bytes", 8 // 2 * 128 * 4 * 3 / 4, "reduce-scatter plus"),
+    ("7.6", "saving", 1 - S["7.6"]["saving"], "still uses"),
+    ("7.6", "blocks", sum(n // 16 for n in LENS), "round each"),
+    ("7.6", "blocks", 1280, "reserves"),
+    ("7.7", None, _step_ms(16, 512), "not the prompt alone"),
+    ("7.7", None, _step_ms(16, 512 + 128), "last step"),
+    ("7.8", None, "weights", "64 caches"),
+    ("7.8", None, "compute", "critical"),
+]
+"""(qid, part, wrong answer, words of the hint it must get)."""
 
 
-@pytest.mark.parametrize("qid,answer,words", [
-    ("7.1", 2 * S["7.1"], "bf16 critical batch"),
-    ("7.1", S["7.1"] / 2, "half the answer"),
-    ("7.1", 4 * S["7.1"], "int8 rate"),
-    ("7.2", 2 * P8 / H100_BW * 1e3, "weight load alone"),
-    ("7.2", (16 * 4096 * KV8 * 2 / H100_BW + 2 * P8 / H100_BW
-             + 2 * P8 * 16 / H100_FLOPS) * 1e3, "larger, not the sum"),
-    ("7.2", (4 * 16 * 4096 * KV8 * 2 + 2 * P8) / H100_BW * 1e3, "K = 8"),
-    ("7.3", math.floor((H100_HBM - P8) / (8192 * KV8 * 2)), "bf16 cache"),
-    ("7.3", math.floor(H100_HBM / (8192 * KV8)), "weights take HBM"),
-    ("7.3", S["7.3"] + 1, "round down"),
-    ("7.4", 8 / 32, "useful fraction"),
-    ("7.4", 4, "number of copies"),
-    ("7.5", {"count": 3, "bytes": S["7.5"]["bytes"]}, "one per layer"),
-    ("7.5", {"count": 12, "bytes": S["7.5"]["bytes"]}, "not four"),
-    ("7.5", {"count": 6, "bytes": 8 // 2 * 128 * 4}, "2 V (n-1)/n"),
-    ("7.5", {"count": 6, "bytes": 2 * 8 * 128 * 4 * 3 / 4}, "data axis"),
-    ("7.5", {"count": 6, "bytes": 8 // 2 * 128 * 4 * 3 / 4},
-     "reduce-scatter plus"),
-    ("7.6", {**S["7.6"], "saving": 1 - S["7.6"]["saving"]}, "still uses"),
-    ("7.6", {**S["7.6"], "blocks": sum(n // 16 for n in LENS)},
-     "round each"),
-    ("7.6", {**S["7.6"], "blocks": 1280}, "reserves"),
-    ("7.7", _step_ms(16, 512), "mean context"),
-    ("7.7", _step_ms(16, 512 + 128), "last step"),
-    ("7.8", "weights", "64 caches"),
-    ("7.8", "compute", "critical"),
-    ("7.9", NoSharing, "no prefix-cache hits"),
-    ("7.9", Leaky, "inconsistent"),
-    ("7.9", ForwardFree, "last-first"),
+@pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
+def test_known_mistakes_get_their_hint(qid, part, answer, words):
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer,
+                                             words)
+
+
+def test_every_hint_is_reached_by_some_mistake():
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
+
+
+@pytest.mark.parametrize("answer,words", [
+    (NoSharing, "no prefix-cache hits"),
+    (Leaky, "inconsistent"),
+    (ForwardFree, "last-first"),
 ])
-def test_known_mistakes_get_their_hint(qid, answer, words):
-    fb = g.grade(qid, answer)
-    assert not fb.passed
+def test_block_manager_mistakes_get_their_message(answer, words):
+    fb = g.grade("7.9", answer)
+    assert fb.status == g.FAIL
     assert words in fb.message, fb.message
 
 

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+import hint_checks
 from scalebook import grading as g
 from scalebook.exercises import ch08
 
@@ -91,42 +92,59 @@ def test_blank_answers_are_not_attempted(qid):
 
 
 S = SOLUTIONS
+READER = {q: a for q, a in SOLUTIONS.items() if q != "8.12"}
+"""Right answers to the questions with hints (8.12 runs a function)."""
+
+MISTAKES = [
+    ("8.1", None, S["8.1"] / 2, "int8"),
+    ("8.1", None, S["8.1"] * 8, "K = 8"),
+    ("8.1", None, KV70 * 2 / 1000, "kB"),
+    ("8.2", None, 1, "do not fit"),
+    ("8.2", None, 2, "no 2-chip"),
+    ("8.3", None, math.floor((16 * V5E_HBM - P70) / (8192 * KV70 * 2)),
+     "cache is int8"),
+    ("8.3", None, S["8.3"] + 1, "round down"),
+    ("8.3", None, math.floor(16 * V5E_HBM / (8192 * KV70)), "subtract"),
+    ("8.4", None, 43 / (0.019 * 512), "whole slice"),
+    ("8.4", None, 43 / (0.019 * 8), "whole reply"),
+    ("8.5", None, P70 * 4096 / (8 * V5E_FLOPS * 0.4), "2 FLOPs"),
+    ("8.5", None, 2 * P70 * 4096 / (8 * 2 * V5E_FLOPS * 0.4), "bf16 FLOP/s"),
+    ("8.5", None, 2 * P70 * 4096 / (8 * V5E_FLOPS), "MFU"),
+    ("8.6", None, 0.5 / (400 * 0.02), "whole batch"),
+    ("8.6", None, 1 / 3, "upside down"),
+    ("8.7", None, 14336 / 2550, "v5p"),
+    ("8.7", None, 2 * S["8.7"], "M = 1"),
+    ("8.8", None, E(0.75, 3) - 1, "own token"),
+    ("8.8", None, 0.75 * 3 + 1, "alpha^i"),
+    ("8.9", None, E(0.8, 4), "drafter's cost"),
+    ("8.9", None, E(0.8, 4) / 0.4, "verification"),
+    ("8.10", None, 16, "maximum"),
+    ("8.10", None, best - 1, "one more draft"),
+    ("8.10", None, best + 1, "costs more"),
+    ("8.11", None, "decode", "bottleneck"),
+]
+"""(qid, part, wrong answer, words of the hint it must get)."""
 
 
-@pytest.mark.parametrize("qid,answer,words", [
-    ("8.1", S["8.1"] / 2, "int8"),
-    ("8.1", S["8.1"] * 8, "K = 8"),
-    ("8.1", KV70 * 2 / 1000, "kB"),
-    ("8.2", 1, "do not fit"),
-    ("8.2", 2, "no 2-chip"),
-    ("8.3", math.floor((16 * V5E_HBM - P70) / (8192 * KV70 * 2)), "int8"),
-    ("8.3", S["8.3"] + 1, "round down"),
-    ("8.3", math.floor(16 * V5E_HBM / (8192 * KV70)), "subtract"),
-    ("8.4", 43 / (0.019 * 512), "whole slice"),
-    ("8.4", 43 / (0.019 * 8), "whole reply"),
-    ("8.5", P70 * 4096 / (8 * V5E_FLOPS * 0.4), "2 FLOPs"),
-    ("8.5", 2 * P70 * 4096 / (8 * 2 * V5E_FLOPS * 0.4), "bf16 FLOP/s"),
-    ("8.5", 2 * P70 * 4096 / (8 * V5E_FLOPS), "MFU"),
-    ("8.6", 0.5 / (400 * 0.02), "whole batch"),
-    ("8.6", 1 / 3, "upside down"),
-    ("8.7", 14336 / 2550, "v5p"),
-    ("8.7", 2 * S["8.7"], "M = 1"),
-    ("8.8", E(0.75, 3) - 1, "own token"),
-    ("8.8", 0.75 * 3 + 1, "alpha^i"),
-    ("8.9", E(0.8, 4), "drafter's cost"),
-    ("8.9", E(0.8, 4) / 0.4, "verification"),
-    ("8.10", 16, "maximum"),
-    ("8.10", best - 1, "one more draft"),
-    ("8.10", best + 1, "costs more"),
-    ("8.11", "decode", "bottleneck"),
-    ("8.12", step_sum, "larger of the two"),
-    ("8.12", step_no_kv, "cache"),
-    ("8.12", step_ms, "not milliseconds"),
-    ("8.12", step_whole_slice, "Divide by the chips"),
+@pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
+def test_known_mistakes_get_their_hint(qid, part, answer, words):
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer,
+                                             words)
+
+
+def test_every_hint_is_reached_by_some_mistake():
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
+
+
+@pytest.mark.parametrize("answer,words", [
+    (step_sum, "larger of the two"),
+    (step_no_kv, "cache"),
+    (step_ms, "not milliseconds"),
+    (step_whole_slice, "Divide by the chips"),
 ])
-def test_known_mistakes_get_their_hint(qid, answer, words):
-    fb = g.grade(qid, answer)
-    assert not fb.passed
+def test_step_function_mistakes_get_their_message(answer, words):
+    fb = g.grade("8.12", answer)
+    assert fb.status == g.FAIL
     assert words in fb.message, fb.message
 
 
