@@ -128,7 +128,7 @@ def block_tables_figure(manager: Any, title: str = "") -> Any:
 # ---------------------------------------------------------------------------
 # The serving simulator: widget and static stand-in
 # ---------------------------------------------------------------------------
-def _trace(rate: float, prefix_share: float, n: int = 300, seed: int = 0
+def _trace(rate: float, prefix_share: float, n: int = 200, seed: int = 0
            ) -> list[sv.Request]:
     return sv.make_trace(n, rate, prompt=1024, reply=256, seed=seed,
                          prompt_dist="exponential",
