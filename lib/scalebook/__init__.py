@@ -16,10 +16,14 @@ two never import JAX, so every formula runs where JAX is not installed.
    (one description of a device mesh), ``comms`` (what a collective costs,
    on a TPU torus or a GPU cluster), ``cluster`` (GPU clusters: NVLink
    domains and fat trees), ``gpu_training`` (training strategies priced on
-   a GPU cluster), ``systolic``, ``tables``.  New cost models (parallelism,
-   inference, scaling) go here.
+   a GPU cluster), ``systolic``, ``tables``, ``inference`` (prefill and
+   decode costs), ``paged_kv`` (a paged KV cache's block manager),
+   ``serving`` (a discrete-event serving simulator), ``speculative``.  New
+   cost models (parallelism, scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
-   ``model``, ``sharding``, ``sharded_matmul``.
+   ``model``, ``sharding``, ``sharded_matmul``, ``paged_attention``
+   (attention through block tables), ``sharded_decode`` (tensor-parallel
+   prefill and decode), ``spec_decode`` (a real draft/target pair).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts).  A profile

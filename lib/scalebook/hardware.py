@@ -308,6 +308,20 @@ def vmem_bw(name: str | Chip) -> float:
     return VMEM_BW_OVER_HBM[c.name] * c.hbm_bw
 
 
+# On-demand price of one chip-hour in US dollars (GCP, February 2025), as
+# the source book quotes it to compare FLOPs per dollar.
+PRICE_PER_HOUR = {"TPU v5e": 1.2, "TPU v5p": 4.2, "H100": 10.8}  # Austin et al. 2025, Part 8
+
+
+def flops_per_dollar(name: str | Chip, dtype: str = "bf16") -> float:
+    """Peak FLOPs bought by one dollar of chip time (FLOPs/$)."""
+    c = chip(name)
+    if c.name not in PRICE_PER_HOUR:
+        raise ValueError(f"the registry has no price for {c.name}; known "
+                         f"for: {', '.join(PRICE_PER_HOUR)}")
+    return c.peak_flops(dtype) * 3600 / PRICE_PER_HOUR[c.name]
+
+
 # Latency of one ICI hop between neighbouring chips (seconds).
 ICI_HOP_LATENCY = 1e-6  # Austin et al. 2025, Part 3 ("about 1 us per hop")
 
