@@ -45,7 +45,7 @@ from scalebook.mesh import describe
 
 __all__ = ["Collective", "compiled", "hlo_text", "collectives",
            "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
-           "DTYPE_BYTES"]
+           "DTYPE_BYTES", "Instruction", "instructions"]
 
 DTYPE_BYTES: dict[str, float] = {
     "pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "s32": 4, "u32": 4,
@@ -566,6 +566,68 @@ def bytes_per_device(fn_or_compiled: Any, *args: Any, mesh: Any = None
     """Total bytes each device sends over the program (loop bodies x trips)."""
     return float(sum(c.total_bytes for c in collectives(
         fn_or_compiled, *args, mesh=mesh)))
+
+
+# --------------------------------------------------------- instructions
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction of an HLO module, where it is written.
+
+    `line_no` counts from 1 in the module text; `calls` names the
+    computations it runs (a fusion's body, a while loop's body and
+    condition); `computation` is the one it belongs to.  Chapter 9 links
+    each op of a profile to this line.
+    """
+    name: str
+    opcode: str
+    shape: str
+    computation: str
+    line_no: int
+    text: str = field(repr=False)
+    calls: tuple[str, ...] = ()
+
+    @property
+    def op_name(self) -> str:
+        """The JAX operation it came from (its metadata op_name), or ''."""
+        m = re.search(r'op_name="([^"]*)"', self.text)
+        return m.group(1) if m else ""
+
+    @property
+    def fusion_kind(self) -> str:
+        """kLoop, kInput, kOutput, kCustom for a fusion; '' otherwise."""
+        m = re.search(r"\bkind=(k\w+)", self.text)
+        return m.group(1) if m else ""
+
+
+def instructions(fn_or_compiled: Any, *args: Any) -> dict[str, Instruction]:
+    """Every instruction of the compiled module by name (names are unique
+    in an HLO module), with its opcode, shape and line number."""
+    text = hlo_text(fn_or_compiled, *args)
+    out: dict[str, Instruction] = {}
+    cur = None
+    for no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("HloModule", "//")):
+            continue
+        if cur is None:
+            h = _HEADER.match(line)
+            if h and "=" not in line.split("(")[0]:
+                cur = h.group(2)
+            continue
+        if line == "}":
+            cur = None
+            continue
+        m = _INSTR.match(line)
+        if not m:
+            continue
+        name, rest = m.groups()
+        shape, after = _split_shape(rest)
+        op = re.match(r"([a-z][a-z0-9\-]*)\(", after)
+        calls = tuple(c for _, val in _CALLS.findall(line)
+                      for c in re.findall(r"%?([\w.\-]+)", val))
+        out[name] = Instruction(name, op.group(1) if op else "", shape, cur,
+                                no, raw, calls)
+    return out
 
 
 # ------------------------------------------------------------ io shapes

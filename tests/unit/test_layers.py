@@ -20,8 +20,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
                   "systolic", "tables")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul")),
-    ("measurement", ("bench", "hlo")),
+                  "sharded_matmul", "perfbug", "collectives")),
+    ("measurement", ("bench", "hlo", "hlo_layout", "profiling")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
