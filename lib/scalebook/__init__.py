@@ -8,8 +8,9 @@ layer or those below (tests/unit/test_layers.py checks it), and the bottom
 two never import JAX, so every formula runs where JAX is not installed.
 
 1. registry: ``hardware`` (every chip number, with its source), ``config``
-   (model architectures), ``dtypes`` (bytes per element), ``units``
-   (formatting and glue).
+   (model architectures and, apart, workloads), ``dtypes`` (bytes per
+   element), ``units`` (formatting and glue), ``tabular`` (the one table
+   renderer).
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs),
@@ -18,8 +19,9 @@ two never import JAX, so every formula runs where JAX is not installed.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``sharding``, ``sharded_matmul``.
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
-   memory_analysis), ``hlo`` (collectives and bytes in compiled HLO).  A
-   profile reader goes here.
+   memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
+   ``model_xla`` (XLA's counts of the transformer's parts).  A profile
+   reader goes here.
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and
