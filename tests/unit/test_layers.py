@@ -20,9 +20,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
                   "systolic", "tables")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul", "perfbug", "collectives")),
+                  "sharded_matmul", "collectives")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
-                     "profiling")),
+                     "profiling", "perfbug")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
