@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
                   "systolic", "tables")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul", "collectives")),
+                  "sharded_matmul", "collectives", "modes")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
                      "profiling", "perfbug")),
     ("figures", ("explore",)),
