@@ -31,9 +31,7 @@ def make_mesh(shape: Sequence[int], names: Sequence[str],
                          axis_types=(kind,) * len(shape))
 
 
-_SHARD_MAP = getattr(jax, "shard_map", None)
-if _SHARD_MAP is None:  # pragma: no cover - older JAX
-    from jax.experimental.shard_map import shard_map as _SHARD_MAP
+_SHARD_MAP = jax.shard_map  # top level in every supported JAX (>= 0.10)
 
 _CHECK_KW = ("check_vma" if "check_vma" in inspect.signature(
     _SHARD_MAP).parameters else "check_rep")
