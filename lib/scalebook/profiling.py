@@ -416,31 +416,58 @@ class Trace:
                      formats={"runs/step": ".0f", "µs/step": ",.1f"},
                      title=f"{self.module}: ops by time per device and step")
 
-    def collectives(self, mesh: Any = None) -> Table:
+    def collectives(self, mesh: Any = None, chip: Any = None) -> Table:
         """Each collective op: runs per step, bytes each device sends per
-        run (read from the HLO by `scalebook.hlo`), measured µs and the
-        share of it spent waiting."""
+        run (read from the HLO by `scalebook.hlo`), measured µs per step and
+        the share of it spent waiting.  With `chip` (e.g. "v5e"), a last
+        column gives what `scalebook.comms` predicts the same collectives
+        take per step on that chip (µs): the time to believe."""
         if not self.hlo:
             raise ValueError("bytes come from the HLO: load the trace with "
                              "hlo=compiled (or capture it with capture())")
-        colls = {c.name: c for c in _hlo.collectives(
-            self.hlo, mesh=mesh if mesh is not None else self.mesh)}
+        mesh = mesh if mesh is not None else self.mesh
+        colls = {c.name: c for c in _hlo.collectives(self.hlo, mesh=mesh)}
         rows = []
         for name in self.names("collective"):
             ops = [o for o in self.ops if o.name == name]
             c = colls.get(name)
+            runs = self._per_step(ops, lambda o: 1)
             t = self._per_step(ops, lambda o: o.self_us)
             w = self._per_step(ops, lambda o: o.wait_us)
-            rows.append([name, c.kind if c else "?",
-                         ",".join(c.mesh_axes or ()) if c else None,
-                         self._per_step(ops, lambda o: 1),
-                         c.bytes_per_device if c else None, t,
-                         100 * w / t if t else 0.0])
-        return Table(["op", "collective", "axes", "runs/step", "bytes/run",
-                      "µs/step", "% waiting"], rows,
-                     formats={"runs/step": ".0f", "bytes/run": ",.0f",
-                              "µs/step": ",.0f", "% waiting": ".0f"},
+            row = [name, c.kind if c else "?",
+                   ",".join(c.mesh_axes or ()) if c else None, runs,
+                   c.bytes_per_device if c else None, t,
+                   100 * w / t if t else 0.0]
+            if chip is not None:
+                row.append(self._model_us(c, mesh, chip) * runs
+                           if c is not None else None)
+            rows.append(row)
+        header = ["op", "collective", "axes", "runs/step", "bytes/run",
+                  "µs/step", "% waiting"]
+        formats = {"runs/step": ".0f", "bytes/run": ",.0f",
+                   "µs/step": ",.0f", "% waiting": ".0f"}
+        if chip is not None:
+            from scalebook import hardware
+
+            col = f"{hardware.chip(chip).name} µs/step (model)"
+            header.append(col)
+            formats[col] = ",.2f"
+        return Table(header, rows, formats=formats,
                      title=f"{self.module}: collectives per device and step")
+
+    @staticmethod
+    def _model_us(c: _hlo.Collective, mesh: Any, chip: Any) -> float:
+        """What scalebook.comms predicts one run of `c` takes on `chip`."""
+        from scalebook import comms
+
+        if mesh is None or not c.mesh_axes:
+            raise ValueError("predicting a collective's time needs the mesh "
+                             "axes it runs over: pass mesh=")
+        out = c.result_bytes
+        v = comms.array_bytes_from_output(c.kind, out, c.group_size)
+        if c.kind == "collective-permute":
+            v = c.bytes_per_device
+        return comms.cost(c.kind, v, mesh, c.mesh_axes, chip).time * 1e6
 
     def bytes_per_step(self, mesh: Any = None) -> float:
         """Bytes each device sends in one step: each collective's bytes
