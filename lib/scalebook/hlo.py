@@ -594,6 +594,22 @@ class Instruction:
         return m.group(1) if m else ""
 
     @property
+    def operands(self) -> tuple[str, ...]:
+        """Names of the instructions it reads (its operand list)."""
+        rest = self.text.split("=", 1)[-1]
+        i = rest.find(f"{self.opcode}(")
+        if not self.opcode or i < 0:
+            return ()
+        depth, j = 0, i + len(self.opcode)
+        for j in range(i + len(self.opcode), len(rest)):
+            depth += rest[j] == "("
+            depth -= rest[j] == ")"
+            if depth == 0:
+                break
+        return tuple(re.findall(r"%([\w.\-]+)",
+                                rest[i + len(self.opcode):j + 1]))
+
+    @property
     def fusion_kind(self) -> str:
         """kLoop, kInput, kOutput, kCustom for a fusion; '' otherwise."""
         m = re.search(r"\bkind=(k\w+)", self.text)

@@ -44,7 +44,7 @@ from scalebook import hlo as _hlo
 from scalebook.tabular import Table
 
 __all__ = ["KINDS", "COLORS", "Op", "Trace", "capture", "load", "kind_of",
-           "find_trace", "xprof_available"]
+           "find_trace", "xprof_available", "xprof_tools"]
 
 KINDS = ("dot", "fusion", "collective", "copy", "other")
 """The kinds of op a trace is summarised by: a matmul (or a fusion around
@@ -653,3 +653,29 @@ def xprof_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("xprof") is not None
+
+
+def xprof_tools(trace: Trace) -> Table:
+    """What the optional `xprof` package makes of this trace's .xplane.pb:
+    each tool it offers and the bytes of data that tool returned (0: it
+    has nothing for this backend).  Needs xprof installed."""
+    if not xprof_available():
+        raise ModuleNotFoundError(
+            "xprof is not installed (pip install xprof); nothing in the book "
+            "needs it")
+    from xprof.convert import raw_to_tool_data as raw
+
+    planes = sorted(trace.path.parent.glob("*.xplane.pb"))
+    if not planes:
+        raise FileNotFoundError(f"no .xplane.pb beside {trace.path.name}")
+    paths = [str(planes[-1])]
+    rows = []
+    for tool in raw.xspace_to_tool_names(paths):
+        try:
+            data, _ = raw.xspace_to_tool_data(paths, tool, {})
+        except Exception:  # noqa: BLE001 - a tool with nothing to show
+            data = None
+        rows.append([tool, len(data) if data else 0])
+    return Table(["xprof tool", "bytes of data"], rows,
+                 formats={"bytes of data": ",.0f"},
+                 title="what xprof extracts from this trace")
