@@ -209,6 +209,14 @@ def _mesh_groups(text: str) -> tuple[list[list[int]], list[str], list[int],
         ids = np.arange(n)
     elif "<=" in dev:
         ids = np.array(_iota_groups(dev)).reshape(-1)
+    elif re.fullmatch(r"\s*\[[\d,]+\](?:T\([\d,]+\))?\s*", dev):
+        # an iota list without '<=': [d0,d1,...] reshaped, then transposed
+        dims = _int_list(re.match(r"\s*\[([\d,]+)\]", dev).group(1))
+        perm = re.search(r"T\(([\d,]+)\)", dev)
+        ids = np.arange(math.prod(dims)).reshape(dims)
+        if perm:
+            ids = ids.transpose(_int_list(perm.group(1)))
+        ids = ids.reshape(-1)
     else:
         ids = np.array(_int_list(dev))
     # Each grouped axis ref is 'name' or 'name':(pre)size (a sub-axis).
@@ -271,8 +279,8 @@ def _groups_attr(line: str) -> str | None:
         return None
     s = line[i + len("replica_groups="):]
     if s.startswith("mesh"):
-        m = re.match(r"mesh\[[^\]]*\](?:,\s*device_ids=\([^)]*\))?\s*"
-                     r"\{[^}]*\}", s)
+        m = re.match(r"mesh\[[^\]]*\](?:,\s*device_ids=\((?:[^()]|"
+                     r"\([^()]*\))*\))?\s*\{[^}]*\}", s)
         return m.group(0) if m else s
     if s.startswith("["):
         m = re.match(r"\[[\d,]+\]<=\[[\d,]+\](?:T\([\d,]+\))?", s)

@@ -152,7 +152,7 @@ class Layout:
             dims[k:] = [math.ceil(d / s) * s for d, s in zip(dims[k:], t)]
         return tuple(dims)
 
-    # ---- positions -----------------------------------------------------------
+    # ---- positions ---------------------------------------------------------
     def linear_index(self, index: Sequence[int]) -> int:
         """Where element `index` (logical, one int per dim) sits in memory,
         in element slots from the start of the buffer."""
