@@ -169,7 +169,7 @@ def spec_of(layout: Any, mesh: Mesh | None = None) -> P:
         spec = parse_notation(layout)[2]
         if mesh is None:
             return spec
-        names = tuple(mesh.axis_names)
+        names = describe(mesh).names
 
         def fix(a: str) -> str:
             if a in names:
@@ -329,8 +329,8 @@ def draw(x_or_spec: Any, mesh: Mesh | None = None,
     if len(shp) == 1:
         ax.set_yticks([])
     copies = len(sharding.device_set) // max(len(blks), 1)
-    mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(
-        sharding.mesh.axis_names, sharding.mesh.devices.shape))
+    spec = describe(sharding.mesh)
+    mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(spec.names, spec.sizes))
     ax.set_title(f"{label} on mesh {mesh_txt}: {len(blks)} block"
                  f"{'' if len(blks) == 1 else 's'}, "
                  f"{copies} cop{'y' if copies == 1 else 'ies'} each",

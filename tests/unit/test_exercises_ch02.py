@@ -69,6 +69,11 @@ VPU = {"ratio": V5P.peak_flops("bf16") / (VPU_CORE * V5P.cores),
        "add": "memory" if T_ADD_BYTES > T_ADD_FLOPS else "compute"}
 # 2.8: row m meets cell (k, n) on cycle m + k + n, counting from 0.
 MXU = {"cycles": 511 + 127 + 127 + 1, "util_small": 8 / (8 + 127 + 127)}
+# 2.10: f32 x[96, 150] @ w[150, 300]. XLA counts the dot: 2MKN. A v5e MXU
+# (128x128) holds w in 2 x 3 tiles of 128x128 (zero-padded); the 96 rows
+# of x stream through each: 6 tiles x 128 x 128 MAC slots x 96 rows.
+M10, K10, N10 = 96, 150, 300
+TILES = {"xla": 2 * M10 * K10 * N10, "mxu": 2 * 6 * 128 * 128 * M10}
 
 
 def torus_hops(a, b, shape, wraparound):
@@ -80,7 +85,8 @@ def torus_hops(a, b, shape, wraparound):
 
 
 READER = {"2.1": T1, "2.2": POD, "2.3": B3, "2.4": INT8, "2.5": SEND,
-          "2.6": HOST, "2.7": VPU, "2.8": MXU, "2.9": torus_hops}
+          "2.6": HOST, "2.7": VPU, "2.8": MXU, "2.9": torus_hops,
+          "2.10": TILES}
 
 
 @pytest.mark.parametrize("qid", list(READER))
@@ -95,6 +101,8 @@ def test_the_statements_facts_hold_in_the_registry():
     assert INT8["vmem"] < INT8["hbm"] / 10           # "a small batch"
     assert INT8["hbm"] > I4 / 2                       # above weights-only
     assert (ch02.SEND["src"], ch02.SEND["dst"]) == ((0, 0), (6, 13))
+    assert ch02.TILE == dict(chip="v5e", m=M10, k=K10, n=N10)
+    assert V5E.mxu_size == 128                        # "a 128x128 MXU"
 
 
 @pytest.mark.parametrize("qid", list(READER))
@@ -178,6 +186,13 @@ MISTAKES = [
     ("2.8", "cycles", 512 + 128 + 128, "off by 2"),
     ("2.8", "cycles", 512 * 128 * 128, "MAC count"),
     ("2.8", "util_small", 1.0, "idle"),
+    ("2.10", "xla", TILES["mxu"], "zero padding"),
+    ("2.10", "xla", M10 * K10 * N10, "multiply-add is two"),
+    ("2.10", "mxu", TILES["xla"], "useful work"),
+    ("2.10", "mxu", 2 * 128 * 256 * 384, "m needs no rounding"),
+    ("2.10", "mxu", 2 * M10 * 256 * N10, "round n up"),
+    ("2.10", "mxu", 2 * M10 * K10 * 384, "round k up"),
+    ("2.10", "mxu", TILES["mxu"] / 2, "2 FLOPs per MAC slot"),
 ]
 
 
@@ -245,3 +260,15 @@ def test_hop_counter_accepts_numpy_results_and_knows_the_stub():
 
     assert grade("2.9", with_numpy).passed
     assert grade("2.9", stub).status == BLANK
+
+
+# ---------------------------------------------------------------------------
+# 2.10: graded against the compiled program
+# ---------------------------------------------------------------------------
+def test_tile_flops_are_xlas_count_of_the_compiled_program():
+    from scalebook import bench
+
+    want = question("2.10").parts["xla"].expected_value()
+    assert want == bench.flops(ch02.tile_program())
+    assert want == TILES["xla"]         # XLA counts no padding
+

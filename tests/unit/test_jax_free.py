@@ -49,6 +49,11 @@ JAX_FREE_MODULES = {
     "tabular": ("t = sb.tabular.Table(['a', 'n'], [['x', 1.5]])\n"
                 "assert str(t).splitlines()[-1] == 'x  1.5'"),
     "tables": "assert 'TPU v5e' in str(sb.tables.spec_table())",
+    "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
+                "assert cl.switch_count()['total'] == 560"),
+    "gpu_training": ("c = sb.gpu_training.layer_cost('H100', 4e6, 8192, "
+                     "28672, dp=1024)\n"
+                     "assert c.critical_tokens_per_gpu > 2000"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""

@@ -18,7 +18,8 @@ LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("hardware", "config", "dtypes", "units", "tabular")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
-                  "systolic", "tables")),
+                  "systolic", "tables", "cluster", "gpu_training",
+                  "scaling", "schedules", "corpus")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "collectives", "modes")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
