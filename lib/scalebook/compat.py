@@ -57,8 +57,10 @@ def shard_map(f: Callable, mesh: jax.sharding.Mesh, in_specs: Any,
 class ApiChange:
     """One JAX spelling that differs between jax 0.10 and jax 0.12.
 
-    `old` is what jax 0.10 shows, `new` what jax 0.12 shows, `since` the
-    first version with `new`; `book` says how the book copes.
+    `old` is what jax 0.10 shows, `new` what jax 0.12 shows; `since` is
+    the first version known to show `new` (0.11.1 for make_mesh, from
+    JAX's changelog; otherwise 0.12, the first tested version that shows
+    it); `book` says how the book copes.
     """
 
     what: str
@@ -77,9 +79,9 @@ API_CHANGES: tuple[ApiChange, ...] = (
               "axis_sizes=", (0, 11, 1),
               "pass the sizes by position (compat.make_mesh does)"),
     ApiChange("jax.profiler.trace: log_dir", "required", "optional",
-              (0, 11), "always pass a directory (profiling.capture does)"),
+              (0, 12), "always pass a directory (profiling.capture does)"),
     ApiChange("replica groups in compiled HLO", "{{0,1,...,7}}",
-              "mesh['X'=8] {'X'}", (0, 11),
+              "mesh['X'=8] {'X'}", (0, 12),
               "scalebook.hlo reads both forms"),
     ApiChange("PartitionSpec fields", "unreduced, reduced",
               "unreduced, reduced, unreduced_kind", (0, 12),
