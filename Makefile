@@ -103,7 +103,9 @@ unit311: $(VENV311)/.installed
 student: $(VENV)/.installed
 	$(PY) tools/student.py
 
+## notebooks: every notebook under nbval, JAX's deprecation warnings as errors.
 notebooks: $(VENV)/.installed
+	SCALEBOOK_JAX_WARNINGS=error \
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 	  --durations=0 chapters/*.ipynb exercises/[0-9]*.ipynb
 

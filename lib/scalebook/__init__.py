@@ -23,11 +23,14 @@ two never import JAX, so every formula runs where JAX is not installed.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``sharding``, ``sharded_matmul``, ``paged_attention``
    (attention through block tables), ``sharded_decode`` (tensor-parallel
-   prefill and decode), ``spec_decode`` (a real draft/target pair).
+   prefill and decode), ``spec_decode`` (a real draft/target pair),
+   ``collectives`` (collectives written with ppermute and all_to_all),
+   ``modes`` (one layer in Auto, Explicit and Manual sharding).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
-   ``model_xla`` (XLA's counts of the transformer's parts).  A profile
-   reader goes here.
+   ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
+   (layouts and TPU tiling notation), ``profiling`` (profiles read
+   offline), ``perfbug`` (Chapter 9's planted sharding bug).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and

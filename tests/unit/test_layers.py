@@ -23,8 +23,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "serving", "speculative")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "paged_attention", "sharded_decode",
-                  "spec_decode")),
-    ("measurement", ("bench", "hlo", "model_xla")),
+                  "spec_decode", "collectives", "modes")),
+    ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
+                     "profiling", "perfbug")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
