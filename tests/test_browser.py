@@ -5,6 +5,7 @@ changed, then runs this file. The first test checks every page of
 _build/html and prints the per-page table; the others show, on small pages
 made here, that each check fails when it should.
 """
+import os
 import pathlib
 import shutil
 
@@ -16,7 +17,9 @@ import bookpdf
 import browsercheck
 import frontpage
 
-SITE = ROOT / "_build" / "html"
+SITE = pathlib.Path(os.environ.get("SCALEBOOK_SITE", ROOT / "_build" / "html"))
+"""The built site to check: `make browser` points this at its stored-output
+build; by default, the site `make book` built."""
 SHOTS = ROOT / "_build" / "screenshots"
 REPORT = ROOT / "_build" / "browser-report.md"
 

@@ -22,9 +22,9 @@ PartitionSpecs (:func:`plan`), prices them with :mod:`scalebook.comms`
 (:func:`predicted_comms`), and compares them with the matmul's compute time
 (:func:`predicted_time`, which solves for the crossover size).  Finally,
 :func:`collective_matmul` overlaps an all-gather with the matmul by passing
-chunks around a ring with ``ppermute``; :func:`ring_allgather` builds an
-all-gather from ``ppermute`` steps alone; :func:`fsdp_weight_grad` shows
-that the gradient of an all-gather is a reduce-scatter.
+chunks around a ring with ``ppermute``, and :func:`fsdp_weight_grad` shows
+that the gradient of an all-gather is a reduce-scatter.  (Collectives
+written from ``ppermute`` alone live in `scalebook.collectives`.)
 
 Units: sizes are element counts, bytes are bytes, times are seconds.
 """
@@ -582,51 +582,6 @@ def collective_cost(kind: str, shape: Sequence[int], mesh: MeshLike,
         return comms.permute(V / describe(mesh).size(axis), mesh, axis, name)
     axes = (axis,) if isinstance(axis, str) else tuple(axis)
     return getattr(comms, _COMMS_FN[kind])(V, mesh, axes, chip=name)
-
-
-# --------------------------------------------------------------------------
-# An all-gather built from ppermute steps (the ring, by hand)
-# --------------------------------------------------------------------------
-def ring_allgather(mesh: jax.sharding.Mesh, axis: str = "Y",
-                   bidirectional: bool = False) -> Callable:
-    """x[I_axis, J] -> x[I, J], an all-gather written as ring steps.
-
-    Chapter 3.  Each device starts with its shard and, at every step,
-    passes the shard it received last to its neighbour with `ppermute`:
-    one way round, n - 1 steps; both ways (bidirectional), n // 2 steps
-    rightwards and (n - 1) // 2 leftwards, two permutes per step.  Either
-    way the compiled program has n - 1 collective-permutes of one shard
-    each: the bytes of one all-gather (`scalebook.ring` draws the steps).
-    """
-    n = describe(mesh).size(axis)
-    right = [(i, (i + 1) % n) for i in range(n)]
-    left = [(i, (i - 1) % n) for i in range(n)]
-    if bidirectional:
-        steps_right, steps_left = n // 2, (n - 1) // 2
-    else:
-        steps_right, steps_left = n - 1, 0
-
-    def local(x):
-        m = x.shape[0]
-        me = jax.lax.axis_index(axis)
-        out = jnp.zeros((n * m,) + x.shape[1:], x.dtype)
-        out = jax.lax.dynamic_update_slice_in_dim(out, x, me * m, 0)
-        going_right = going_left = x
-        for step in range(max(steps_right, steps_left)):
-            if step < steps_right:  # now holding the shard of me - step - 1
-                going_right = jax.lax.ppermute(going_right, axis, right)
-                src = (me - step - 1) % n
-                out = jax.lax.dynamic_update_slice_in_dim(
-                    out, going_right, src * m, 0)
-            if step < steps_left:   # ... and of me + step + 1
-                going_left = jax.lax.ppermute(going_left, axis, left)
-                src = (me + step + 1) % n
-                out = jax.lax.dynamic_update_slice_in_dim(
-                    out, going_left, src * m, 0)
-        return out
-
-    return jax.jit(compat.shard_map(local, mesh, (P(axis, None),),
-                                    P(None, None)))
 
 
 # --------------------------------------------------------------------------

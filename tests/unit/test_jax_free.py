@@ -52,6 +52,17 @@ JAX_FREE_MODULES = {
     "tensorcore": "assert sb.tensorcore.vpu_peak('v5p') > 7e12",
     "ring": ("assert sb.ring.busiest_link('all-to-all', 8) == "
              "sb.ring.busiest_link('all-gather', 8) / 4"),
+    "scaling": ("n, d = sb.scaling.compute_optimal(sb.scaling.BESIROGLU_2024,"
+                " 1e22)\nassert 5e9 < n < 2e10 and 1e11 < d < 4e11"),
+    "schedules": ("lr = sb.schedules.cosine(100, 1e-3, warmup=10)\n"
+                  "assert len(lr) == 100 and max(lr) <= 1e-3"),
+    "corpus": ("src = sb.corpus.markov_source(vocab=16, successors=4)\n"
+               "assert src.vocab == 16"),
+    "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
+                "assert cl.switch_count()['total'] == 560"),
+    "gpu_training": ("c = sb.gpu_training.layer_cost('H100', 4e6, 8192, "
+                     "28672, dp=1024)\n"
+                     "assert c.critical_tokens_per_gpu > 2000"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""

@@ -18,10 +18,14 @@ LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("hardware", "config", "dtypes", "units", "tabular")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
-                  "systolic", "tables", "tensorcore", "ring")),
+                  "systolic", "tables", "tensorcore", "ring", "cluster",
+                  "gpu_training", "scaling", "schedules", "corpus",
+                  "inference", "paged_kv", "serving", "speculative")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul", "remat", "flash")),
-    ("measurement", ("bench", "hlo", "model_xla")),
+                  "sharded_matmul", "remat", "flash", "paged_attention",
+                  "sharded_decode", "spec_decode", "collectives", "modes")),
+    ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
+                     "profiling", "perfbug")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
