@@ -55,12 +55,9 @@ JAX_FREE_MODULES = {
                   "assert len(lr) == 100 and max(lr) <= 1e-3"),
     "inference": ("t = sb.inference.decode_step('llama3-8b', 'v5e', 8, 1024,"
                   " chips=8)\nassert t.total > 0 and t.bound"),
-    "paged_kv": ("m = sb.paged_kv.BlockManager(num_blocks=8, block_size=4)
-"
-                 "m.allocate('a', list(range(6)))
-"
-                 "assert len(m.block_table('a')) == 2
-m.free('a'); m.check()"),
+    "paged_kv": ("m = sb.paged_kv.BlockManager(num_blocks=8, block_size=4)\n"
+                 "m.allocate('a', list(range(6)))\n"
+                 "assert len(m.block_table('a')) == 2\nm.free('a'); m.check()"),
     "speculative": ("assert sb.speculative.expected_tokens(0.5, 1) == "
                     "1.5"),
     "serving": "assert callable(sb.serving.simulate)",
