@@ -7,7 +7,7 @@ VENV311 := .venv311
 PY := $(VENV)/bin/python
 BOOK_DEPS := "jupyter-book<2" "jax>=0.12,<0.13" numpy matplotlib ipywidgets \
              nbval pytest rich nbclient ipykernel jupyter-cache \
-             sphinx-mathjax-offline playwright
+             sphinx-mathjax-offline "sphinx-exercise>=1.2.1,<2" playwright
 LIB_DEPS_311 := "jax>=0.10,<0.11" numpy matplotlib ipywidgets pytest
 LIB_HASH = $(shell cat $$(find lib -name '*.py' | sort) pyproject.toml | sha256sum | cut -c1-16)
 # The execution cache ignores library edits: clear it when lib/ changed.

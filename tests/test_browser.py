@@ -85,6 +85,56 @@ EXERCISE_PAGE = """<!DOCTYPE html><html><body><article class="bd-article">
 </article></body></html>"""
 
 
+# An exercise page as sphinx-exercise builds it: each exercise a box with
+# its answer cell's toggle inside, its solution a dropdown linking back.
+SPHINX_EXERCISE_PAGE = """<!DOCTYPE html><html><body><article class="bd-article">
+<section id="exercises"><h1>Exercises</h1>
+<div class="exercise admonition" id="ex-1-1"><p class="admonition-title">
+<span class="caption-number">Exercise 1.1 </span> (a solution in words)</p>
+<section id="exercise-content"><p>How many?</p>
+<div class="cell tag_hide-input"><details class="admonition hide above-input">
+<summary><p class="admonition-title">Show solution</p></summary>
+<pre>answer = 6 * 7</pre></details></div></section></div>
+<div class="solution dropdown admonition" id="sol-1-1"><p class="admonition-title">
+Solution to<a class="reference internal" href="#ex-1-1"> Exercise 1.1</a></p>
+<section id="solution-content"><p>Six sevens make 42.</p></section></div>
+<div class="exercise admonition" id="ex-1-2"><p class="admonition-title">
+<span class="caption-number">Exercise 1.2 </span> (more)</p>
+<section id="exercise-content"><p>And now?</p>
+<div class="cell tag_hide-input"><details class="admonition hide above-input">
+<summary><p class="admonition-title">Show solution</p></summary>
+<pre>answer = 8 * 9</pre></details></div></section></div>
+<div class="solution dropdown admonition" id="sol-1-2"><p class="admonition-title">
+Solution to<a class="reference internal" href="#ex-1-2"> Exercise 1.2</a></p>
+<section id="solution-content"><p>Eight nines make 72.</p></section></div>
+</section></article></body></html>"""
+
+
+def test_pdf_appendix_groups_sphinx_exercise_solutions_by_exercise():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = browsercheck.launch(pw)
+        page = browser.new_page()
+        page.set_content(SPHINX_EXERCISE_PAGE)
+        moved = page.evaluate(bookpdf.APPENDIX_JS)
+        boxes = [page.inner_text(f"#ex-1-{i}") for i in (1, 2)]
+        headings = page.eval_on_selector_all(
+            "#appendix-worked-solutions h3", "hs => hs.map(h => h.textContent)")
+        parts = page.eval_on_selector_all(
+            "#appendix-worked-solutions h3 + div", "ds => ds.map(d => d.innerText)")
+        browser.close()
+
+    assert moved == 4, "two answer cells and two solutions"
+    # The exercises stay where they were, with no answer and one link each.
+    for box, answer in zip(boxes, ("42", "72")):
+        assert answer not in box and "* " not in box
+        assert box.count("see the appendix") == 1
+    assert headings == ["Exercise 1.1 (a solution in words)", "Exercise 1.2 (more)"]
+    assert "6 * 7" in parts[0] and "42" in parts[0] and "72" not in parts[0]
+    assert "8 * 9" in parts[1] and "72" in parts[1] and "42" not in parts[1]
+
+
 def test_pdf_moves_solutions_to_an_appendix_and_counts_pages(tmp_path):
     from playwright.sync_api import sync_playwright
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import pathlib
 
-EXTENSIONS = ("frontpage.py", "sitefixes.py")
+EXTENSIONS = ("frontpage.py", "sitefixes.py", "exercisenumbers.py",
+              "exercise_directives.py")
 
 
 def extensions_hash() -> str:
