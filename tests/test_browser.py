@@ -51,6 +51,8 @@ BAD_PAGE = """<!DOCTYPE html><html><head><title>bad</title>
 <img src="missing.png" alt="a figure that is not there">
 <script type="application/vnd.jupyter.widget-view+json">{"model_id": "1"}</script>
 <script>console.error("boom");</script>
+<div class="solution admonition"><p class="admonition-title">Solution to Exercise 1.1</p>
+<p>Six sevens make 42.</p></div>
 </body></html>"""
 
 
@@ -71,6 +73,8 @@ def test_the_checks_fail_on_what_a_reader_would_trip_over(tmp_path):
     assert bad.broken_images == ["missing.png"] and bad.images_ok == 0
     assert any("widget output" in p for p in bad.widget_problems)
     assert "no repository button" in bad.button_problems
+    assert (bad.answers, bad.answers_shown) == (1, 1)
+    assert any("visible before a toggle" in p for p in bad.answer_problems)
     assert (tmp_path / "shots" / "bad.png").exists()
 
 
