@@ -91,27 +91,25 @@ EXERCISE_PAGE = """<!DOCTYPE html><html><body><article class="bd-article">
 
 # An exercise page as sphinx-exercise builds it: each exercise a box with
 # its answer cell's toggle inside, its solution a dropdown linking back.
-SPHINX_EXERCISE_PAGE = """<!DOCTYPE html><html><body><article class="bd-article">
-<section id="exercises"><h1>Exercises</h1>
-<div class="exercise admonition" id="ex-1-1"><p class="admonition-title">
-<span class="caption-number">Exercise 1.1 </span> (a solution in words)</p>
+def sphinx_exercise_html(n, title, code, worked):
+    return f"""<div class="exercise admonition" id="ex-1-{n}"><p class="admonition-title">
+<span class="caption-number">Exercise 1.{n} </span> ({title})</p>
 <section id="exercise-content"><p>How many?</p>
 <div class="cell tag_hide-input"><details class="admonition hide above-input">
 <summary><p class="admonition-title">Show solution</p></summary>
-<pre>answer = 6 * 7</pre></details></div></section></div>
-<div class="solution dropdown admonition" id="sol-1-1"><p class="admonition-title">
-Solution to<a class="reference internal" href="#ex-1-1"> Exercise 1.1</a></p>
-<section id="solution-content"><p>Six sevens make 42.</p></section></div>
-<div class="exercise admonition" id="ex-1-2"><p class="admonition-title">
-<span class="caption-number">Exercise 1.2 </span> (more)</p>
-<section id="exercise-content"><p>And now?</p>
-<div class="cell tag_hide-input"><details class="admonition hide above-input">
-<summary><p class="admonition-title">Show solution</p></summary>
-<pre>answer = 8 * 9</pre></details></div></section></div>
-<div class="solution dropdown admonition" id="sol-1-2"><p class="admonition-title">
-Solution to<a class="reference internal" href="#ex-1-2"> Exercise 1.2</a></p>
-<section id="solution-content"><p>Eight nines make 72.</p></section></div>
-</section></article></body></html>"""
+<pre>{code}</pre></details></div></section></div>
+<div class="solution dropdown admonition" id="sol-1-{n}"><p class="admonition-title">
+Solution to<a class="reference internal" href="#ex-1-{n}"> Exercise 1.{n}</a></p>
+<section id="solution-content"><p>{worked}</p></section></div>"""
+
+
+SPHINX_EXERCISE_PAGE = ("""<!DOCTYPE html><html><body><article class="bd-article">
+<section id="exercises"><h1>Exercises</h1>"""
+                        + sphinx_exercise_html(1, "a solution in words", "answer = 6 * 7",
+                                               "Six sevens make 42.")
+                        + sphinx_exercise_html(2, "more", "answer = 8 * 9",
+                                               "Eight nines make 72.")
+                        + "</section></article></body></html>")
 
 
 def test_pdf_appendix_groups_sphinx_exercise_solutions_by_exercise():

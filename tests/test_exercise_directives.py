@@ -181,3 +181,41 @@ def test_an_exercise_label_of_another_form_is_a_warning(caplog):
     exercisenumbers.number_exercises(None, env)
     assert env.toc_fignumbers["exercises/01"]["exercise"]["my-ex"] == (2,)
     assert any("ex-<chapter>-<n>" in r.getMessage() for r in caplog.records)
+
+
+def test_the_single_page_build_keeps_html_only_nodes_next_to_sphinx_exercise():
+    """sphinx-exercise registers singlehtml handlers, after which Sphinx no
+    longer falls back to html ones (myst-nb's toggles) for `make pdf`."""
+    from types import SimpleNamespace
+
+    from docutils import nodes
+    from sphinx.registry import SphinxComponentRegistry
+
+    import sitefixes
+
+    class html_only(nodes.Element):
+        pass
+
+    class both(nodes.Element):
+        pass
+
+    def visit(self, node):
+        pass
+
+    def depart(self, node):
+        pass
+
+    def mine(self, node):
+        pass
+
+    registry = SphinxComponentRegistry()
+    registry.add_translation_handlers(html_only, html=(visit, depart))
+    registry.add_translation_handlers(both, html=(visit, depart),
+                                      singlehtml=(mine, depart))
+    assert "html_only" not in registry.translation_handlers["singlehtml"]
+
+    sitefixes.share_html_handlers(SimpleNamespace(registry=registry))
+
+    single = registry.translation_handlers["singlehtml"]
+    assert single["html_only"] == (visit, depart)
+    assert single["both"] == (mine, depart), "singlehtml's own handlers stay"

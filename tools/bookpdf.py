@@ -101,6 +101,8 @@ PRINT_CSS = """
   img, figure, table, .cell_input, .cell_output, .admonition { break-inside: avoid; }
   h1, h2, h3 { break-after: avoid; }
   .appendix-solutions .admonition > * { display: block !important; }
+  /* the theme's print style hides each section's first h1 */
+  .appendix-solutions > h1 { display: block !important; }
 }
 """
 
