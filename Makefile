@@ -99,8 +99,12 @@ unit: $(VENV)/.installed
 unit311: $(VENV311)/.installed
 	$(VENV311)/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
-## student: regenerate the student notebooks from the solution notebooks.
+## student: put every exercise notebook in sphinx-exercise's form (an
+## exercise written the old way, a "## Exercise N.M" heading and a worked-
+## solution admonition, is moved; the rest is left as it is), then regenerate
+## the student notebooks from the solution notebooks.
 student: $(VENV)/.installed
+	$(PY) tools/exercise_directives.py
 	$(PY) tools/student.py
 
 notebooks: $(VENV)/.installed

@@ -219,3 +219,18 @@ def test_the_single_page_build_keeps_html_only_nodes_next_to_sphinx_exercise():
     single = registry.translation_handlers["singlehtml"]
     assert single["html_only"] == (visit, depart)
     assert single["both"] == (mine, depart), "singlehtml's own handlers stay"
+
+
+def test_an_exercise_heading_below_a_section_introduction_starts_its_own_cell():
+    nb = old_notebook()
+    nb["cells"][2]["source"] = ("## Rings\n\nOnly ppermute here.\n\n"
+                                "### Exercise 1.1: counting sevens\n\nHow much?")
+    assert ed.old_form_exercises(nb) == ["1.1"]
+    new = ed.convert(nb)
+    assert source(new["cells"][2]) == "## Rings\n\nOnly ppermute here."
+    start = ed.parse_start(source(new["cells"][3]))
+    assert (start["number"], start["statement"]) == ("1.1", "How much?")
+    assert ed.convert(new) == new
+    cells = student.student_notebook(new)["cells"]
+    assert [source(c) for c in cells[2:4]] == [
+        "## Rings\n\nOnly ppermute here.", "### Exercise 1.1: counting sevens\n\nHow much?"]

@@ -5,7 +5,9 @@ solution with sphinx-exercise.  Authors may keep writing an exercise the old
 way; this tool moves it to the new form and leaves the new form unchanged.
 
 Old form, per exercise (headings ``## Exercise 1.1: title``,
-``### Exercise 3.1: title`` and ``## 4.1 title`` are all understood)::
+``### Exercise 3.1: title`` and ``## 4.1 title`` are all understood; a
+heading further down a cell, below a section's introduction, starts a cell
+of its own)::
 
     [md]   ## Exercise 1.1: title / statement
     [code] answer cell (# BEGIN SOLUTION ... # END SOLUTION), check cell, ...
@@ -158,11 +160,43 @@ def _worked(text: str) -> str:
     return m["body"] if m else text
 
 
+def _heading_lines(text: str) -> list[int]:
+    """Indices of the lines of `text` that are old-form exercise headings
+    (outside code fences)."""
+    found, fenced = [], False
+    for k, line in enumerate(text.split("\n")):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and HEADING.match(line):
+            found.append(k)
+    return found
+
+
+def _split_at_headings(cells: list[dict]) -> list[dict]:
+    """Markdown cells cut so that each exercise heading starts a cell."""
+    out = []
+    for cell in cells:
+        lines = _source(cell).split("\n")
+        cuts = [k for k in _heading_lines(_source(cell)) if k > 0] \
+            if cell["cell_type"] == "markdown" else []
+        if not cuts:
+            out.append(cell)
+            continue
+        for a, b in zip([0] + cuts, cuts + [len(lines)]):
+            part = "\n".join(lines[a:b]).strip("\n")
+            if a == 0:
+                out.append(dict(cell, source=part))
+            else:
+                m = HEADING.match(lines[a])
+                out.append(_md(part, f"{label(m['chapter'] + '.' + m['n'])}-start"))
+    return out
+
+
 def convert(nb: dict) -> dict:
     """`nb` (a notebook as a JSON dict) with every old-form exercise in the
     sphinx-exercise form; a new notebook, `nb` itself is left unchanged."""
     nb = copy.deepcopy(nb)
-    cells, out, i = nb["cells"], [], 0
+    cells, out, i = _split_at_headings(nb["cells"]), [], 0
     while i < len(cells):
         m = _heading(cells[i])
         if not m:
@@ -198,8 +232,14 @@ def convert(nb: dict) -> dict:
 
 def old_form_exercises(nb: dict) -> list[str]:
     """Numbers of the exercises of `nb` still written as headings."""
-    return [f"{int(m['chapter'])}.{int(m['n'])}"
-            for m in map(_heading, nb["cells"]) if m]
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            lines = _source(cell).split("\n")
+            for k in _heading_lines(_source(cell)):
+                m = HEADING.match(lines[k])
+                found.append(f"{int(m['chapter'])}.{int(m['n'])}")
+    return found
 
 
 def student_cells(cells: list[dict]) -> list[dict]:
