@@ -59,9 +59,9 @@ GATE = re.compile(r"^(?P<fence>:{3,}|`{3,})\{(?:exercise|solution)-end\}[ \t]*\n
                   r"(?P=fence)[ \t]*$")
 ADMONITION = re.compile(
     r"\A\s*(?P<fence>:{3,}|`{3,})\{admonition\}[^\n]*\n"
-    r"(?P<options>(?:[ \t]*:[\w-]+:[^\n]*\n)*)\n?(?P<body>.*?)\n?(?P=fence)[ \t]*\s*\Z",
+    r"(?P<options>(?:[ \t]*:[\w-]+:[^\n]*\n)*)\n?(?P<body>.*?)\n?(?P=fence)\s*\Z",
     re.S)
-SOLUTION = re.compile(r"\A\s*(?P<fence>:{3,}|`{3,})\{solution\}")
+SOLUTION = re.compile(r"\A\s*(?P<fence>:{3,}|`{3,})\{solution(?:-start)?\}")
 
 
 def label(number: str) -> str:
@@ -123,11 +123,13 @@ def is_gate(text: str) -> bool:
 
 
 def is_solution(text: str) -> bool:
-    """True for a cell that is a sphinx-exercise solution directive."""
+    """True for a cell that is a sphinx-exercise solution directive (or the
+    start of a gated one)."""
     return bool(SOLUTION.match(text))
 
 
-def _source(cell: dict) -> str:
+def source(cell: dict) -> str:
+    """A cell's source as one string (notebooks may store a list of lines)."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
 
@@ -139,11 +141,11 @@ def _tags(cell: dict) -> set[str]:
 def _heading(cell: dict) -> re.Match | None:
     if cell["cell_type"] != "markdown":
         return None
-    return HEADING.match(_source(cell).split("\n", 1)[0])
+    return HEADING.match(source(cell).split("\n", 1)[0])
 
 
 def _starts_section(cell: dict) -> bool:
-    return cell["cell_type"] == "markdown" and _source(cell).lstrip().startswith("#")
+    return cell["cell_type"] == "markdown" and source(cell).lstrip().startswith("#")
 
 
 def _md(source: str, cell_id: str, tags: list[str] | None = None) -> dict:
@@ -176,8 +178,8 @@ def _split_at_headings(cells: list[dict]) -> list[dict]:
     """Markdown cells cut so that each exercise heading starts a cell."""
     out = []
     for cell in cells:
-        lines = _source(cell).split("\n")
-        cuts = [k for k in _heading_lines(_source(cell)) if k > 0] \
+        lines = source(cell).split("\n")
+        cuts = [k for k in _heading_lines(source(cell)) if k > 0] \
             if cell["cell_type"] == "markdown" else []
         if not cuts:
             out.append(cell)
@@ -205,7 +207,7 @@ def convert(nb: dict) -> dict:
             continue
         num = f"{int(m['chapter'])}.{int(m['n'])}"
         lab = label(num)
-        statement = _source(cells[i]).split("\n", 1)[1] if "\n" in _source(cells[i]) else ""
+        statement = source(cells[i]).split("\n", 1)[1] if "\n" in source(cells[i]) else ""
         head = copy.deepcopy(cells[i])
         head["source"] = exercise_start(num, m["title"], statement)
         out.append(head)
@@ -220,9 +222,9 @@ def convert(nb: dict) -> dict:
         worked = 0
         while i < len(cells) and "solution" in _tags(cells[i]):
             cell = cells[i]
-            if cell["cell_type"] == "markdown" and not is_solution(_source(cell)):
+            if cell["cell_type"] == "markdown" and not is_solution(source(cell)):
                 suffix = f"-{worked + 1}" if worked else ""
-                cell["source"] = solution(lab, _worked(_source(cell)), suffix)
+                cell["source"] = solution(lab, _worked(source(cell)), suffix)
                 worked += 1
             out.append(cell)
             i += 1
@@ -235,8 +237,8 @@ def old_form_exercises(nb: dict) -> list[str]:
     found = []
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
-            lines = _source(cell).split("\n")
-            for k in _heading_lines(_source(cell)):
+            lines = source(cell).split("\n")
+            for k in _heading_lines(source(cell)):
                 m = HEADING.match(lines[k])
                 found.append(f"{int(m['chapter'])}.{int(m['n'])}")
     return found
@@ -253,7 +255,7 @@ def student_cells(cells: list[dict]) -> list[dict]:
         if cell["cell_type"] != "markdown":
             out.append(cell)
             continue
-        text = _source(cell)
+        text = source(cell)
         start = parse_start(text)
         if start:
             title = f": {start['title']}" if start["title"] else ""

@@ -119,9 +119,7 @@ def strip_solutions(source: str, wanted: set[str] | None = None) -> str:
     return "\n".join(out)
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+_source = exercise_directives.source
 
 
 def student_notebook(nb: dict) -> dict:
