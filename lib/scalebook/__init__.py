@@ -13,10 +13,13 @@ two never import JAX, so every formula runs where JAX is not installed.
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs),
-   ``systolic``, ``tables``.  New cost models (parallelism, inference,
-   scaling) go here.
+   ``systolic``, ``tables``, ``parallelism`` (memory, collectives and time
+   of a parallel training step), ``planner`` (ranks the layouts of a
+   training run).  New cost models (inference, scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
-   ``model``, ``sharding``, ``sharded_matmul``.
+   ``model``, ``sharding``, ``sharded_matmul``, ``train_parallel`` (the
+   model's training step under logical-axis sharding rules),
+   ``pipeline`` (pipeline parallelism with shard_map and ppermute).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO).  A
    profile reader goes here.

@@ -279,14 +279,17 @@ def weight_bytes(cfg: Any, dtype: str | float = "bf16") -> float:
 def bytes_per_param(param_dtype: str | float = "bf16",
                     optimizer: str = "adam",
                     state_dtype: str | float = "fp32",
-                    grad_dtype: str | float | None = None) -> float:
+                    grad_dtype: str | float | None = None,
+                    master_dtype: str | float | None = None) -> float:
     """Bytes held per parameter in training: weights + optimizer state
-    (+ gradients if `grad_dtype` is given).
+    (+ gradients if `grad_dtype` is given, + a master copy of the weights
+    if `master_dtype` is given).
 
     bf16 weights + fp32 Adam m and v = 2 + 4 + 4 = 10 B/param (the book's
     figure, which leaves the gradients out: they are consumed by the update
-    as they are produced). optimizer: "adam" (2 states), "sgd" (0),
-    "momentum" (1).
+    as they are produced).  Mixed precision with an fp32 master copy and
+    bf16 gradients is 2 + 2 + 4 + 4 + 4 = 16 B/param (the ZeRO paper's
+    count).  optimizer: "adam" (2 states), "sgd" (0), "momentum" (1).
     """
     states = {"adam": 2, "momentum": 1, "sgd": 0}
     if optimizer not in states:
@@ -295,6 +298,8 @@ def bytes_per_param(param_dtype: str | float = "bf16",
     out = _bytes(param_dtype) + states[optimizer] * _bytes(state_dtype)
     if grad_dtype is not None:
         out += _bytes(grad_dtype)
+    if master_dtype is not None:
+        out += _bytes(master_dtype)
     return out
 
 

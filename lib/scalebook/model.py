@@ -18,9 +18,10 @@ V     vocabulary size
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -112,6 +113,41 @@ def logical_to_spec(axes_tree: Any, rules: dict[str, str | None]) -> Any:
     return jax.tree.map(
         lambda axes: PartitionSpec(*(rules.get(a) for a in axes)),
         axes_tree, is_leaf=lambda x: isinstance(x, tuple))
+
+
+ACTIVATION_AXES = ("batch", "seq", "act_embed", "act_heads", "act_kv_heads",
+                   "act_head_dim", "act_mlp", "act_vocab")
+"""Logical axis names of the activations the model marks with `constrain`.
+
+They are separate from the weights' names, so one set of rules can shard
+a weight's embed dim (FSDP) while the activations keep theirs whole.
+"""
+
+_CONSTRAINT_HOOK: list[Callable[[jax.Array, tuple], jax.Array]] = []
+
+
+@contextlib.contextmanager
+def logical_constraints(fn: Callable[[jax.Array, tuple], jax.Array]
+                        ) -> Iterator[None]:
+    """While tracing inside this block, every activation the model marks
+    goes through fn(x, logical_axes) -> x (Chapter 5).
+
+    The training chapter passes a function that calls
+    `jax.lax.with_sharding_constraint` with the spec its rules give, in
+    the manner of MaxText's logical axis rules.  Outside the block the
+    marks do nothing.
+    """
+    _CONSTRAINT_HOOK.append(fn)
+    try:
+        yield
+    finally:
+        _CONSTRAINT_HOOK.pop()
+
+
+def constrain(x: jax.Array, axes: tuple) -> jax.Array:
+    """Mark activation x with its logical axes (one name per dim, from
+    `ACTIVATION_AXES`); identity unless inside `logical_constraints`."""
+    return _CONSTRAINT_HOOK[-1](x, axes) if _CONSTRAINT_HOOK else x
 
 
 def n_params(cfg: Config) -> int:
@@ -207,31 +243,38 @@ def attention(p: Params, x: jax.Array, positions: jax.Array,
     kv = (k_cache, v_cache), each [B, S, K, H], this call's keys and values
     are written at positions[0]... and the queries attend over the cache.
     """
-    q = rope(jnp.einsum("btd,dnh->btnh", x, p["wq"]), positions)
-    k = rope(jnp.einsum("btd,dkh->btkh", x, p["wk"]), positions)
-    v = jnp.einsum("btd,dkh->btkh", x, p["wv"])
+    heads = ("batch", "seq", "act_heads", "act_head_dim")
+    kv_heads = ("batch", "seq", "act_kv_heads", "act_head_dim")
+    q = constrain(rope(jnp.einsum("btd,dnh->btnh", x, p["wq"]), positions),
+                  heads)
+    k = constrain(rope(jnp.einsum("btd,dkh->btkh", x, p["wk"]), positions),
+                  kv_heads)
+    v = constrain(jnp.einsum("btd,dkh->btkh", x, p["wv"]), kv_heads)
     if kv is not None:
         start = (0, positions[0], 0, 0)
         k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), start)
         v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), start)
         kv = (k, v)
-    out = attend(q, k, v, positions)
+    out = constrain(attend(q, k, v, positions), heads)
     return jnp.einsum("btnh,nhd->btd", out, p["wo"]), kv
 
 
 def mlp(p: Params, x: jax.Array) -> jax.Array:
     """Gated SwiGLU MLP: x [B, T, D] -> [B, T, D] through F hidden units."""
-    gate = jax.nn.silu(jnp.einsum("btd,df->btf", x, p["w_gate"]))
-    up = jnp.einsum("btd,df->btf", x, p["w_up"])
+    hidden = ("batch", "seq", "act_mlp")
+    gate = jax.nn.silu(constrain(jnp.einsum("btd,df->btf", x, p["w_gate"]),
+                                 hidden))
+    up = constrain(jnp.einsum("btd,df->btf", x, p["w_up"]), hidden)
     return jnp.einsum("btf,fd->btd", gate * up, p["w_down"])
 
 
 def block(p: Params, x: jax.Array, positions: jax.Array,
           kv: tuple | None = None) -> tuple[jax.Array, tuple | None]:
     """One pre-norm decoder layer: x [B, T, D] -> ([B, T, D], kv)."""
+    resid = ("batch", "seq", "act_embed")
     h, kv = attention(p, rms_norm(x, p["attn_norm"]), positions, kv)
-    x = x + h
-    x = x + mlp(p, rms_norm(x, p["mlp_norm"]))
+    x = constrain(x + h, resid)
+    x = constrain(x + mlp(p, rms_norm(x, p["mlp_norm"])), resid)
     return x, kv
 
 
@@ -239,12 +282,33 @@ def block(p: Params, x: jax.Array, positions: jax.Array,
 # The whole model.
 # --------------------------------------------------------------------------
 
+REMAT_POLICIES = ("none", "block", "dots")
+"""Rematerialisation choices (the names of `counting.REMAT_TENSORS_PER_LAYER`):
+keep everything, keep each layer's input only, or keep matmul outputs."""
+
+
+def _remat(step: Callable, remat: str) -> Callable:
+    """`step` wrapped in jax.checkpoint for the named policy."""
+    if remat not in REMAT_POLICIES:
+        raise ValueError(f"unknown remat {remat!r}; choose one of "
+                         f"{', '.join(REMAT_POLICIES)}")
+    if remat == "none":
+        return step
+    if remat == "block":  # save nothing inside the layer but its input
+        return jax.checkpoint(step)
+    return jax.checkpoint(
+        step, policy=jax.checkpoint_policies.dots_with_no_batch_dims_saveable)
+
+
 def _run_layers(layers: Params, x: jax.Array, positions: jax.Array,
-                cfg: Config, kvs: tuple | None, scan_layers: bool):
+                cfg: Config, kvs: tuple | None, scan_layers: bool,
+                remat: str = "none"):
     """Apply the L stacked layers; kvs = (k, v) caches [L, B, S, K, H]."""
     def step(x, layer_and_kv):
         layer, kv = layer_and_kv
         return block(layer, x, positions, kv)
+
+    step = _remat(step, remat)
 
     if scan_layers:  # one compiled layer body, looped L times
         return jax.lax.scan(step, x, (layers, kvs))
@@ -259,34 +323,40 @@ def _unembed(params: Params, x: jax.Array, cfg: Config) -> jax.Array:
     """Final norm then logits: x [B, T, D] -> [B, T, V]."""
     x = rms_norm(x, params["final_norm"])
     w = params["embed"].T if cfg.tied_embeddings else params["unembed"]
-    return jnp.einsum("btd,dv->btv", x, w)
+    return constrain(jnp.einsum("btd,dv->btv", x, w),
+                     ("batch", "seq", "act_vocab"))
 
 
 def _apply(params: Params, tokens: jax.Array, cfg: Config,
-           positions: jax.Array, kvs: tuple | None, scan_layers: bool):
+           positions: jax.Array, kvs: tuple | None, scan_layers: bool,
+           remat: str = "none"):
     """Embed tokens [B, T] at positions [T], run the layers, unembed."""
-    x = params["embed"][tokens]                               # [B, T, D]
+    x = constrain(params["embed"][tokens],                    # [B, T, D]
+                  ("batch", "seq", "act_embed"))
     x, kvs = _run_layers(params["layers"], x, positions, cfg, kvs,
-                         scan_layers)
+                         scan_layers, remat)
     return _unembed(params, x, cfg), kvs
 
 
 def forward(params: Params, tokens: jax.Array, cfg: Config,
-            scan_layers: bool = False) -> jax.Array:
+            scan_layers: bool = False, remat: str = "none") -> jax.Array:
     """Logits [B, T, V] for integer tokens [B, T] (Chapter 4).
 
     scan_layers=False unrolls the layers in Python, so XLA's cost_analysis
     counts every layer; True uses lax.scan (it counts the body once).
+    remat: one of `REMAT_POLICIES` (Chapter 5); it changes what the
+    backward pass keeps, never the result.
     To jit: jax.jit(forward, static_argnames=("cfg", "scan_layers")).
     """
     positions = jnp.arange(tokens.shape[1])
-    return _apply(params, tokens, cfg, positions, None, scan_layers)[0]
+    return _apply(params, tokens, cfg, positions, None, scan_layers,
+                  remat)[0]
 
 
 def loss(params: Params, tokens: jax.Array, cfg: Config,
-         scan_layers: bool = False) -> jax.Array:
+         scan_layers: bool = False, remat: str = "none") -> jax.Array:
     """Mean next-token cross-entropy (nats) of tokens [B, T]."""
-    logits = forward(params, tokens[:, :-1], cfg, scan_layers)
+    logits = forward(params, tokens[:, :-1], cfg, scan_layers, remat)
     logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     target_logp = jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)
     return -jnp.mean(target_logp)
@@ -321,14 +391,15 @@ def adam_update(params: Params, grads: Params, state: dict, lr: float,
 
 
 def train_step(params: Params, opt_state: dict, tokens: jax.Array,
-               cfg: Config, lr: float = 1e-3,
-               scan_layers: bool = False) -> tuple[Params, dict, jax.Array]:
+               cfg: Config, lr: float = 1e-3, scan_layers: bool = False,
+               remat: str = "none") -> tuple[Params, dict, jax.Array]:
     """Loss, gradients and one Adam update on tokens [B, T].
 
     Returns (params, opt_state, loss).  To jit:
-    jax.jit(train_step, static_argnames=("cfg", "scan_layers")).
+    jax.jit(train_step, static_argnames=("cfg", "scan_layers", "remat")).
     """
-    value, grads = jax.value_and_grad(loss)(params, tokens, cfg, scan_layers)
+    value, grads = jax.value_and_grad(loss)(params, tokens, cfg, scan_layers,
+                                            remat)
     params, opt_state = adam_update(params, grads, opt_state, lr)
     return params, opt_state, value
 

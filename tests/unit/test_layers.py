@@ -18,9 +18,9 @@ LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("hardware", "config", "dtypes", "units")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
-                  "systolic", "tables")),
+                  "systolic", "tables", "parallelism", "planner")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul")),
+                  "sharded_matmul", "train_parallel", "pipeline")),
     ("measurement", ("bench", "hlo")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
