@@ -106,17 +106,18 @@ def logical_to_spec(axes_tree: Any, rules: dict[str, str | None]) -> Any:
     names not in rules are replicated.  Example:
     logical_to_spec(param_axes(cfg), {"embed": "x", "mlp": "y"}).
     """
-    unknown = sorted(set(rules) - set(LOGICAL_AXES))
+    known = LOGICAL_AXES + ACTIVATION_AXES
+    unknown = sorted(set(rules) - set(known))
     if unknown:
         raise ValueError(f"unknown logical axis {unknown[0]!r} in rules; "
-                         f"known: {', '.join(LOGICAL_AXES)}")
+                         f"known: {', '.join(known)}")
     return jax.tree.map(
         lambda axes: PartitionSpec(*(rules.get(a) for a in axes)),
         axes_tree, is_leaf=lambda x: isinstance(x, tuple))
 
 
-ACTIVATION_AXES = ("batch", "seq", "act_embed", "act_heads", "act_kv_heads",
-                   "act_head_dim", "act_mlp", "act_vocab")
+ACTIVATION_AXES = ("batch", "seq", "kv_seq", "act_embed", "act_heads",
+                   "act_kv_heads", "act_head_dim", "act_mlp", "act_vocab")
 """Logical axis names of the activations the model marks with `constrain`.
 
 They are separate from the weights' names, so one set of rules can shard
@@ -129,8 +130,9 @@ _CONSTRAINT_HOOK: list[Callable[[jax.Array, tuple], jax.Array]] = []
 @contextlib.contextmanager
 def logical_constraints(fn: Callable[[jax.Array, tuple], jax.Array]
                         ) -> Iterator[None]:
-    """While tracing inside this block, every activation the model marks
-    goes through fn(x, logical_axes) -> x (Chapter 5).
+    """While tracing inside this block, every activation the model marks,
+    and every weight where a layer uses it, goes through
+    fn(x, logical_axes) -> x (Chapter 5).
 
     The training chapter passes a function that calls
     `jax.lax.with_sharding_constraint` with the spec its rules give, in
@@ -145,8 +147,9 @@ def logical_constraints(fn: Callable[[jax.Array, tuple], jax.Array]
 
 
 def constrain(x: jax.Array, axes: tuple) -> jax.Array:
-    """Mark activation x with its logical axes (one name per dim, from
-    `ACTIVATION_AXES`); identity unless inside `logical_constraints`."""
+    """Mark x with its logical axes (one name per dim): an activation
+    (names from `ACTIVATION_AXES`) or a weight where it is used (names from
+    `LOGICAL_AXES`); identity unless inside `logical_constraints`."""
     return _CONSTRAINT_HOOK[-1](x, axes) if _CONSTRAINT_HOOK else x
 
 
@@ -244,7 +247,9 @@ def attention(p: Params, x: jax.Array, positions: jax.Array,
     are written at positions[0]... and the queries attend over the cache.
     """
     heads = ("batch", "seq", "act_heads", "act_head_dim")
-    kv_heads = ("batch", "seq", "act_kv_heads", "act_head_dim")
+    # Keys and values span the whole sequence each query may attend to:
+    # "kv_seq" (whole, unless a rule splits it) where queries have "seq".
+    kv_heads = ("batch", "kv_seq", "act_kv_heads", "act_head_dim")
     q = constrain(rope(jnp.einsum("btd,dnh->btnh", x, p["wq"]), positions),
                   heads)
     k = constrain(rope(jnp.einsum("btd,dkh->btkh", x, p["wk"]), positions),
@@ -287,42 +292,55 @@ REMAT_POLICIES = ("none", "block", "dots")
 keep everything, keep each layer's input only, or keep matmul outputs."""
 
 
-def _remat(step: Callable, remat: str) -> Callable:
-    """`step` wrapped in jax.checkpoint for the named policy."""
+def _remat(step: Callable, remat: str, **kw: Any) -> Callable:
+    """`step` wrapped in jax.checkpoint for the named policy (kw: more
+    jax.checkpoint options, such as static_argnums)."""
     if remat not in REMAT_POLICIES:
         raise ValueError(f"unknown remat {remat!r}; choose one of "
                          f"{', '.join(REMAT_POLICIES)}")
     if remat == "none":
         return step
     if remat == "block":  # save nothing inside the layer but its input
-        return jax.checkpoint(step)
+        return jax.checkpoint(step, **kw)
     return jax.checkpoint(
-        step, policy=jax.checkpoint_policies.dots_with_no_batch_dims_saveable)
+        step, policy=jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+        **kw)
 
 
 def _run_layers(layers: Params, x: jax.Array, positions: jax.Array,
                 cfg: Config, kvs: tuple | None, scan_layers: bool,
                 remat: str = "none"):
     """Apply the L stacked layers; kvs = (k, v) caches [L, B, S, K, H]."""
+    axes = {k: v[1:] for k, v in param_axes(cfg)["layers"].items()}
+
     def step(x, layer_and_kv):
         layer, kv = layer_and_kv
+        layer = {k: constrain(w, axes[k]) for k, w in layer.items()}
         return block(layer, x, positions, kv)
 
-    step = _remat(step, remat)
-
     if scan_layers:  # one compiled layer body, looped L times
-        return jax.lax.scan(step, x, (layers, kvs))
-    new_kvs = []  # unrolled: cost_analysis sees all L layers
+        return jax.lax.scan(_remat(step, remat), x, (layers, kvs))
+
+    # Unrolled: cost_analysis sees all L layers.  Layer i is sliced out of
+    # the stack inside the (rematerialised) step, so a backward pass that
+    # recomputes the layer also re-reads (and, sharded, re-gathers) it.
+    def indexed(x, stacked, i):
+        return step(x, jax.tree.map(lambda a: a[i], stacked))
+
+    indexed = _remat(indexed, remat, static_argnums=(2,))
+    new_kvs = []
     for i in range(cfg.L):
-        x, kv = step(x, jax.tree.map(lambda a: a[i], (layers, kvs)))
+        x, kv = indexed(x, (layers, kvs), i)
         new_kvs.append(kv)
     return x, jax.tree.map(lambda *a: jnp.stack(a), *new_kvs)
 
 
 def _unembed(params: Params, x: jax.Array, cfg: Config) -> jax.Array:
     """Final norm then logits: x [B, T, D] -> [B, T, V]."""
-    x = rms_norm(x, params["final_norm"])
-    w = params["embed"].T if cfg.tied_embeddings else params["unembed"]
+    x = rms_norm(x, constrain(params["final_norm"], ("embed",)))
+    w = (constrain(params["embed"], ("vocab", "embed")).T
+         if cfg.tied_embeddings
+         else constrain(params["unembed"], ("embed", "vocab")))
     return constrain(jnp.einsum("btd,dv->btv", x, w),
                      ("batch", "seq", "act_vocab"))
 
@@ -331,8 +349,8 @@ def _apply(params: Params, tokens: jax.Array, cfg: Config,
            positions: jax.Array, kvs: tuple | None, scan_layers: bool,
            remat: str = "none"):
     """Embed tokens [B, T] at positions [T], run the layers, unembed."""
-    x = constrain(params["embed"][tokens],                    # [B, T, D]
-                  ("batch", "seq", "act_embed"))
+    table = constrain(params["embed"], ("vocab", "embed"))
+    x = constrain(table[tokens], ("batch", "seq", "act_embed"))  # [B,T,D]
     x, kvs = _run_layers(params["layers"], x, positions, cfg, kvs,
                          scan_layers, remat)
     return _unembed(params, x, cfg), kvs
@@ -356,9 +374,11 @@ def forward(params: Params, tokens: jax.Array, cfg: Config,
 def loss(params: Params, tokens: jax.Array, cfg: Config,
          scan_layers: bool = False, remat: str = "none") -> jax.Array:
     """Mean next-token cross-entropy (nats) of tokens [B, T]."""
-    logits = forward(params, tokens[:, :-1], cfg, scan_layers, remat)
+    inputs = constrain(tokens[:, :-1], ("batch", "seq"))
+    targets = constrain(tokens[:, 1:], ("batch", "seq"))
+    logits = forward(params, inputs, cfg, scan_layers, remat)
     logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    target_logp = jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)
+    target_logp = jnp.take_along_axis(logp, targets[..., None], axis=-1)
     return -jnp.mean(target_logp)
 
 

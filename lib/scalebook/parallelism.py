@@ -171,10 +171,22 @@ class _Shape:
     other_params: int
     blocks: int        # tensor-parallel blocks per layer (each one AR)
     name: str
+    layer_norms: int = 0   # per-layer weights no tensor axis splits
+    other_norms: int = 0
 
     @property
     def params(self) -> int:
         return self.L * self.layer_params + self.other_params
+
+    def layer_split(self, tensor: int) -> float:
+        """Weights of one layer on one device of a tensor split."""
+        return ((self.layer_params - self.layer_norms) / tensor
+                + self.layer_norms)
+
+    def other_split(self, tensor: int) -> float:
+        """Embeddings and final norm on one device of a tensor split."""
+        return ((self.other_params - self.other_norms) / tensor
+                + self.other_norms)
 
 
 def _shape(cfg: Any) -> _Shape:
@@ -182,10 +194,13 @@ def _shape(cfg: Any) -> _Shape:
         return _Shape(cfg.L, cfg.D, cfg.F, 0, 0, 0, 0, 2 * cfg.D * cfg.F,
                       0, 1, cfg.name)
     c = counting._cfg(cfg)
-    layer = sum(counting.layer_param_counts(c).values())
+    per = counting.layer_param_counts(c)
+    layer = sum(per.values())
     other = counting.param_count(c) - c.L * layer
     return _Shape(c.L, c.D, c.F, c.N, c.K, c.H, c.V, layer, other, 2,
-                  getattr(c, "name", "") or "model")
+                  getattr(c, "name", "") or "model",
+                  per["attn_norm"] + per["mlp_norm"],
+                  counting.param_counts(c)["final_norm"])
 
 
 def _train_flops(cfg: Any, batch: float, seq_len: int) -> float:
@@ -523,13 +538,11 @@ def memory(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
     p = precision if isinstance(precision, Precision) else \
         globals()["precision"](precision)
     _check(s, lay, batch, seq_len, strict)
-    P = s.params
-    model_split = lay.tensor * lay.pipeline
+    P = _stage_params(s, lay)       # on one device of the model split
     z = lay.zero_ways
-    w = P * p.weight_bytes / (model_split * (z if lay.zero >= 3 else 1))
-    g = P * p.grad_bytes / (model_split * (
-        z if lay.zero >= 2 and not full_grads else 1))
-    o = P * p.optimizer_bytes / (model_split * (z if lay.zero >= 1 else 1))
+    w = P * p.weight_bytes / (z if lay.zero >= 3 else 1)
+    g = P * p.grad_bytes / (z if lay.zero >= 2 and not full_grads else 1)
+    o = P * p.optimizer_bytes / (z if lay.zero >= 1 else 1)
     layers_here = s.L / lay.pipeline
     tokens = _tokens_in_flight(lay, batch, seq_len)
     kept = activation_values_per_token(cfg, remat, seq_len, attention,
@@ -547,10 +560,22 @@ def memory(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
         acts += 2 * s.V / lay.tensor * mb_tokens * p.act_bytes
     gathered = 0.0
     if lay.zero >= 3 and z > 1:
-        per_layer = s.layer_params * p.weight_bytes / lay.tensor
-        gathered = per_layer * (layers_here if not reshard_after_forward
-                                else 1)
+        per_layer = s.layer_split(lay.tensor) * p.weight_bytes
+        # Kept from forward to backward, every layer stays gathered -
+        # unless the gradients are built whole: then each layer's copy is
+        # freed as its gradient appears, and the two share one budget.
+        keep_all = not reshard_after_forward and not full_grads
+        gathered = per_layer * (layers_here if keep_all else 1)
+        gathered += s.other_split(lay.tensor) * p.weight_bytes
     return Memory(w, g, o, acts, gathered)
+
+
+def _stage_params(s: _Shape, lay: Layout) -> float:
+    """Parameters on one device before ZeRO: its pipeline stage's layers
+    (the embeddings counted on every stage: the end stages hold them) and
+    its tensor shard of each (norm scales are whole on every device)."""
+    return (s.L / lay.pipeline * s.layer_split(lay.tensor)
+            + s.other_split(lay.tensor))
 
 
 # --------------------------------------------------------------------------
@@ -617,28 +642,26 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
     out: list[Comm] = []
     m = lay.microbatches
     zaxes = lay.zero_axes
-    split = lay.tensor * lay.pipeline
     layers_here = s.L / lay.pipeline
-    stage_params = (s.L * s.layer_params / lay.pipeline
-                    + (s.other_params if lay.pipeline == 1 else
-                       s.other_params))  # embeddings live on end stages
+    stage = _stage_params(s, lay)
+    batch_axes = tuple(a for a in ("data", "seq") if getattr(lay, a) > 1)
+    if batch_axes:
+        out.append(Comm("loss", "all-reduce", batch_axes, 4.0, 1,
+                        "forward"))
     if zaxes:
         if lay.zero == 0:
             out.append(Comm("gradients", "all-reduce", zaxes,
-                            stage_params * p.grad_bytes / lay.tensor, 1,
-                            "update"))
+                            stage * p.grad_bytes, 1, "update"))
         elif lay.zero in (1, 2):
             out.append(Comm("gradients", "reduce-scatter", zaxes,
-                            stage_params * p.grad_bytes / lay.tensor, 1,
-                            "update"))
+                            stage * p.grad_bytes, 1, "update"))
             out.append(Comm("updated weights", "all-gather", zaxes,
-                            stage_params * p.weight_bytes / lay.tensor, 1,
-                            "update"))
+                            stage * p.weight_bytes, 1, "update"))
         else:
             regather = (reshard_after_forward if reshard_after_forward
                         is not None else remat != "none")
-            wl = s.layer_params * p.weight_bytes / lay.tensor
-            gl = s.layer_params * p.grad_bytes / lay.tensor
+            wl = s.layer_split(lay.tensor) * p.weight_bytes
+            gl = s.layer_split(lay.tensor) * p.grad_bytes
             n = layers_here * m
             out.append(Comm("layer weights", "all-gather", zaxes, wl, n,
                             "forward"))
@@ -647,16 +670,12 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
                                 "backward"))
             out.append(Comm("layer gradients", "reduce-scatter", zaxes, gl,
                             n, "backward"))
-            if s.other_params:
-                we = s.other_params * p.weight_bytes / lay.tensor
-                ge = s.other_params * p.grad_bytes / lay.tensor
-                out.append(Comm("embeddings", "all-gather", zaxes, we, m,
-                                "forward"))
-                if regather:
-                    out.append(Comm("embeddings", "all-gather", zaxes, we,
-                                    m, "backward"))
+            if s.other_params:  # gathered once, kept for the backward
+                other = s.other_split(lay.tensor)
+                out.append(Comm("embeddings", "all-gather", zaxes,
+                                other * p.weight_bytes, m, "forward"))
                 out.append(Comm("embedding gradients", "reduce-scatter",
-                                zaxes, ge, m, "backward"))
+                                zaxes, other * p.grad_bytes, m, "backward"))
     mb_tokens = batch * seq_len / (lay.data * lay.seq * m)
     act = mb_tokens * s.D * p.act_bytes
     if lay.tensor > 1:
@@ -665,17 +684,27 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
                         "forward"))
         out.append(Comm("block input gradients", "all-reduce", ("tensor",),
                         act, n, "backward"))
+        if remat != "none" and s.blocks > 1:
+            # the recomputed forward re-reduces every block output but
+            # the last (the layer's output is saved)
+            out.append(Comm("recomputed block outputs", "all-reduce",
+                            ("tensor",), act,
+                            layers_here * (s.blocks - 1) * m, "backward"))
         if s.V:
             out.append(Comm("embedding lookup", "all-reduce", ("tensor",),
                             act, m, "forward"))
             out.append(Comm("unembedding input gradient", "all-reduce",
                             ("tensor",), act, m, "backward"))
-            out.append(Comm("softmax max and sum", "all-reduce",
-                            ("tensor",), mb_tokens * 4, 2 * m, "forward"))
+            # vocabulary-parallel cross-entropy: max, sum and target logit
+            # forward, the softmax's sum backward ([tokens] in f32)
+            out.append(Comm("softmax statistics", "all-reduce",
+                            ("tensor",), mb_tokens * 4, 3 * m, "forward"))
+            out.append(Comm("softmax statistics", "all-reduce",
+                            ("tensor",), mb_tokens * 4, m, "backward"))
     if lay.seq > 1 and s.N:
-        kv = (batch / lay.data / m) * seq_len * 2 * s.K * s.H \
+        kv = (batch / lay.data / m) * seq_len * s.K * s.H \
             * p.act_bytes / lay.tensor
-        n = layers_here * m
+        n = 2 * layers_here * m       # keys and values: two arrays
         out.append(Comm("keys and values", "all-gather", ("seq",), kv, n,
                         "forward"))
         if remat != "none":
@@ -685,9 +714,9 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
                         ("seq",), kv, n, "backward"))
     if lay.pipeline > 1:
         out.append(Comm("stage activations", "collective-permute",
-                        ("pipeline",), act / lay.tensor, m, "forward"))
+                        ("pipeline",), act, m, "forward"))
         out.append(Comm("stage gradients", "collective-permute",
-                        ("pipeline",), act / lay.tensor, m, "backward"))
+                        ("pipeline",), act, m, "backward"))
     return out
 
 

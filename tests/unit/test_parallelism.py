@@ -129,11 +129,13 @@ def test_h100_fsdp_threshold_across_nodes_is_near_2475():
 def test_collective_times_come_from_comms():
     lay = par.layout("fsdp", 8, spans={"data": 1})
     sc = par.step_cost(BOOK, lay, 8, 1024, "v5p", remat="none")
-    ag = [c for c in sc.comms if c.kind == "all-gather"][0]
     from scalebook import comms
-    one = comms.all_gather(ag.array_bytes, {"data.0": 8}, "data.0", "v5p",
-                           wraparound=True).time
-    assert sc.by_axis["data"] == pytest.approx(3 * one)
+    want = sum(c.count * comms.cost(c.kind, c.array_bytes, {"data.0": 8},
+                                    "data.0", "v5p", wraparound=True).time
+               for c in sc.comms)
+    assert sc.by_axis["data"] == pytest.approx(want)
+    kinds = sorted({c.kind for c in sc.comms if c.array_bytes > 4})
+    assert kinds == ["all-gather", "reduce-scatter"]
 
 
 # ----------------------------------------------------------------- memory

@@ -1,0 +1,384 @@
+"""The model's training step, sharded by logical-axis rules (Chapter 5).
+
+`scalebook.model` names every dim of every weight and activation with a
+logical axis ("embed", "mlp", "q_heads", "batch", "act_mlp", ...).  A
+strategy is then nothing but a table of **rules** mapping those names to
+mesh axes, in the manner MaxText's ``logical_axis_rules`` made common:
+
+=============  ===================================================
+strategy       rules (logical name -> mesh axis)
+=============  ===================================================
+DP             batch -> data
+ZeRO-1         + the optimizer state's embed -> data
+ZeRO-2         + the gradients' embed -> data
+FSDP (ZeRO-3)  + the weights' embed -> data
+TP             heads, kv heads, mlp, vocab (weights and
+               activations) -> tensor
+SP             seq -> seq, and every embed -> (data, seq)
+=============  ===================================================
+
+Weights are stored as the rules say and used whole along every axis that
+also splits the batch: `step` marks each weight where a layer uses it with
+that spec, so XLA all-gathers it there (inside the rematerialised layer
+too, so the backward pass gathers again), and reduce-scatters its gradient
+back.  Everything else is `jax.jit` and XLA's SPMD partitioner.
+
+`make_step` builds the jitted step for a `scalebook.parallelism.Layout`;
+`train` runs N steps and returns the parameters, so the tests compare them
+with the single-device run; `compiled_step` gives the compiled program for
+`scalebook.hlo` and `memory_analysis()`.  Pipeline parallelism, which
+needs explicit schedules, lives in `scalebook.pipeline`.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from scalebook import compat
+from scalebook import model as m
+from scalebook import parallelism as par
+
+__all__ = ["Rules", "rules_for", "mesh_for", "make_step", "train",
+           "compiled_step", "shardings", "memory_bytes", "DEMO"]
+
+DEMO = m.Config(D=64, F=256, L=2, N=8, K=8, H=8, V=256, T=32, B=8,
+                name="tiny-8h")
+"""The tiny model of Chapter 5: like preset("tiny") but with 8 heads of 8,
+so that 8 devices can split the heads (the tiny preset's 4 cannot)."""
+
+Rule = Any  # a mesh axis name, a tuple of names, or None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Logical-axis rules for one layout.
+
+    weights, optimizer, grads: where each logical weight dim is stored
+    (grads: None when the gradients are left to XLA); activations: the
+    same for activation names; batch_axes: the mesh axes that split the
+    batch (a weight is used whole along them).
+    """
+
+    weights: Mapping[str, Rule]
+    optimizer: Mapping[str, Rule]
+    grads: Mapping[str, Rule] | None
+    activations: Mapping[str, Rule]
+    batch_axes: tuple[str, ...]
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """(logical name, stored as, used as) rows, for printing."""
+        names = sorted(set(self.weights) | set(self.activations))
+        return [(n, str(self.weights.get(n, self.activations.get(n))),
+                 str(_drop(self.weights.get(n), self.batch_axes)
+                     if n in self.weights else self.activations.get(n)))
+                for n in names]
+
+
+def _one(axes: tuple[str, ...]) -> Rule:
+    return None if not axes else axes[0] if len(axes) == 1 else axes
+
+
+def _drop(rule: Rule, axes: tuple[str, ...]) -> Rule:
+    """`rule` without the mesh axes in `axes`."""
+    if rule is None:
+        return None
+    kept = tuple(a for a in ((rule,) if isinstance(rule, str) else rule)
+                 if a not in axes)
+    return _one(kept)
+
+
+def rules_for(lay: par.Layout) -> Rules:
+    """The logical-axis rules that express `lay` (see the module table).
+
+    Pipeline layouts are refused: a pipeline needs a schedule, which
+    rules cannot express (use `scalebook.pipeline`).
+    """
+    if lay.pipeline > 1:
+        raise ValueError("a pipeline cannot be written as sharding rules: "
+                         "it needs a schedule. Use scalebook.pipeline for "
+                         "pipeline > 1")
+    batch = tuple(a for a in ("data",) if lay.data > 1)
+    zaxes = lay.zero_axes
+    tp = "tensor" if lay.tensor > 1 else None
+    shard_embed = _one(zaxes)
+    heads = {"q_heads": tp, "kv_heads": tp, "mlp": tp, "vocab": tp}
+    weights = dict(heads)
+    if lay.zero >= 3:
+        weights["embed"] = shard_embed
+    optimizer = dict(heads)
+    if lay.zero >= 1:
+        optimizer["embed"] = shard_embed
+    grads = dict(optimizer) if lay.zero >= 2 else None
+    acts = {"batch": _one(batch), "seq": "seq" if lay.seq > 1 else None,
+            "act_heads": tp, "act_kv_heads": tp, "act_mlp": tp,
+            "act_vocab": tp}
+    return Rules(weights, optimizer, grads, acts, zaxes)
+
+
+def mesh_for(lay: par.Layout) -> Mesh:
+    """A JAX mesh with one axis per layout axis larger than 1 (names:
+    data, seq, tensor), on the first `lay.devices` devices."""
+    shape = {a: n for a, n in lay.sizes.items() if n > 1 and
+             a != "pipeline"} or {"data": 1}
+    n_dev = len(jax.devices())
+    if lay.devices > n_dev:
+        raise ValueError(f"the layout {lay} needs {lay.devices} devices but "
+                         f"JAX has {n_dev}; use a smaller layout or call "
+                         f"sb.use_cpu_devices({lay.devices}) first")
+    if lay.devices == n_dev:
+        return compat.make_mesh(tuple(shape.values()), tuple(shape))
+    auto = (jax.sharding.AxisType.Auto,) * len(shape)
+    return jax.make_mesh(tuple(shape.values()), tuple(shape),
+                         axis_types=auto, devices=jax.devices()[:lay.devices])
+
+
+def _spec(axes: tuple, rules: Mapping[str, Rule]) -> P:
+    return m.logical_to_spec(axes, rules)
+
+
+def shardings(cfg: m.Config, lay: par.Layout, mesh: Mesh | None = None
+              ) -> dict[str, Any]:
+    """NamedShardings of the step's inputs: {"params", "opt", "tokens"}."""
+    mesh = mesh or mesh_for(lay)
+    r = rules_for(lay)
+    axes = m.param_axes(cfg)
+    named = lambda rules: jax.tree.map(  # noqa: E731
+        lambda s: NamedSharding(mesh, s), m.logical_to_spec(axes, rules))
+    opt = named(r.optimizer)
+    return {"params": named(r.weights),
+            "opt": {"step": NamedSharding(mesh, P()), "m": opt, "v": opt},
+            "tokens": NamedSharding(mesh, P(_one(r.batch_axes), None))}
+
+
+def _check(cfg: m.Config, lay: par.Layout, batch: int) -> None:
+    """The cost model's checks (batch, heads, F, V divisible), then the
+    program's own: D must split over the ZeRO axes."""
+    par.memory(cfg, lay, batch, cfg.T)
+    if lay.zero >= 1 and cfg.D % lay.zero_ways:
+        raise ValueError(f"ZeRO over {lay.zero_ways} devices shards the "
+                         f"embed dim D={cfg.D}; use a data axis that "
+                         f"divides {cfg.D}")
+
+
+def make_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
+              lr: float = 1e-3, batch: int | None = None,
+              mesh: Mesh | None = None):
+    """(jitted step, shardings, mesh) for `cfg` on `lay`.
+
+    step(params, opt_state, tokens) -> (params, opt_state, loss) is
+    `scalebook.model.train_step` traced under the layout's rules; params
+    and optimizer state are donated.
+    """
+    batch = cfg.B if batch is None else batch
+    _check(cfg, lay, batch)
+    mesh = mesh or mesh_for(lay)
+    r = rules_for(lay)
+    sh = shardings(cfg, lay, mesh)
+    weight_names = set(m.LOGICAL_AXES)
+
+    def hook(x, axes):
+        if set(axes) <= weight_names:     # a weight, where it is used
+            used = {k: _drop(v, r.batch_axes) for k, v in r.weights.items()}
+            spec = _spec(axes, used)
+        else:
+            spec = _spec(axes, r.activations)
+        return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
+
+    def grads_hook(grads):
+        if r.grads is None:
+            return grads
+        specs = m.logical_to_spec(m.param_axes(cfg), r.grads)
+        return jax.tree.map(lambda g, s: jax.lax.with_sharding_constraint(
+            g, NamedSharding(mesh, s)), grads, specs)
+
+    def step(params, opt_state, tokens):
+        with m.logical_constraints(hook):
+            value, grads = jax.value_and_grad(m.loss)(
+                params, tokens, cfg, False, remat)
+        params, opt_state = m.adam_update(params, grads_hook(grads),
+                                          opt_state, lr)
+        return params, opt_state, value
+
+    jitted = jax.jit(step, in_shardings=(sh["params"], sh["opt"],
+                                         sh["tokens"]),
+                     out_shardings=(sh["params"], sh["opt"],
+                                    NamedSharding(mesh, P())),
+                     donate_argnums=(0, 1))
+    return jitted, sh, mesh
+
+
+def compiled_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
+                  batch: int | None = None, dtype: Any = jnp.float32):
+    """The compiled sharded step (nothing is run): for `scalebook.hlo` and
+    `memory_analysis()`."""
+    batch = cfg.B if batch is None else batch
+    step, sh, _ = make_step(cfg, lay, remat=remat, batch=batch)
+    params = jax.eval_shape(lambda k: m.init_params(cfg, k, dtype),
+                            jax.random.key(0))
+    opt = jax.eval_shape(m.init_adam, params)
+    tokens = jax.ShapeDtypeStruct((batch, cfg.T + 1), jnp.int32)
+    return step.lower(params, opt, tokens).compile()
+
+
+def memory_bytes(compiled: Any) -> float:
+    """Bytes per device of a compiled program: arguments + outputs +
+    temporaries - aliased (donated) bytes, from `memory_analysis()`.
+
+    On XLA:CPU `peak_memory_in_bytes` leaves temporaries out, so it is
+    not used.  (Private to this chapter until `bench.memory` lands.)
+    """
+    ma = compiled.memory_analysis()
+    return float(ma.argument_size_in_bytes + ma.output_size_in_bytes
+                 + ma.temp_size_in_bytes - ma.alias_size_in_bytes)
+
+
+def batches(cfg: m.Config, steps: int, batch: int | None = None,
+            seed: int = 0) -> jax.Array:
+    """Random token batches [steps, batch, T + 1] (int32)."""
+    batch = cfg.B if batch is None else batch
+    return jax.random.randint(jax.random.key(seed + 1),
+                              (steps, batch, cfg.T + 1), 0, cfg.V)
+
+
+def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
+          remat: str = "none", lr: float = 1e-3, batch: int | None = None,
+          dtype: Any = jnp.float32, seed: int = 0):
+    """Parameters and losses after `steps` Adam steps on fixed random
+    batches, on `lay` (None: one device, the reference run).
+
+    Returns (params, losses); params are gathered to host arrays.
+    """
+    batch = cfg.B if batch is None else batch
+    data = batches(cfg, steps, batch, seed)
+    params = m.init_params(cfg, jax.random.key(seed), dtype)
+    opt = m.init_adam(params)
+    if lay is None:
+        step = jax.jit(functools.partial(m.train_step, cfg=cfg, lr=lr,
+                                         remat=remat))
+        place = lambda x, _: x  # noqa: E731
+        sh = {"params": None, "opt": None, "tokens": None}
+    else:
+        step, sh, _ = make_step(cfg, lay, remat=remat, lr=lr, batch=batch)
+        place = jax.device_put
+    params = place(params, sh["params"])
+    opt = place(opt, sh["opt"])
+    losses = []
+    for i in range(steps):
+        params, opt, loss = step(params, opt, place(data[i], sh["tokens"]))
+        losses.append(float(loss))
+    return jax.tree.map(lambda x: jax.device_get(x), params), losses
+
+
+# --------------------------------------------------------------------------
+# The cost model against the compiled program
+# --------------------------------------------------------------------------
+XLA_CPU_NOTES = {
+    "rs": "XLA:CPU all-reduces and slices where the textbook (and TPU) "
+          "reduce-scatters: 2x the bytes",
+    "two-stage": "XLA:CPU reduces over one mesh axis at a time (seq, then "
+                 "data), each an all-reduce of the whole gradient",
+    "partials": "XLA:CPU all-reduces the partial input gradients of q, k, v "
+                "(and of gate, up) one by one instead of adding them "
+                "first: 5 all-reduces per layer instead of 2",
+    "tokens": "the [B, T+1] token array does not split over seq, so XLA "
+              "shuffles a few hundred bytes of token ids",
+}
+"""Why XLA:CPU's collectives differ from the textbook's, by key."""
+
+
+@dataclass(frozen=True)
+class CollectiveCheck:
+    """One (kind, axes) row: bytes per device per step, as the textbook
+    predicts (`scalebook.parallelism`), as expected on XLA:CPU after the
+    noted adjustments, and as read from the compiled HLO."""
+
+    kind: str
+    axes: tuple[str, ...]
+    textbook: float
+    expected: float
+    hlo: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Expected and HLO agree within 1% (or 1 kB for tiny rows)."""
+        return abs(self.expected - self.hlo) <= max(0.01 * self.expected,
+                                                    1024.0)
+
+
+def xla_cpu_expected(comms_list, lay: par.Layout, cfg: m.Config
+                     ) -> list[tuple[str, tuple, float, float, str | None]]:
+    """(kind, axes, textbook bytes, expected bytes, note key) per textbook
+    collective, after XLA:CPU's known substitutions (`XLA_CPU_NOTES`)."""
+    rows = []
+    for c in comms_list:
+        b = c.bytes_per_device(lay)
+        if c.kind == "reduce-scatter" or (c.kind == "all-reduce"
+                                          and len(c.axes) > 1):
+            if len(c.axes) > 1:   # one all-reduce per axis, inner first
+                for a in reversed(c.axes):
+                    one = replace(c, kind="all-reduce", axes=(a,))
+                    rows.append(("all-reduce", (a,), 0.0,
+                                 one.bytes_per_device(lay), "two-stage"))
+                rows.append((c.kind, c.axes, b, 0.0, "two-stage"))
+            else:
+                ar = replace(c, kind="all-reduce")
+                rows.append(("all-reduce", c.axes, 0.0,
+                             ar.bytes_per_device(lay), "rs"))
+                rows.append((c.kind, c.axes, b, 0.0, "rs"))
+        elif c.what == "block input gradients" and cfg.N:
+            extra = replace(c, count=c.count * 5 / 2)
+            rows.append((c.kind, c.axes, b, extra.bytes_per_device(lay),
+                         "partials"))
+        else:
+            rows.append((c.kind, c.axes, b, b, None))
+    return rows
+
+
+def check_collectives(cfg: m.Config, lay: par.Layout, *,
+                      remat: str = "none", batch: int | None = None,
+                      compiled: Any = None) -> list[CollectiveCheck]:
+    """Compare the textbook collectives of one step with the compiled
+    program's, (kind, axes) by (kind, axes); f32 throughout."""
+    from scalebook import hlo
+
+    batch = cfg.B if batch is None else batch
+    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch)
+    book = par.collectives(cfg, lay, batch, cfg.T, precision="f32",
+                           remat=remat, reshard_after_forward=None)
+    rows: dict[tuple, list] = {}
+    for kind, axes, tb, ex, note in xla_cpu_expected(book, lay, cfg):
+        r = rows.setdefault((kind, tuple(axes)), [0.0, 0.0, 0.0, set()])
+        r[0] += tb
+        r[1] += ex
+        if note:
+            r[3].add(note)
+    for c in hlo.collectives(compiled):
+        key = (c.kind, tuple(c.mesh_axes or ()))
+        r = rows.setdefault(key, [0.0, 0.0, 0.0, set()])
+        r[2] += c.total_bytes
+        if r[0] == r[1] == 0 and c.total_bytes < 1024 and lay.seq > 1:
+            r[3].add("tokens")
+    return [CollectiveCheck(k, a, tb, ex, h, tuple(sorted(n)))
+            for (k, a), (tb, ex, h, n) in rows.items()]
+
+
+def check_memory(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
+                 batch: int | None = None, compiled: Any = None
+                 ) -> tuple[float, par.Memory]:
+    """(measured bytes per device, the cost model's `Memory`) for one
+    step in f32 with materialised attention, as run here.  XLA:CPU builds
+    every gradient whole before reducing it (see `XLA_CPU_NOTES`), so the
+    model is asked for full-size gradients."""
+    batch = cfg.B if batch is None else batch
+    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch)
+    pred = par.memory(cfg, lay, batch, cfg.T, precision="f32", remat=remat,
+                      attention="materialized",
+                      reshard_after_forward=remat != "none",
+                      full_grads=True)
+    return memory_bytes(compiled), pred
