@@ -376,7 +376,13 @@ def loss(params: Params, tokens: jax.Array, cfg: Config,
     """Mean next-token cross-entropy (nats) of tokens [B, T]."""
     inputs = constrain(tokens[:, :-1], ("batch", "seq"))
     targets = constrain(tokens[:, 1:], ("batch", "seq"))
-    logits = forward(params, inputs, cfg, scan_layers, remat)
+    return cross_entropy(forward(params, inputs, cfg, scan_layers, remat),
+                         targets)
+
+
+def cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """Mean cross-entropy (nats) of logits [..., V] against integer
+    targets [...] (computed in float32)."""
     logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     target_logp = jnp.take_along_axis(logp, targets[..., None], axis=-1)
     return -jnp.mean(target_logp)
