@@ -62,7 +62,8 @@ __all__ = [
     "critical_tokens", "activation_values_per_token",
     "dp_critical_tokens", "tp_max_ways", "fsdp_tp_critical_tokens",
     "fsdp_tp_optimal_data", "dcn_critical_tokens", "bubble_fraction",
-    "model_flops", "AXES",
+    "model_flops", "AXES", "Rules", "logical_rules", "Schedule",
+    "schedule",
 ]
 
 AXES = ("pipeline", "data", "seq", "tensor")
@@ -979,6 +980,95 @@ def bubble_fraction(stages: int, microbatches: int) -> float:
     if stages < 1 or microbatches < 1:
         raise ValueError("stages and microbatches are positive ints")
     return (stages - 1) / (microbatches + stages - 1)
+
+
+# --------------------------------------------------------------------------
+# Logical-axis rules (run by scalebook.train_parallel)
+# --------------------------------------------------------------------------
+Rule = Any  # a mesh axis name, a tuple of names, or None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Logical-axis rules for one layout, in the manner of MaxText's
+    ``logical_axis_rules`` (names are those of `scalebook.model`).
+
+    weights, optimizer, grads: where each logical weight dim is stored
+    (grads: None when the gradients are left to the compiler);
+    activations: the same for activation names; batch_axes: the mesh axes
+    that split the batch (a weight is used whole along them).
+    """
+
+    weights: Mapping[str, Rule]
+    optimizer: Mapping[str, Rule]
+    grads: Mapping[str, Rule] | None
+    activations: Mapping[str, Rule]
+    batch_axes: tuple[str, ...]
+
+    def used(self) -> dict[str, Rule]:
+        """Where each weight dim lives while a layer uses it: as stored,
+        minus the axes that split the batch (FSDP gathers them)."""
+        return {k: _drop_axes(v, self.batch_axes)
+                for k, v in self.weights.items()}
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """(logical name, stored on, used on) rows, for printing."""
+        used = self.used()
+        names = [n for n in sorted(set(self.weights) | set(self.activations))
+                 if self.weights.get(n) or self.activations.get(n)]
+        return [(n, str(self.weights.get(n, self.activations.get(n))),
+                 str(used[n] if n in self.weights else
+                     self.activations.get(n))) for n in names]
+
+
+def _one_axis(axes: tuple[str, ...]) -> Rule:
+    return None if not axes else axes[0] if len(axes) == 1 else axes
+
+
+def _drop_axes(rule: Rule, axes: tuple[str, ...]) -> Rule:
+    """`rule` without the mesh axes in `axes`."""
+    if rule is None:
+        return None
+    kept = tuple(a for a in ((rule,) if isinstance(rule, str) else rule)
+                 if a not in axes)
+    return _one_axis(kept)
+
+
+def logical_rules(lay: Layout) -> Rules:
+    """The logical-axis rules that express `lay`:
+
+    =============  =================================================
+    DP             batch -> data
+    ZeRO-1         + the optimizer state's embed -> data
+    ZeRO-2         + the gradients' embed -> data
+    FSDP (ZeRO-3)  + the weights' embed -> data
+    TP             heads, kv heads, mlp, vocab (weights and
+                   activations) -> tensor
+    SP             seq -> seq, and every embed -> (data, seq)
+    =============  =================================================
+
+    Pipeline layouts are refused: a pipeline needs a schedule, which
+    rules cannot express (see `scalebook.pipeline`).
+    """
+    if lay.pipeline > 1:
+        raise ValueError("a pipeline cannot be written as sharding rules: "
+                         "it needs a schedule. Use scalebook.pipeline for "
+                         "pipeline > 1")
+    batch = tuple(a for a in ("data",) if lay.data > 1)
+    tp = "tensor" if lay.tensor > 1 else None
+    heads = {"q_heads": tp, "kv_heads": tp, "mlp": tp, "vocab": tp}
+    weights = dict(heads)
+    if lay.zero >= 3:
+        weights["embed"] = _one_axis(lay.zero_axes)
+    optimizer = dict(heads)
+    if lay.zero >= 1:
+        optimizer["embed"] = _one_axis(lay.zero_axes)
+    grads = dict(optimizer) if lay.zero >= 2 else None
+    acts = {"batch": _one_axis(batch),
+            "seq": "seq" if lay.seq > 1 else None,
+            "act_heads": tp, "act_kv_heads": tp, "act_mlp": tp,
+            "act_vocab": tp}
+    return Rules(weights, optimizer, grads, acts, lay.zero_axes)
 
 
 # --------------------------------------------------------------------------

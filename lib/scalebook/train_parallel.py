@@ -3,19 +3,9 @@
 `scalebook.model` names every dim of every weight and activation with a
 logical axis ("embed", "mlp", "q_heads", "batch", "act_mlp", ...).  A
 strategy is then nothing but a table of **rules** mapping those names to
-mesh axes, in the manner MaxText's ``logical_axis_rules`` made common:
-
-=============  ===================================================
-strategy       rules (logical name -> mesh axis)
-=============  ===================================================
-DP             batch -> data
-ZeRO-1         + the optimizer state's embed -> data
-ZeRO-2         + the gradients' embed -> data
-FSDP (ZeRO-3)  + the weights' embed -> data
-TP             heads, kv heads, mlp, vocab (weights and
-               activations) -> tensor
-SP             seq -> seq, and every embed -> (data, seq)
-=============  ===================================================
+mesh axes, in the manner MaxText's ``logical_axis_rules`` made common.
+The rules live in `scalebook.parallelism.logical_rules` (JAX-free, so the
+planner can emit them); this module applies them.
 
 Weights are stored as the rules say and used whole along every axis that
 also splits the batch: `step` marks each weight where a layer uses it with
@@ -33,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -51,73 +41,9 @@ DEMO = m.Config(D=64, F=256, L=2, N=8, K=8, H=8, V=256, T=32, B=8,
 """The tiny model of Chapter 5: like preset("tiny") but with 8 heads of 8,
 so that 8 devices can split the heads (the tiny preset's 4 cannot)."""
 
-Rule = Any  # a mesh axis name, a tuple of names, or None
-
-
-@dataclass(frozen=True)
-class Rules:
-    """Logical-axis rules for one layout.
-
-    weights, optimizer, grads: where each logical weight dim is stored
-    (grads: None when the gradients are left to XLA); activations: the
-    same for activation names; batch_axes: the mesh axes that split the
-    batch (a weight is used whole along them).
-    """
-
-    weights: Mapping[str, Rule]
-    optimizer: Mapping[str, Rule]
-    grads: Mapping[str, Rule] | None
-    activations: Mapping[str, Rule]
-    batch_axes: tuple[str, ...]
-
-    def table(self) -> list[tuple[str, str, str]]:
-        """(logical name, stored as, used as) rows, for printing."""
-        names = sorted(set(self.weights) | set(self.activations))
-        return [(n, str(self.weights.get(n, self.activations.get(n))),
-                 str(_drop(self.weights.get(n), self.batch_axes)
-                     if n in self.weights else self.activations.get(n)))
-                for n in names]
-
-
-def _one(axes: tuple[str, ...]) -> Rule:
-    return None if not axes else axes[0] if len(axes) == 1 else axes
-
-
-def _drop(rule: Rule, axes: tuple[str, ...]) -> Rule:
-    """`rule` without the mesh axes in `axes`."""
-    if rule is None:
-        return None
-    kept = tuple(a for a in ((rule,) if isinstance(rule, str) else rule)
-                 if a not in axes)
-    return _one(kept)
-
-
-def rules_for(lay: par.Layout) -> Rules:
-    """The logical-axis rules that express `lay` (see the module table).
-
-    Pipeline layouts are refused: a pipeline needs a schedule, which
-    rules cannot express (use `scalebook.pipeline`).
-    """
-    if lay.pipeline > 1:
-        raise ValueError("a pipeline cannot be written as sharding rules: "
-                         "it needs a schedule. Use scalebook.pipeline for "
-                         "pipeline > 1")
-    batch = tuple(a for a in ("data",) if lay.data > 1)
-    zaxes = lay.zero_axes
-    tp = "tensor" if lay.tensor > 1 else None
-    shard_embed = _one(zaxes)
-    heads = {"q_heads": tp, "kv_heads": tp, "mlp": tp, "vocab": tp}
-    weights = dict(heads)
-    if lay.zero >= 3:
-        weights["embed"] = shard_embed
-    optimizer = dict(heads)
-    if lay.zero >= 1:
-        optimizer["embed"] = shard_embed
-    grads = dict(optimizer) if lay.zero >= 2 else None
-    acts = {"batch": _one(batch), "seq": "seq" if lay.seq > 1 else None,
-            "act_heads": tp, "act_kv_heads": tp, "act_mlp": tp,
-            "act_vocab": tp}
-    return Rules(weights, optimizer, grads, acts, zaxes)
+Rules = par.Rules
+rules_for = par.logical_rules
+_one = par._one_axis
 
 
 def mesh_for(lay: par.Layout) -> Mesh:
@@ -183,7 +109,7 @@ def make_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
 
     def hook(x, axes):
         if set(axes) <= weight_names:     # a weight, where it is used
-            used = {k: _drop(v, r.batch_axes) for k, v in r.weights.items()}
+            used = r.used()
             spec = _spec(axes, used)
         else:
             spec = _spec(axes, r.activations)
