@@ -21,7 +21,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    model's training step under logical-axis sharding rules),
    ``pipeline`` (pipeline parallelism with shard_map and ppermute).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
-   memory_analysis), ``hlo`` (collectives and bytes in compiled HLO).  A
+   memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
+   ``train_check`` (a sharded training step against its cost model).  A
    profile reader goes here.
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "systolic", "tables", "parallelism", "planner")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "train_parallel", "pipeline")),
-    ("measurement", ("bench", "hlo")),
+    ("measurement", ("bench", "hlo", "train_check")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]

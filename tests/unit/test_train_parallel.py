@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from scalebook import parallelism as par
+from scalebook import train_check as tc
 from scalebook import train_parallel as tp
 
 CFG = tp.DEMO
@@ -77,11 +78,11 @@ GRID = [("dp 8x1", "none"), ("zero1 8x1", "none"), ("fsdp 8x1", "none"),
 @pytest.mark.parametrize("name, remat", GRID)
 def test_hlo_bytes_match_the_cost_model_with_every_difference_named(
         name, remat):
-    rows = tp.check_collectives(CFG, LAYOUTS[name], remat=remat,
+    rows = tc.check_collectives(CFG, LAYOUTS[name], remat=remat,
                                 compiled=_compiled(name, remat))
     for r in rows:
         assert r.ok, r
-        assert set(r.notes) <= set(tp.XLA_CPU_NOTES)
+        assert set(r.notes) <= set(tc.XLA_CPU_NOTES)
         if not r.notes:        # no exception: the textbook is the HLO
             assert r.hlo == pytest.approx(r.textbook, rel=0.01, abs=1024)
 
@@ -100,7 +101,7 @@ def test_fsdp_gathers_weights_forward_and_again_backward_with_remat():
 
 
 def test_dp_moves_exactly_one_all_reduce_of_the_gradients():
-    rows = tp.check_collectives(CFG, LAYOUTS["dp 8x1"],
+    rows = tc.check_collectives(CFG, LAYOUTS["dp 8x1"],
                                 compiled=_compiled("dp 8x1", "none"))
     (row,) = rows
     assert row.kind == "all-reduce" and row.notes == ()
@@ -113,7 +114,7 @@ def test_dp_moves_exactly_one_all_reduce_of_the_gradients():
 # ----------------------------------------------------------------- memory
 @pytest.mark.parametrize("name, remat", GRID)
 def test_memory_analysis_agrees_with_the_memory_model(name, remat):
-    measured, model = tp.check_memory(CFG, LAYOUTS[name], remat=remat,
+    measured, model = tc.check_memory(CFG, LAYOUTS[name], remat=remat,
                                       compiled=_compiled(name, remat))
     assert model.total / measured == pytest.approx(1, abs=MEMORY_TOLERANCE)
 
