@@ -8,8 +8,9 @@ layer or those below (tests/unit/test_layers.py checks it), and the bottom
 two never import JAX, so every formula runs where JAX is not installed.
 
 1. registry: ``hardware`` (every chip number, with its source), ``config``
-   (model architectures), ``dtypes`` (bytes per element), ``units``
-   (formatting and glue).
+   (model architectures and, apart, workloads), ``dtypes`` (bytes per
+   element), ``units`` (formatting and glue), ``tabular`` (the one table
+   renderer).
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs),
@@ -22,6 +23,7 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``pipeline`` (pipeline parallelism with shard_map and ppermute).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
+   ``model_xla`` (XLA's counts of the transformer's parts),
    ``train_check`` (a sharded training step against its cost model).  A
    profile reader goes here.
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
@@ -30,7 +32,7 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices
-from scalebook.grading import check
+from scalebook.grading import check, progress
 from scalebook.hardware import chip, CHIPS
 
 __version__ = "0.1.0"
@@ -38,7 +40,8 @@ __version__ = "0.1.0"
 REPOSITORY_URL = "https://github.com/scalebook/scalebook"
 """Where the book lives; the same URL as `repository.url` in _config.yml."""
 
-__all__ = ["use_cpu_devices", "use_real_devices", "check", "chip", "CHIPS",
+__all__ = ["use_cpu_devices", "use_real_devices", "check", "progress",
+           "chip", "CHIPS",
            "REPOSITORY_URL"]
 
 

@@ -1,7 +1,20 @@
-"""Honest timing and XLA cost analysis on ONE local device.
+"""Honest timing, and what XLA says about a compiled program, on ONE device.
 
 Explained in Chapter 1 (Rooflines), where it measures the reader's own
-machine. Rules followed here:
+machine.  The readers of a compiled program live here, so every chapter
+reads XLA the same way:
+
+- `flops` and `bytes_accessed` read `compiled.cost_analysis()`;
+- `memory` reads `compiled.memory_analysis()` into a `MemoryUse`;
+- `cost` gives both counts at once.
+
+Each takes a `jax.stages.Compiled`, or a function and its arguments
+(arrays or `jax.ShapeDtypeStruct`s), compiled by `scalebook.hlo.compiled`.
+The numbers are per device.  The compiled HLO text itself is read by
+`scalebook.hlo`; XLA's counts for the transformer, component by component,
+by `scalebook.model_xla`.
+
+Rules followed when timing:
 
 - compile and run once before timing (the first call pays for tracing and
   compilation);
@@ -78,20 +91,95 @@ def time_fn(f: Callable, *args: Any, repeats: int = 5, warmup: int = 1
     return Timing(tuple(times))
 
 
+# ----------------------------------------------------- reading XLA's counts
+def _compiled(f: Any, args: tuple) -> Any:
+    """A Compiled as is, else `scalebook.hlo.compiled(f, *args)`."""
+    from scalebook import hlo
+
+    return hlo.compiled(f, *args)
+
+
+def _cost_analysis(compiled: Any) -> dict:
+    """compiled.cost_analysis() as one dict (keys absent when zero)."""
+    ca = compiled.cost_analysis()
+    if isinstance(ca, (list, tuple)):  # older JAX: one dict per program
+        ca = ca[0] if ca else {}
+    return dict(ca or {})
+
+
+def flops(f: Any, *args: Any) -> float:
+    """FLOPs per device that XLA counts for a compiled program (0.0 when
+    cost_analysis has no 'flops' key).  Loop bodies are counted once.
+
+    f: a `Compiled`, or a function (plain or jitted) and its arguments."""
+    return float(_cost_analysis(_compiled(f, args)).get("flops", 0.0))
+
+
+def bytes_accessed(f: Any, *args: Any) -> float:
+    """Bytes per device that XLA counts as read or written by a compiled
+    program (cost_analysis' 'bytes accessed'; 0.0 when absent)."""
+    return float(_cost_analysis(_compiled(f, args)).get("bytes accessed",
+                                                         0.0))
+
+
 def cost(f: Callable, *args: Any) -> dict[str, float]:
     """XLA's own count for `f(*args)` on one device: {'flops': FLOPs,
     'bytes': bytes accessed}, read from the compiled cost analysis.
     `f` may be a function, a jitted function or an already compiled one."""
-    if isinstance(f, jax.stages.Compiled):
-        compiled = f
-    else:
-        compiled = _jitted(f).lower(*args).compile()
-    ca = compiled.cost_analysis()
-    if isinstance(ca, (list, tuple)):  # older JAX: one dict per program
-        ca = ca[0] if ca else {}
-    ca = ca or {}
-    return {"flops": float(ca.get("flops", 0.0)),
-            "bytes": float(ca.get("bytes accessed", 0.0))}
+    compiled = _compiled(f, args)
+    return {"flops": flops(compiled), "bytes": bytes_accessed(compiled)}
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Buffers of a compiled program on one device, in bytes.
+
+    From `compiled.memory_analysis()`: the arguments, the outputs, the
+    temporaries XLA allocates while running, and the bytes of outputs that
+    reuse (alias) an argument's buffer, e.g. a donated input.
+
+    `peak_bytes` is argument + output + temp - alias.  We add it up
+    ourselves because on XLA:CPU `peak_memory_in_bytes` leaves out the
+    temporaries (it reports arguments + outputs only), so it would miss,
+    say, a weight all-gathered inside an FSDP step.
+    """
+
+    argument_bytes: float
+    output_bytes: float
+    temp_bytes: float
+    alias_bytes: float
+
+    @property
+    def peak_bytes(self) -> float:
+        """Bytes live at once on the device, at most: argument + output +
+        temp - alias."""
+        return (self.argument_bytes + self.output_bytes + self.temp_bytes
+                - self.alias_bytes)
+
+    def __str__(self) -> str:
+        from scalebook.units import fmt_bytes
+
+        return (f"peak {fmt_bytes(self.peak_bytes)} = arguments "
+                f"{fmt_bytes(self.argument_bytes)} + outputs "
+                f"{fmt_bytes(self.output_bytes)} + temporaries "
+                f"{fmt_bytes(self.temp_bytes)} - aliased "
+                f"{fmt_bytes(self.alias_bytes)} (per device)")
+
+
+def memory(f: Any, *args: Any) -> MemoryUse:
+    """The buffers (bytes, per device) of a compiled program, from
+    `memory_analysis()`; see `MemoryUse` for why the peak is summed here.
+
+    f: a `Compiled`, or a function (plain or jitted) and its arguments."""
+    ma = _compiled(f, args).memory_analysis()
+    if ma is None:
+        raise ValueError("this backend gives no memory_analysis() for the "
+                         "program; memory use cannot be read from XLA here")
+    return MemoryUse(
+        argument_bytes=float(ma.argument_size_in_bytes),
+        output_bytes=float(ma.output_size_in_bytes),
+        temp_bytes=float(ma.temp_size_in_bytes),
+        alias_bytes=float(ma.alias_size_in_bytes))
 
 
 def device() -> Any:

@@ -173,8 +173,15 @@ class CollectiveCost:
     def __str__(self) -> str:
         from scalebook.units import fmt_bytes, fmt_seconds
         axes = ",".join(self.axes)
+        where = self.chip
+        if self.slice_shape:
+            wrap = ("wraparound" if all(self.wraparound) else
+                    "no wraparound" if not any(self.wraparound) else
+                    "partial wraparound")
+            where += (f" (slice {'x'.join(map(str, self.slice_shape))}, "
+                      f"{wrap})")
         return (f"{self.kind} over {axes} (n={self.group_size}) on "
-                f"{self.chip}: {fmt_bytes(self.bytes_per_device)} sent per "
+                f"{where}: {fmt_bytes(self.bytes_per_device)} sent per "
                 f"device, {fmt_seconds(self.time)} ({self.regime}-bound; "
                 f"bandwidth {fmt_seconds(self.bandwidth_time)}, latency "
                 f"{fmt_seconds(self.latency_time)})")

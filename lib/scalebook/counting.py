@@ -8,9 +8,12 @@ Conventions (the book's letters, see `scalebook.model`):
 
 - a config is any object with integer fields D, F, L, N, K, H, V and a
   bool `tied_embeddings` (a `scalebook.config.Config`), or a preset name;
-- ``B`` is sequences and ``T`` tokens per sequence, so one step sees
-  ``B * T`` tokens; ``S`` is the length of the keys/values attended to
-  (``S == T`` for self-attention over the whole sequence);
+- the workload is given apart from the config: ``B`` is sequences and
+  ``T`` tokens per sequence, so one step sees ``B * T`` tokens; pass them
+  as ints or as ``work=Workload(B, T)`` (`scalebook.config`); left out,
+  a preset's `default_workload` is used.  ``S`` is the length of the
+  keys/values attended to (``S == T`` for self-attention over the whole
+  sequence);
 - a matmul ``[m, k] @ [k, n]`` costs ``2 m k n`` FLOPs (a multiply and an
   add per term), and its backward pass twice that (one matmul for the
   input gradient, one for the weight gradient);
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from scalebook.config import Workload, workload_for
 from scalebook.dtypes import dtype_bytes
 
 
@@ -64,10 +68,11 @@ def _bytes(dtype: str | float) -> float:
     return dtype_bytes(dtype)
 
 
-def _bt(cfg: Any, B: int | None, T: int | None) -> tuple[int, int]:
-    B = getattr(cfg, "B", 1) if B is None else B
-    T = getattr(cfg, "T", 1) if T is None else T
-    return int(B), int(T)
+def _bt(cfg: Any, B: int | None, T: int | None,
+        work: Workload | None = None) -> tuple[int, int]:
+    """(B sequences, T tokens per sequence), see `config.workload_for`."""
+    w = workload_for(cfg, B, T, work)
+    return w.B, w.T
 
 
 # ---------------------------------------------------------------------------
@@ -135,15 +140,16 @@ def matmul_flops(*dims: int) -> int:
 
 
 def layer_forward_flops(cfg: Any, B: int | None = None, T: int | None = None,
-                        S: int | None = None) -> dict[str, int]:
+                        S: int | None = None, *,
+                        work: Workload | None = None) -> dict[str, int]:
     """Forward FLOPs of each matmul of ONE layer (keys: `MATMULS`).
 
     B sequences of T query tokens attending to S keys (default S = T);
-    B and T default to the config's own.  Scores and AV count the full
-    T x S matrix (no saving from the causal mask).
+    B and T (or `work`) default to the preset's default workload.  Scores
+    and AV count the full T x S matrix (no saving from the causal mask).
     """
     c = _cfg(cfg)
-    B, T = _bt(c, B, T)
+    B, T = _bt(c, B, T, work)
     S = T if S is None else int(S)
     D, F, N, K, H = c.D, c.F, c.N, c.K, c.H
     return {
@@ -160,40 +166,45 @@ def layer_forward_flops(cfg: Any, B: int | None = None, T: int | None = None,
 
 
 def forward_flops(cfg: Any, B: int | None = None, T: int | None = None,
-                  S: int | None = None) -> dict[str, int]:
+                  S: int | None = None, *,
+                  work: Workload | None = None) -> dict[str, int]:
     """Forward FLOPs of the whole model by matmul (every layer summed).
 
     Keys: the `MATMULS` of a layer times L, plus "unembed" (2*B*T*D*V,
     logits for every position).  The embedding lookup is a gather: 0 FLOPs.
     """
     c = _cfg(cfg)
-    B, T = _bt(c, B, T)
+    B, T = _bt(c, B, T, work)
     out = {k: c.L * v for k, v in layer_forward_flops(c, B, T, S).items()}
     out["unembed"] = matmul_flops(B * T, c.D, c.V)
     return out
 
 
 def forward_flops_total(cfg: Any, B: int | None = None, T: int | None = None,
-                        S: int | None = None) -> int:
+                        S: int | None = None, *,
+                        work: Workload | None = None) -> int:
     """Forward FLOPs of the whole model (matmuls only)."""
-    return sum(forward_flops(cfg, B, T, S).values())
+    return sum(forward_flops(cfg, B, T, S, work=work).values())
 
 
 def train_flops(cfg: Any, B: int | None = None, T: int | None = None,
-                S: int | None = None) -> dict[str, int]:
+                S: int | None = None, *,
+                work: Workload | None = None) -> dict[str, int]:
     """Training-step FLOPs (forward + backward) by matmul: 3 x forward.
 
     Each matmul's backward pass is two matmuls of the same size (gradient
     of the input and of the weight), so training costs 2 + 4 = 6 FLOPs per
     weight per token.  For the MLP that is 18*B*T*D*F.
     """
-    return {k: 3 * v for k, v in forward_flops(cfg, B, T, S).items()}
+    return {k: 3 * v for k, v in
+            forward_flops(cfg, B, T, S, work=work).items()}
 
 
 def train_flops_total(cfg: Any, B: int | None = None, T: int | None = None,
-                      S: int | None = None) -> int:
+                      S: int | None = None, *,
+                      work: Workload | None = None) -> int:
     """Training-step FLOPs of the whole model (matmuls only)."""
-    return sum(train_flops(cfg, B, T, S).values())
+    return sum(train_flops(cfg, B, T, S, work=work).values())
 
 
 def flops_groups(flops: Mapping[str, int]) -> dict[str, int]:
@@ -216,14 +227,15 @@ def six_p_t(cfg: Any, tokens: int, include_embedding: bool = True) -> float:
 
 
 def six_p_t_error(cfg: Any, B: int | None = None, T: int | None = None,
-                  include_embedding: bool = True) -> float:
+                  include_embedding: bool = True, *,
+                  work: Workload | None = None) -> float:
     """Relative error of 6*P*tokens against the detailed training count.
 
     Positive: the rule overestimates.  It misses attention's T^2 term and
     (when the embedding is counted) charges FLOPs for a table lookup.
     """
     c = _cfg(cfg)
-    B, T = _bt(c, B, T)
+    B, T = _bt(c, B, T, work)
     exact = train_flops_total(c, B, T)
     return six_p_t(c, B * T, include_embedding) / exact - 1.0
 
@@ -374,10 +386,11 @@ def moe_param_counts(cfg: Any, E: int, k: int) -> dict[str, int]:
 
 
 def moe_forward_flops(cfg: Any, E: int, k: int, B: int | None = None,
-                      T: int | None = None) -> int:
+                      T: int | None = None, *,
+                      work: Workload | None = None) -> int:
     """Forward FLOPs of the MoE model: k experts per token + the router."""
     c = _cfg(cfg)
-    B, T = _bt(c, B, T)
+    B, T = _bt(c, B, T, work)
     dense = forward_flops(c, B, T)
     mlp = sum(dense[m] for m in ("gate", "up", "down"))
     return (forward_flops_total(c, B, T) + (k - 1) * mlp

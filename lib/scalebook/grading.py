@@ -2,38 +2,81 @@
 
 A question knows its expected answer (computed from the library where it
 can be) and the wrong answers readers are known to give, each with a hint.
-Grading never raises on a reader's answer: a blank, a wrong type or a wrong
-value each gets a sentence that says what to do next, and the solution is
-never printed.
+Grading never raises on a reader's answer. Each outcome has a status and a
+plain-words label that every browser shows:
+
+- ``PASS``: right;
+- ``NOT YET``: wrong, with a hint when the mistake is a known one;
+- ``NOT ATTEMPTED``: still the `...` placeholder (or the stub function);
+- ``WRONG TYPE``: the answer is not the kind of value the question wants
+  (a string for a number, a list for a dict, ...): the reader's slip;
+- ``BOOK BUG``: the checker itself failed while computing the expected
+  value, a hint or the comparison: our bug, never blamed on the reader.
+
+Grading a question reads (validates and converts) the reader's answer
+first, then judges it; an error while reading is the reader's, an error
+while judging is the book's. The solution is never printed.
 
 Question definitions live in ``scalebook.exercises.chNN``; notebooks call
 ``sb.check("1.3", answer)``.
 """
 from __future__ import annotations
 
+import dis
+import functools
+import inspect
 import math
 import numbers
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 PASS, FAIL, BLANK, BAD_TYPE = "pass", "fail", "not attempted", "wrong type"
-_MARK = {PASS: "✅", FAIL: "❌", BLANK: "⏳", BAD_TYPE: "⚠️"}
+BUG = "checker bug"
+LABELS = {PASS: "PASS", FAIL: "NOT YET", BLANK: "NOT ATTEMPTED",
+          BAD_TYPE: "WRONG TYPE", BUG: "BOOK BUG"}
+"""The word each status is printed with (plain ASCII: no glyphs)."""
+
+BLANK_MESSAGE = ("replace the `...` with your answer and run this cell "
+                 "again.")
+RETURNED_NONE = ("did you forget `return`, or leave a case unhandled?")
 
 
 @dataclass(frozen=True)
 class Feedback:
-    """The outcome of grading one answer."""
+    """The outcome of grading one answer.
+
+    `error` holds the exception behind a BUG (the checker's own failure),
+    so tests and maintainers can see the traceback; readers see `message`.
+    """
 
     qid: str
     status: str
     message: str
+    error: BaseException | None = field(default=None, compare=False,
+                                        repr=False)
 
     @property
     def passed(self) -> bool:
         return self.status == PASS
 
+    @property
+    def label(self) -> str:
+        """PASS, NOT YET, NOT ATTEMPTED, WRONG TYPE or BOOK BUG."""
+        return LABELS[self.status]
+
     def __str__(self) -> str:
-        return f"{_MARK[self.status]} Exercise {self.qid}: {self.message}"
+        return f"[{self.label}] Exercise {self.qid}: {self.message}"
+
+
+class AnswerError(Exception):
+    """The reader's answer cannot be graded as given; the message says what
+    to change. Raised while reading an answer (or a reader's function's
+    return value); `status` is WRONG TYPE unless said otherwise."""
+
+    def __init__(self, message: str, status: str = BAD_TYPE):
+        super().__init__(message)
+        self.status = status
 
 
 def is_blank(answer: Any) -> bool:
@@ -45,19 +88,41 @@ def _type_name(x: Any) -> str:
     return type(x).__name__
 
 
+# ---------------------------------------------------------------------------
+# Reading a reader's value: numbers and shapes
+# ---------------------------------------------------------------------------
 def as_number(answer: Any) -> float | None:
-    """The answer as a float, or None if it is not a single real number."""
+    """The answer as a float, or None if it is not a single real number.
+
+    Accepts Python ints and floats, NumPy and JAX scalars and 0-d arrays;
+    refuses bools, strings, complex numbers and arrays with elements.
+    """
     if isinstance(answer, bool):
         return None
     if isinstance(answer, numbers.Real):
         return float(answer)
-    shape = getattr(answer, "shape", None)
-    if shape == () and hasattr(answer, "item"):  # numpy / jax scalar
-        try:
-            return float(answer.item())
-        except (TypeError, ValueError):
-            return None
+    try:
+        shape = getattr(answer, "shape", None)
+        if shape == () and hasattr(answer, "item"):  # numpy / jax 0-d
+            item = answer.item()
+            if isinstance(item, bool) or not isinstance(item, numbers.Real):
+                return None
+            return float(item)
+    except Exception:  # an exotic object: not a number we can read
+        return None
     return None
+
+
+def _describe(value: Any) -> str:
+    """A short description of a value that is not what was asked for."""
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, bool):
+        return f"a bool ({value})"
+    shape = getattr(value, "shape", None)
+    if shape is not None and shape != ():
+        return f"an array of shape {tuple(shape)}"
+    return f"a {_type_name(value)}"
 
 
 def _number_type_message(answer: Any) -> str:
@@ -73,6 +138,67 @@ def _number_type_message(answer: Any) -> str:
         return (f"expected a single number, got a {_type_name(answer)}. "
                 "Give one value (an int or a float).")
     return f"expected a number (int or float), got a {_type_name(answer)}."
+
+
+def returned_number(value: Any, unit: str = "",
+                    call: str = "your function") -> float:
+    """A reader's function's return value as a float, for code graders.
+
+    Any real scalar counts: Python, NumPy or JAX scalars and 0-d arrays
+    (``jnp.maximum(a, b)`` is fine). `unit` names what the number measures
+    ("seconds", "hops"); `call` names the call, e.g. "step_time(1e9, ...)".
+    Raises AnswerError with a message for the reader otherwise: NOT YET for
+    None (a missing `return`) and for inf or nan, WRONG TYPE for the rest.
+    """
+    if value is None:
+        raise AnswerError(f"{call} returned None: {RETURNED_NONE}", FAIL)
+    x = as_number(value)
+    what = f"one number of {unit}" if unit else "one real number"
+    if x is None:
+        raise AnswerError(f"{call} returned {_describe(value)}; return "
+                          f"{what}.")
+    if not math.isfinite(x):
+        raise AnswerError(f"{call} returned {x}; return {what}, not inf "
+                          "or nan. Is a division by zero hiding in it?",
+                          FAIL)
+    return x
+
+
+def _integral(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if getattr(v, "shape", None) == () and hasattr(v, "item"):
+        return _integral(v.item())
+    return None
+
+
+def as_shape(answer: Any) -> tuple[int, ...]:
+    """The answer as a shape: a tuple of ints.
+
+    Accepts tuples and lists of ints (NumPy ints too) and 1-d integer
+    arrays (NumPy or JAX); raises AnswerError otherwise.
+    """
+    if hasattr(answer, "shape") and hasattr(answer, "tolist") \
+            and not isinstance(answer, (tuple, list)):
+        kind = getattr(getattr(answer, "dtype", None), "kind", "")
+        if len(answer.shape) != 1 or kind not in ("i", "u"):
+            raise AnswerError(
+                "expected a shape: a tuple of ints such as (128, 512), got "
+                f"{_describe(answer)} of dtype {answer.dtype}.")
+        answer = answer.tolist()
+    if isinstance(answer, (tuple, list)):
+        dims = [_integral(a) for a in answer]
+        if all(d is not None for d in dims):
+            return tuple(dims)  # type: ignore[arg-type]
+        bad = [a for a, d in zip(answer, dims) if d is None]
+        raise AnswerError(
+            "expected a shape: a tuple of ints such as (128, 512); "
+            f"{bad[0]!r} is not an int (use // for whole-number "
+            "division).")
+    raise AnswerError("expected a shape: a tuple of ints such as "
+                      f"(128, 512), got {answer!r}.")
 
 
 # ---------------------------------------------------------------------------
@@ -120,9 +246,25 @@ def _resolve(expected: Expected) -> Any:
     return expected() if callable(expected) else expected
 
 
+def _bug(qid: str, err: BaseException) -> Feedback:
+    from scalebook import REPOSITORY_URL
+
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    return Feedback(qid, BUG, f"the checker itself failed ({_type_name(err)}"
+                    f": {first}): this is a bug in the book, not in your "
+                    f"answer. Please report it at {REPOSITORY_URL}/issues.",
+                    error=err)
+
+
 @dataclass
 class Question:
-    """Base class: a question id, a prompt-free grader, and hints."""
+    """Base class: a question id, a prompt-free grader, and hints.
+
+    Subclasses split grading in two: `read` validates and converts the
+    reader's answer (raising AnswerError with a message for the reader),
+    `judge` compares it with the expected value (any exception there is a
+    bug in the book, reported as BOOK BUG).
+    """
 
     qid: str
     expected: Expected
@@ -134,16 +276,31 @@ class Question:
 
     def grade(self, answer: Any) -> Feedback:
         if is_blank(answer):
-            return Feedback(self.qid, BLANK, "not attempted yet: replace the "
-                            "`...` with your answer and run this cell again.")
+            return Feedback(self.qid, BLANK, BLANK_MESSAGE)
         try:
             return self._grade(answer)
-        except Exception as err:  # a reader's answer must never crash the checker
-            return Feedback(self.qid, BAD_TYPE, "your answer could not be "
-                            f"checked ({_type_name(err)}: {err}). Check its "
-                            "type and shape against the question.")
+        except AnswerError as err:
+            return Feedback(self.qid, err.status, str(err))
+        except Exception as err:  # the checker's own failure, not the reader's
+            return _bug(self.qid, err)
 
-    def _grade(self, answer: Any) -> Feedback:  # pragma: no cover - abstract
+    def _grade(self, answer: Any) -> Feedback:
+        return self.judge(self._read(answer))
+
+    def _read(self, answer: Any) -> Any:
+        try:
+            return self.read(answer)
+        except AnswerError:
+            raise
+        except Exception as err:  # an answer our reader cannot handle
+            raise AnswerError(f"your answer could not be read "
+                              f"({_type_name(err)}: {err}). Check its type "
+                              "and shape against the question.") from err
+
+    def read(self, answer: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def judge(self, value: Any) -> Feedback:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -154,12 +311,15 @@ class Number(Question):
     rtol: float = 0.05
     unit: str = ""
 
-    def _grade(self, answer: Any) -> Feedback:
+    def read(self, answer: Any) -> float:
         x = as_number(answer)
         if x is None:
-            return Feedback(self.qid, BAD_TYPE, _number_type_message(answer))
+            raise AnswerError(_number_type_message(answer))
         if math.isnan(x) or math.isinf(x):
-            return Feedback(self.qid, FAIL, "your answer is not finite.")
+            raise AnswerError("your answer is not finite.", FAIL)
+        return x
+
+    def judge(self, x: float) -> Feedback:
         want = float(self.expected_value())
         unit = f" {self.unit}" if self.unit else ""
         if _close(x, want, self.rtol):
@@ -167,75 +327,129 @@ class Number(Question):
         for hint in self.hints:
             if hint.matches(x, want, self.rtol):
                 return Feedback(self.qid, FAIL, hint.message)
-        return Feedback(self.qid, FAIL, _direction(x, want))
+        return Feedback(self.qid, FAIL, _direction(x, want, self.unit))
 
 
-def _direction(x: float, want: float) -> str:
+def _direction(x: float, want: float, unit: str = "") -> str:
     if want != 0 and x != 0 and (x > 0) != (want > 0):
-        return "not yet: check the sign of your answer."
+        return "check the sign of your answer."
     size = "too large" if abs(x) > abs(want) else "too small"
     ratio = max(abs(x), 1e-300) / max(abs(want), 1e-300)
     if ratio > 10 or ratio < 0.1:
-        return (f"not yet: your answer is {size} by more than 10×. Check "
-                "the units (bytes vs bits, s vs ms) and the powers of ten.")
-    return f"not yet: your answer is {size}. Recheck each factor."
+        units = f"the unit ({unit})" if unit else "the units"
+        return (f"your answer is {size} by more than 10×. Check {units} "
+                "and the powers of ten.")
+    return f"your answer is {size}. Recheck each factor."
 
 
-@dataclass
-class Choice(Question):
-    """One of a fixed set of strings (case and spacing ignored)."""
-
-    options: Sequence[str] = ()
-
-    def _grade(self, answer: Any) -> Feedback:
-        if not isinstance(answer, str):
-            return Feedback(self.qid, BAD_TYPE, "expected a string, one of: "
-                            + ", ".join(repr(o) for o in self.options) + ".")
-        norm = _norm(answer)
-        known = {_norm(o): o for o in self.options}
-        if self.options and norm not in known:
-            return Feedback(self.qid, BAD_TYPE, f"{answer!r} is not one of "
-                            "the options: " + ", ".join(
-                                repr(o) for o in self.options) + ".")
-        if norm == _norm(str(self.expected_value())):
-            return Feedback(self.qid, PASS, f"correct ({answer}).")
-        for hint in self.hints:
-            if hint.value is not None and _norm(str(hint.value)) == norm:
-                return Feedback(self.qid, FAIL, hint.message)
-        return Feedback(self.qid, FAIL, "not yet: think again about which "
-                        "option fits.")
+# The words a reader may use for the resource that bounds a time. An option
+# spelled with any word of a group accepts every word of that group, with or
+# without "-bound": "compute", "compute-bound", "flops" and "FLOPs bound"
+# all answer an option "compute" (or "flops").
+SYNONYMS: Mapping[str, tuple[str, ...]] = {
+    "compute": ("compute", "flops", "flop", "math", "arithmetic", "mxu"),
+    "memory": ("memory", "hbm", "memorybandwidth", "hbmbandwidth", "membw",
+               "bandwidth"),
+    "comms": ("comms", "comm", "communication", "communications", "ici",
+              "network", "collective", "collectives"),
+    "latency": ("latency",),
+    "pcie": ("pcie", "host", "hostlink"),
+}
+_OPTION_ONLY_ITSELF = frozenset({"bandwidth"})
+"""Words that a reader may use for memory, but which as an option keep their
+own meaning: Chapter 3 contrasts "bandwidth-bound" with "latency-bound", and
+there "memory-bound" must not pass for it."""
+_GROUP = {w: g for g, words in SYNONYMS.items() for w in words}
 
 
 def _norm(s: str) -> str:
     return "".join(ch for ch in s.lower() if ch.isalnum())
 
 
+def _stem(s: str) -> str:
+    """'Compute-bound' -> 'compute'; 'all-gather' -> 'allgather'."""
+    n = _norm(s)
+    if n.endswith("bound") and len(n) > len("bound"):
+        n = n[:-len("bound")]
+    return n
+
+
+@dataclass
+class Choice(Question):
+    """One of a fixed set of strings (case, spacing and a trailing "-bound"
+    ignored; synonyms from `SYNONYMS` accepted in every chapter)."""
+
+    options: Sequence[str] = ()
+
+    def _listing(self) -> str:
+        return ", ".join(repr(o) for o in self.options)
+
+    def option(self, word: str) -> str | None:
+        """The option `word` names, or None if it names none of them."""
+        if not self.options:
+            return word
+        s = _stem(word)
+        exact = [o for o in self.options if _stem(o) == s]
+        if exact:
+            return exact[0]
+        group = _GROUP.get(s)
+        same = [o for o in self.options if group is not None
+                and _stem(o) not in _OPTION_ONLY_ITSELF
+                and _GROUP.get(_stem(o)) == group]
+        return same[0] if len(same) == 1 else None
+
+    def read(self, answer: Any) -> str:
+        if not isinstance(answer, str):
+            raise AnswerError("expected a string, one of: "
+                              + self._listing() + ".")
+        opt = self.option(answer)
+        if opt is None:
+            raise AnswerError(f"{answer!r} is not one of the options: "
+                              + self._listing() + ".")
+        return opt
+
+    def _must_be_option(self, value: Any) -> str:
+        opt = self.option(str(value))
+        if opt is None:
+            raise ValueError(f"exercise {self.qid}: {value!r} is not one of "
+                             f"its options ({self._listing()})")
+        return opt
+
+    def judge(self, opt: str) -> Feedback:
+        if _stem(opt) == _stem(self._must_be_option(self.expected_value())):
+            return Feedback(self.qid, PASS, f"correct ({opt}).")
+        for hint in self.hints:
+            if hint.value is not None and \
+                    _stem(self._must_be_option(hint.value)) == _stem(opt):
+                return Feedback(self.qid, FAIL, hint.message)
+        return Feedback(self.qid, FAIL, "think again about which option "
+                        "fits.")
+
+
 @dataclass
 class Shape(Question):
     """A tuple of ints, such as the per-device shape of a shard."""
 
-    def _grade(self, answer: Any) -> Feedback:
-        if isinstance(answer, list):
-            answer = tuple(answer)
-        if not (isinstance(answer, tuple) and all(
-                isinstance(a, numbers.Integral) and not isinstance(a, bool)
-                for a in answer)):
-            return Feedback(self.qid, BAD_TYPE, "expected a shape: a tuple of "
-                            f"ints such as (128, 512), got {answer!r}.")
+    def read(self, answer: Any) -> tuple[int, ...]:
+        return as_shape(answer)
+
+    def judge(self, got: tuple[int, ...]) -> Feedback:
         want = tuple(int(v) for v in self.expected_value())
-        got = tuple(int(a) for a in answer)
         if got == want:
             return Feedback(self.qid, PASS, f"correct {got}.")
         for hint in self.hints:
             if hint.value is not None and tuple(hint.value) == got:
                 return Feedback(self.qid, FAIL, hint.message)
         if len(got) != len(want):
-            return Feedback(self.qid, FAIL, f"not yet: the shape should have "
+            return Feedback(self.qid, FAIL, f"the shape should have "
                             f"{len(want)} dimensions, yours has {len(got)}.")
         bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
-        return Feedback(self.qid, FAIL, "not yet: dimension(s) "
+        return Feedback(self.qid, FAIL, "dimension(s) "
                         f"{', '.join(map(str, bad))} are off. Which mesh "
                         "axes split them?")
+
+
+_SEVERITY = {BUG: 3, BAD_TYPE: 2, FAIL: 1, BLANK: 0}
 
 
 @dataclass
@@ -247,50 +461,172 @@ class Parts(Question):
 
     parts: Mapping[str, Question] = field(default_factory=dict)
 
-    def _grade(self, answer: Any) -> Feedback:
+    def read(self, answer: Any) -> dict:
         keys = list(self.parts)
         if isinstance(answer, (tuple, list)) and len(answer) == len(keys):
             answer = dict(zip(keys, answer))
         if not isinstance(answer, dict):
-            return Feedback(self.qid, BAD_TYPE, "expected a dict with keys "
-                            + ", ".join(repr(k) for k in keys) + ".")
+            raise AnswerError("expected a dict with keys "
+                              + ", ".join(repr(k) for k in keys) + ".")
         missing = [k for k in keys if k not in answer]
         if missing:
-            return Feedback(self.qid, BAD_TYPE, "your dict is missing the "
-                            "key(s) " + ", ".join(map(repr, missing)) + ".")
+            raise AnswerError("your dict is missing the key(s) "
+                              + ", ".join(map(repr, missing)) + ".")
+        return answer
+
+    def judge(self, answer: dict) -> Feedback:
         results = {k: q.grade(answer[k]) for k, q in self.parts.items()}
         if all(r.passed for r in results.values()):
             return Feedback(self.qid, PASS, "correct on every part.")
-        blanks = [k for k, r in results.items() if r.status == BLANK]
-        if len(blanks) == len(keys):
-            return self.grade(None)
-        lines = [f"{k}: {r.message}" for k, r in results.items()
-                 if not r.passed]
-        worst = BAD_TYPE if any(r.status == BAD_TYPE
-                                for r in results.values()) else FAIL
-        return Feedback(self.qid, worst, "not yet. " + " | ".join(lines))
+        if all(r.status == BLANK for r in results.values()):
+            return Feedback(self.qid, BLANK, BLANK_MESSAGE)
+        lines = [f"{k}: " + ("not attempted yet" if r.status == BLANK
+                             else r.message)
+                 for k, r in results.items() if not r.passed]
+        worst = max((r for r in results.values() if not r.passed),
+                    key=lambda r: _SEVERITY[r.status])
+        status = worst.status if worst.status != BLANK else FAIL
+        return Feedback(self.qid, status, " | ".join(lines),
+                        error=worst.error)
+
+
+# ---------------------------------------------------------------------------
+# Code answers: the reader's function, its stub, and whose error it is
+# ---------------------------------------------------------------------------
+_PLUMBING = {"RESUME", "NOP", "CACHE", "EXTENDED_ARG", "PUSH_NULL", "PRECALL",
+             "COPY_FREE_VARS", "MAKE_CELL", "KW_NAMES"}
+
+
+def _function(fn: Any) -> types.FunctionType | None:
+    """The plain Python function behind `fn` (decorators unwrapped)."""
+    try:
+        fn = inspect.unwrap(fn)
+    except Exception:
+        return None
+    while isinstance(fn, (functools.partial, types.MethodType)):
+        fn = fn.func if isinstance(fn, functools.partial) else fn.__func__
+    return fn if isinstance(fn, types.FunctionType) else None
+
+
+def is_stub(fn: Any) -> bool:
+    """True for a function that is still the student notebook's stub.
+
+    The stub (written by tools/student.py) keeps the signature and the
+    docstring and has `...` for a body; `pass` and ``raise
+    NotImplementedError`` count too. Read from the compiled code, so it
+    works without the source: a body that does nothing but return None,
+    or only raises NotImplementedError.
+    """
+    f = _function(fn)
+    if f is None:
+        return False
+    ops = [(i.opname, i.argval) for i in dis.get_instructions(f)
+           if i.opname not in _PLUMBING]
+    if ops in ([("RETURN_CONST", None)],
+               [("LOAD_CONST", None), ("RETURN_VALUE", None)]):
+        return True
+    # raise NotImplementedError(...): on 3.14 the name is a common constant
+    names = set(f.__code__.co_names) | {
+        getattr(arg, "__name__", str(arg)) for op, arg in ops
+        if op == "LOAD_COMMON_CONSTANT"}
+    return (names == {"NotImplementedError"} and bool(ops)
+            and ops[-1][0] == "RAISE_VARARGS"
+            and all(op in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_CONST", "CALL",
+                           "LOAD_COMMON_CONSTANT", "RAISE_VARARGS")
+                    for op, _ in ops))
+
+
+def _codes(fn: Any) -> set[types.CodeType]:
+    """Code objects of the reader's function and of what it defines."""
+    roots = []
+    f = _function(fn)
+    if f is not None:
+        roots.append(f.__code__)
+    call = getattr(type(fn), "__call__", None)
+    if f is None and isinstance(call, types.FunctionType):  # a callable object
+        roots.append(call.__code__)
+    out: set[types.CodeType] = set()
+    while roots:
+        code = roots.pop()
+        if code not in out:
+            out.add(code)
+            roots.extend(c for c in code.co_consts
+                         if isinstance(c, types.CodeType))
+    return out
+
+
+def _reader_frame(err: BaseException, fn: Any):
+    """The innermost traceback entry inside the reader's code, or None if
+    the exception did not pass through it (then it is the grader's).
+
+    An answer without Python code to recognise (a builtin) is never blamed:
+    graders check `callable` and types themselves.
+    """
+    codes = _codes(fn)
+    tb, found = err.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code in codes:
+            found = tb
+        tb = tb.tb_next
+    return found
+
+
+def _reader_error_message(err: BaseException, frame, fn: Any) -> str:
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    name = getattr(_function(fn), "__name__", None)
+    code = frame.tb_frame.f_code
+    where = (f" (line {frame.tb_lineno}, in {code.co_name})"
+             if code.co_name != "<lambda>" else "")
+    who = name if name and name != "<lambda>" else "your function"
+    return (f"{who} raised {_type_name(err)}: {first}{where}. Fix it, then "
+            "run this cell again.")
 
 
 @dataclass
 class Custom(Question):
     """A grader written as a function: answer -> (passed, message).
 
-    Used for write-the-code exercises, where the grader runs the reader's
-    function on the simulated mesh and inspects what XLA made of it.
-    The grader returns passed=None when the function is still the stub
-    (it returned None or raised NotImplementedError). `expected` is unused.
+    Used for write-the-code exercises: the grader calls the reader's
+    function on test cases (or runs it on the simulated mesh) and inspects
+    the result. The checker sorts out whose error is whose:
+
+    - the stub function (`is_stub`) is NOT ATTEMPTED before the grader runs;
+    - AnswerError from the grader (e.g. from `returned_number`) goes to the
+      reader with its own message;
+    - an exception raised inside the reader's function is the reader's bug
+      (NOT YET, naming the exception; NotImplementedError reads as not
+      attempted);
+    - any other exception is the grader's: BOOK BUG;
+    - a grader that returns passed=None means the reader's function
+      returned None: "did you forget `return`...".
+
+    `expected` is unused.
     """
 
     grader: Callable[[Any], tuple[bool | None, str]] | None = None
 
     def _grade(self, answer: Any) -> Feedback:
-        assert self.grader is not None
+        if self.grader is None:
+            raise ValueError(f"exercise {self.qid} has no grader")
+        if is_stub(answer):
+            return Feedback(self.qid, BLANK, BLANK_MESSAGE)
         try:
             ok, message = self.grader(answer)
-        except NotImplementedError:
-            ok, message = None, ""
-        if ok is None:  # the reader's function is still the stub
-            return self.grade(None)
+        except AnswerError:
+            raise
+        except Exception as err:
+            frame = _reader_frame(err, answer)
+            if frame is None:
+                raise  # the grader's own failure
+            if isinstance(err, NotImplementedError):
+                return Feedback(self.qid, BLANK, "your function raised "
+                                "NotImplementedError: finish it, then run "
+                                "this cell again.")
+            return Feedback(self.qid, FAIL,
+                            _reader_error_message(err, frame, answer))
+        if ok is None:  # the reader's function returned None
+            return Feedback(self.qid, FAIL, message or
+                            f"your function returned None: {RETURNED_NONE}")
         return Feedback(self.qid, PASS if ok else FAIL, message)
 
 
@@ -309,23 +645,40 @@ def register(*questions: Question) -> None:
 
 
 def question(qid: str) -> Question:
-    """The question with id `qid` ("1.3" is exercise 3 of chapter 1)."""
+    """The question with id `qid` ("1.3" is exercise 3 of chapter 1).
+
+    Loads `scalebook.exercises.chNN` on first use. Only a missing chapter
+    module means "no such exercise"; any other import error in it (a bug
+    in the book) is raised as it is.
+    """
     qid = str(qid)
     chapter = qid.split(".")[0]
+    _load_chapter(chapter)
+    if qid not in _REGISTRY:
+        raise KeyError(f"no exercise {qid!r}; known in chapter {chapter}: "
+                       + (", ".join(chapter_questions(chapter)) or "none"))
+    return _REGISTRY[qid]
+
+
+def _load_chapter(chapter: str) -> None:
     if chapter.isdigit():
         import importlib
 
+        name = f"scalebook.exercises.ch{int(chapter):02d}"
         try:
-            importlib.import_module(f"scalebook.exercises.ch{int(chapter):02d}")
-        except ModuleNotFoundError:
-            pass
-    if qid not in _REGISTRY:
-        known = sorted((k for k in _REGISTRY if k.split(".")[0] == chapter),
-                       key=lambda k: [int(p) if p.isdigit() else p
-                                      for p in k.split(".")])
-        raise KeyError(f"no exercise {qid!r}; known in chapter {chapter}: "
-                       + (", ".join(known) or "none"))
-    return _REGISTRY[qid]
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+
+
+def chapter_questions(chapter: str | int) -> list[str]:
+    """Ids of the registered questions of `chapter`, in exercise order."""
+    chapter = str(chapter)
+    _load_chapter(chapter)
+    return sorted((k for k in _REGISTRY if k.split(".")[0] == chapter),
+                  key=lambda k: [int(p) if p.isdigit() else p
+                                 for p in k.split(".")])
 
 
 def grade(qid: str, answer: Any) -> Feedback:
@@ -333,6 +686,41 @@ def grade(qid: str, answer: Any) -> Feedback:
     return question(qid).grade(answer)
 
 
+_LAST: dict[str, Feedback] = {}
+"""The latest feedback per exercise in this Python session.  It lives in
+the kernel's memory only: nothing is written to disk, and a restarted
+kernel starts from "not attempted"."""
+
+
 def check(qid: str, answer: Any) -> None:
-    """Grade and print the feedback (returns None, so nbval sees one line)."""
-    print(grade(qid, answer))
+    """Grade and print the feedback (returns None, so nbval sees one line);
+    the result counts towards `progress`."""
+    fb = grade(qid, answer)
+    _LAST[str(qid)] = fb
+    print(fb)
+
+
+def progress(chapter: str | int):
+    """Where the reader stands in a chapter's exercises: one row per
+    exercise with its latest result in this session (NOT ATTEMPTED if it
+    was never checked), and a count of each result in the title.  Nothing
+    is saved outside the notebook."""
+    from scalebook.tabular import Table
+
+    ids = chapter_questions(chapter)
+    if not ids:
+        raise ValueError(f"chapter {chapter} has no exercises; chapters "
+                         "with exercises have a module "
+                         "scalebook.exercises.chNN")
+    rows = []
+    for qid in ids:
+        fb = _LAST.get(qid)
+        rows.append([qid, fb.label if fb else LABELS[BLANK]])
+    counts: dict[str, int] = {}
+    for _, label in rows:
+        counts[label] = counts.get(label, 0) + 1
+    order = [LABELS[s] for s in (PASS, FAIL, BAD_TYPE, BUG, BLANK)]
+    summary = ", ".join(f"{counts[k]} {k.lower()}" for k in order
+                        if k in counts)
+    return Table(["exercise", "result"], rows,
+                 title=f"Chapter {chapter}: {summary} (of {len(ids)})")

@@ -133,7 +133,14 @@ class Chip:
 
     @property
     def pod_cores(self) -> int:
-        """TensorCores in a full pod."""
+        """TensorCores in a full pod (TPUs only; a GPU has `sms`)."""
+        if self.cores is None:
+            sms = (f": count its streaming multiprocessors with `sms` "
+                   f"({self.sms} per GPU, max_chips * sms = "
+                   f"{self.max_chips * self.sms} in one NVLink domain)"
+                   if self.sms is not None else "")
+            raise ValueError(f"pod_cores counts TPU TensorCores, and "
+                             f"{self.name} is a {self.kind.upper()}{sms}.")
         return self.max_chips * self.cores
 
     def pod_flops(self, dtype: str = "bf16") -> float:

@@ -42,6 +42,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from scalebook.mesh import describe
+from scalebook.tabular import Table
 
 __all__ = ["Collective", "compiled", "hlo_text", "collectives",
            "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
@@ -607,59 +608,28 @@ def io_shapes(fn_or_compiled: Any, *args: Any) -> dict[str, list[dict]]:
 
 
 # ---------------------------------------------------------------- table
-class _Table(list):
-    """A list of row dicts that prints as text and renders as HTML."""
-
-    def __str__(self) -> str:
-        if not self:
-            return "(no collectives)"
-        cols = list(self[0])
-        cells = [[str(r[c]) for c in cols] for r in self]
-        w = [max(len(c), *(len(row[i]) for row in cells))
-             for i, c in enumerate(cols)]
-        lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(cols)),
-                 "  ".join("-" * x for x in w)]
-        lines += ["  ".join(v.ljust(w[i]) for i, v in enumerate(row))
-                  for row in cells]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        import html
-
-        if not self:
-            return "<p>(no collectives)</p>"
-        cols = list(self[0])
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-        body = "".join("<tr>" + "".join(
-            f"<td>{html.escape(str(r[c]))}</td>" for c in cols) + "</tr>"
-            for r in self)
-        return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _shape_str(dtype: str, shapes: Sequence[tuple[int, ...]]) -> str:
     parts = [f"{dtype}[{','.join(map(str, s))}]" for s in shapes]
     return parts[0] if len(parts) == 1 else f"{len(parts)}x {parts[0]}"
 
 
-def table(colls: Sequence[Collective]) -> _Table:
-    """Collectives as a small table (list of dicts; prints as text, shows as
-    HTML in notebooks).  Bytes are per device, per execution."""
+def table(colls: Sequence[Collective]) -> Table:
+    """Collectives as a `scalebook.tabular.Table` (prints as text, shows as
+    HTML in notebooks).  Bytes are per device, per execution; the
+    "bytes/device" column holds the raw numbers (`column("bytes/device")`).
+    """
     from scalebook.units import fmt_bytes
 
-    rows = _Table()
-    for c in colls:
-        rows.append({
-            "kind": c.kind,
-            "axes": ",".join(c.mesh_axes) if c.mesh_axes else
-                    ("-" if c.mesh_axes == () else "?"),
-            "group": c.group_size,
-            "operand": _shape_str(c.dtype, c.operand_shapes),
-            "result": _shape_str(c.dtype, c.result_shapes),
-            "bytes/device": fmt_bytes(c.bytes_per_device),
-            "loop": (f"x{c.trip_count}" if c.trip_count else "yes")
-                    if c.in_loop else "",
-        })
-    return rows
+    header = ["kind", "axes", "group", "operand", "result", "bytes/device",
+              "loop"]
+    rows = [[c.kind,
+             ",".join(c.mesh_axes) if c.mesh_axes else
+             ("-" if c.mesh_axes == () else "?"),
+             c.group_size,
+             _shape_str(c.dtype, c.operand_shapes),
+             _shape_str(c.dtype, c.result_shapes),
+             c.bytes_per_device,
+             (f"x{c.trip_count}" if c.trip_count else "yes")
+             if c.in_loop else ""] for c in colls]
+    return Table(header, rows, formats={"bytes/device": fmt_bytes},
+                 empty="(no collectives)")

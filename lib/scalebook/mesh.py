@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence, Union
 
 from scalebook import hardware, topology
 
-__all__ = ["MeshSpec", "describe", "Axes"]
+__all__ = ["MeshSpec", "describe", "factorizations", "Axes"]
 
 Axes = Union[str, Sequence[str]]
 """One mesh axis name, or several (a collective over X and Y together)."""
@@ -127,13 +127,21 @@ class MeshSpec:
         shape = self.shape
         return {a: shape[a] for a in self.axes(axes)}
 
-    def check_devices(self, n_devices: int) -> None:
-        """Raise a clear error unless the mesh uses exactly `n_devices`."""
-        if self.n_devices != n_devices:
-            raise ValueError(
-                f"the mesh {self.shape} needs {self.n_devices} devices but "
-                f"there are {n_devices}; choose sizes whose product is "
-                f"{n_devices} (for example {_factor_hint(n_devices, len(self.sizes))})")
+    def check_devices(self, n_devices: int, allow_fewer: bool = False
+                      ) -> None:
+        """Raise a clear error unless the mesh uses exactly `n_devices`
+        (or, with allow_fewer, a number that divides it).  The message
+        names the device count and lists shapes that fit."""
+        need = self.n_devices
+        if need == n_devices or (allow_fewer and n_devices % need == 0):
+            return
+        k = len(self.sizes)
+        fits = ", ".join(str(f) for f in factorizations(n_devices, k)[:8])
+        rule = "equal" + (" (or divide)" if allow_fewer else "")
+        raise ValueError(
+            f"the mesh {self.shape} needs {need} devices but JAX has "
+            f"{n_devices}; the product of its sizes must {rule} "
+            f"{n_devices}. Shapes with {k} axes that fit: {fits}")
 
     # ---- hardware ------------------------------------------------------
     def on(self, chip: str | hardware.Chip,
@@ -199,16 +207,16 @@ class MeshSpec:
         return f"Mesh({axes}){where}"
 
 
-def _factor_hint(n: int, k: int) -> str:
+def factorizations(n: int, k: int) -> list[tuple[int, ...]]:
+    """All ordered k-tuples of ints >= 1 whose product is n: the mesh
+    shapes with k axes that use exactly n devices."""
     if k == 1:
-        return f"({n},)"
-    best = []
-    a = int(round(n ** 0.5))
-    for d in range(a, 0, -1):
+        return [(n,)]
+    out = []
+    for d in range(1, n + 1):
         if n % d == 0:
-            best = [d, n // d]
-            break
-    return str(tuple(best + [1] * (k - 2)))
+            out += [(d,) + rest for rest in factorizations(n // d, k - 1)]
+    return out
 
 
 def describe(mesh: Any, chip: str | hardware.Chip | None = None,

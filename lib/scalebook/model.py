@@ -4,8 +4,8 @@ Written to be read (Chapter 4, transformer arithmetic).  Size names follow
 the book's letters:
 
 ====  ==========================================================
-B     batch: sequences per step
-T     sequence length: tokens per sequence
+B     batch: sequences per step (workload)
+T     sequence length: tokens per sequence (workload)
 D     model width (d_model)
 F     MLP hidden size (the gated SwiGLU MLP has 3 matrices D x F)
 L     layers
@@ -15,6 +15,10 @@ G     query heads sharing one KV head, N // K
 H     head dimension
 V     vocabulary size
 ====  ==========================================================
+
+The architecture (D ... V) is a `Config`; the workload (B, T) is not part
+of it: it is the shape of the tokens passed in, or a `Workload` for the
+formulas (both from `scalebook.config`, re-exported here).
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
-from scalebook.config import PRESETS, Config, preset  # noqa: F401 (re-exported)
+from scalebook.config import (  # noqa: F401 (re-exported)
+    PRESETS, Config, Workload, default_workload, preset)
 
 Params = dict[str, Any]
 """A nested dict of arrays (a pytree); see `param_shapes` for its layout."""
@@ -158,6 +163,16 @@ def n_params(cfg: Config) -> int:
     shapes = jax.tree.leaves(param_shapes(cfg),
                              is_leaf=lambda x: isinstance(x, tuple))
     return sum(math.prod(s) for s in shapes)
+
+
+def param_structs(cfg: Config | str, dtype: Any = jnp.float32) -> Params:
+    """The parameter pytree as `jax.ShapeDtypeStruct`s, traced from
+    `init_params` itself by `jax.eval_shape`: no array is allocated and no
+    random number drawn, so it works for any size (LLaMA-3 405B too).
+    cfg may be a preset name."""
+    cfg = preset(cfg) if isinstance(cfg, str) else cfg
+    return jax.eval_shape(lambda k: _init_params(cfg, k, dtype),
+                          jax.random.key(0))
 
 
 def init_params(cfg: Config, key: jax.Array,

@@ -21,7 +21,6 @@ one mesh axis cannot shard two dims.
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Sequence
 
@@ -30,61 +29,39 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from scalebook import comms, compat
+from scalebook.mesh import MeshSpec, describe
 
 __all__ = ["mesh", "place", "shard_shapes", "shard_shape", "parse_notation",
            "to_notation", "spec_of", "blocks", "draw"]
 
 
 # ----------------------------------------------------------------- meshes
-def _factorizations(n: int, k: int) -> list[tuple[int, ...]]:
-    """All ordered k-tuples of ints >= 1 whose product is n."""
-    if k == 1:
-        return [(n,)]
-    out = []
-    for d in range(1, n + 1):
-        if n % d == 0:
-            out += [(d,) + rest for rest in _factorizations(n // d, k - 1)]
-    return out
+def mesh(shape: Any, names: Sequence[str] | None = None) -> Mesh:
+    """A JAX mesh of `shape` devices with axis `names`, all axes Auto.
 
-
-def mesh(shape: Sequence[int], names: Sequence[str]) -> Mesh:
-    """A mesh of `shape` devices with axis `names`, all axes Auto.
-
-    The product of `shape` must equal the number of JAX devices (or divide
-    it: then the first devices are used).  Errors name the device count and
-    suggest shapes that fit.
+    `shape` may also be anything `scalebook.mesh.describe` accepts (a dict
+    {"X": 2, "Y": 4}, a MeshSpec), with `names` left out.  The product of
+    the sizes must equal the number of JAX devices (or divide it: then the
+    first devices are used).  Errors name the device count and suggest
+    shapes that fit.
     """
-    shape = tuple(shape) if not isinstance(shape, int) else (shape,)
-    names = (names,) if isinstance(names, str) else tuple(names)
-    if len(shape) != len(names):
-        raise ValueError(f"mesh shape {shape} has {len(shape)} axes but "
-                         f"{len(names)} names {names}; give one name per axis")
-    for s in shape:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ValueError(f"mesh axis sizes must be positive ints, got "
-                             f"{shape}")
-    for nm in names:
-        if not isinstance(nm, str) or not nm:
-            raise ValueError(f"mesh axis names must be non-empty strings, "
-                             f"got {names}")
-    dupes = sorted({nm for nm in names if names.count(nm) > 1})
-    if dupes:
-        raise ValueError(f"mesh axis names must be unique; {dupes} repeats "
-                         f"in {names}")
+    if names is None:
+        spec = describe(shape)
+    else:
+        sizes = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        names = (names,) if isinstance(names, str) else tuple(names)
+        if len(tuple(sizes)) != len(names):
+            raise ValueError(f"mesh shape {tuple(sizes)} has "
+                             f"{len(tuple(sizes))} axes but {len(names)} "
+                             f"names {names}; give one name per axis")
+        spec = MeshSpec(names, tuple(sizes))
     n_dev = len(jax.devices())
-    size = math.prod(shape)
-    if size == n_dev:
-        return compat.make_mesh(shape, names)
-    if n_dev % size == 0:
-        auto = (jax.sharding.AxisType.Auto,) * len(shape)
-        return jax.make_mesh(shape, names, axis_types=auto,
-                             devices=jax.devices()[:size])
-    fits = [f for f in _factorizations(n_dev, len(shape))]
-    hint = ", ".join(str(f) for f in fits[:8])
-    raise ValueError(
-        f"mesh shape {shape} needs {size} devices but JAX has {n_dev}; the "
-        f"product of the shape must equal (or divide) {n_dev}. Shapes with "
-        f"{len(shape)} axes that fit: {hint}")
+    spec.check_devices(n_dev, allow_fewer=True)
+    if spec.n_devices == n_dev:
+        return compat.make_mesh(spec.sizes, spec.names)
+    auto = (jax.sharding.AxisType.Auto,) * len(spec.sizes)
+    return jax.make_mesh(spec.sizes, spec.names, axis_types=auto,
+                         devices=jax.devices()[:spec.n_devices])
 
 
 # ---------------------------------------------------------------- notation
@@ -192,7 +169,7 @@ def spec_of(layout: Any, mesh: Mesh | None = None) -> P:
         spec = parse_notation(layout)[2]
         if mesh is None:
             return spec
-        names = tuple(mesh.axis_names)
+        names = describe(mesh).names
 
         def fix(a: str) -> str:
             if a in names:
@@ -352,8 +329,8 @@ def draw(x_or_spec: Any, mesh: Mesh | None = None,
     if len(shp) == 1:
         ax.set_yticks([])
     copies = len(sharding.device_set) // max(len(blks), 1)
-    mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(
-        sharding.mesh.axis_names, sharding.mesh.devices.shape))
+    spec = describe(sharding.mesh)
+    mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(spec.names, spec.sizes))
     ax.set_title(f"{label} on mesh {mesh_txt}: {len(blks)} block"
                  f"{'' if len(blks) == 1 else 's'}, "
                  f"{copies} cop{'y' if copies == 1 else 'ies'} each",

@@ -2,65 +2,22 @@
 
 Explained in Chapter 2 ("How a TPU works").  Nothing here types a number:
 every cell is read from the registry or derived from it, so the tables on
-the site change when the registry does.  A `Table` shows as HTML in Jupyter
-and on the site, and as aligned text with `print`.
+the site change when the registry does.  The tables are
+`scalebook.tabular.Table`s (the book's one renderer): HTML in Jupyter and
+on the site, aligned text with `print`, raw numbers from `column(name)`.
 """
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from scalebook import hardware
+from scalebook.tabular import Table
 from scalebook.units import fmt_bytes, si
 
 __all__ = ["Table", "spec_table", "derived_table", "bandwidth_chart",
            "bandwidth_ratios"]
 
 ChipList = Iterable[str | hardware.Chip] | None
-
-
-@dataclass
-class Table:
-    """A small table: a header, rows of display strings, and the raw
-    numbers behind them (`values[i][column]`, None where not known)."""
-
-    header: list[str]
-    rows: list[list[str]]
-    values: list[dict[str, float | str | None]] = field(default_factory=list)
-    caption: str = ""
-
-    def column(self, name: str) -> list:
-        """Raw values of one column, one per row."""
-        if name not in self.header:
-            raise KeyError(f"no column {name!r}; columns: "
-                           f"{', '.join(self.header)}")
-        return [v.get(name) for v in self.values]
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        head = "".join(f"<th>{esc(h)}</th>" for h in self.header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
-            for row in self.rows)
-        cap = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
-        return (f"<table>{cap}<thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table>")
-
-    def __str__(self) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in self.rows))
-                  for i, h in enumerate(self.header)]
-        line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w)
-                                       for i, (c, w) in
-                                       enumerate(zip(cells, widths)))
-        out = [line(self.header), line(["-" * w for w in widths])]
-        out += [line(r) for r in self.rows]
-        if self.caption:
-            out.insert(0, self.caption)
-        return "\n".join(out)
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 def _chips(chips: ChipList) -> list[hardware.Chip]:
@@ -78,14 +35,14 @@ def _maybe(f: Callable[[], float]) -> float | None:
 
 def _build(chips: list[hardware.Chip],
            columns: Sequence[tuple[str, Callable, Callable]],
-           caption: str) -> Table:
-    rows, values = [], []
-    for c in chips:
-        vals = {name: _maybe(lambda g=get: g(c)) for name, get, _ in columns}
-        values.append(vals)
-        rows.append([("–" if vals[name] is None else show(vals[name]))
-                     for name, _, show in columns])
-    return Table([name for name, _, _ in columns], rows, values, caption)
+           title: str) -> Table:
+    """One row per chip: raw values (None where the registry has none),
+    shown through each column's formatter."""
+    rows = [[_maybe(lambda g=get: g(c)) for _, get, _ in columns]
+            for c in chips]
+    return Table([name for name, _, _ in columns], rows,
+                 formats={name: show for name, _, show in columns},
+                 title=title)
 
 
 def _shape(s) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from scalebook import hlo
+from scalebook import bench, hlo
 from scalebook import model as m
 from scalebook import parallelism as par
 from scalebook.train_parallel import compiled_step
@@ -22,16 +22,9 @@ __all__ = ["XLA_CPU_NOTES", "CollectiveCheck", "xla_cpu_expected",
 
 
 def memory_bytes(compiled: Any) -> float:
-    """Bytes per device of a compiled program: arguments + outputs +
-    temporaries - aliased (donated) bytes, from `memory_analysis()`.
-
-    On XLA:CPU `peak_memory_in_bytes` leaves temporaries out, so it is
-    not used.  (Private to this chapter until `bench.memory` lands.)
-    """
-    ma = compiled.memory_analysis()
-    return float(ma.argument_size_in_bytes + ma.output_size_in_bytes
-                 + ma.temp_size_in_bytes - ma.alias_size_in_bytes)
-
+    """Bytes per device of a compiled program: `scalebook.bench.memory`'s
+    peak (arguments + outputs + temporaries - aliased)."""
+    return bench.memory(compiled).peak_bytes
 
 
 # --------------------------------------------------------------------------

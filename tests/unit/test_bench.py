@@ -77,3 +77,57 @@ def test_compiled_functions_are_timed_and_costed_without_recompiling():
     compiled = jax.jit(lambda a: a @ a).lower(x).compile()
     assert bench.cost(compiled, x)["flops"] == rl.matmul_flops(32, 32, 32)
     assert bench.time_fn(compiled, x, repeats=2).median > 0
+
+
+# ---- reading XLA's counts: flops, bytes_accessed, memory ---------------
+
+def _compiled(f, *shapes):
+    args = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
+    return jax.jit(f).lower(*args).compile()
+
+
+def test_flops_of_a_compiled_matmul_are_2bdf():
+    c = _compiled(lambda a, w: a @ w, (16, 64), (64, 32))
+    assert bench.flops(c) == 2 * 16 * 64 * 32
+    # The same count from a function and its arguments, compiled for us.
+    x, w = jnp.ones((16, 64)), jnp.ones((64, 32))
+    assert bench.flops(lambda a, m: a @ m, x, w) == 2 * 16 * 64 * 32
+
+
+def test_flops_are_zero_when_xla_counts_none():
+    # A transpose moves data but computes nothing: the key is absent.
+    c = _compiled(lambda a: a.T, (64, 32))
+    assert "flops" not in bench._cost_analysis(c)
+    assert bench.flops(c) == 0.0
+    assert bench.bytes_accessed(c) == 2 * 4 * 64 * 32   # read + write
+
+
+def test_bytes_accessed_of_a_matmul_read_both_inputs_and_write_the_output():
+    b, d, f = 16, 64, 32
+    c = _compiled(lambda a, w: a @ w, (b, d), (d, f))
+    assert bench.bytes_accessed(c) == 4 * (b * d + d * f + b * f)
+
+
+def test_memory_counts_the_temporary_that_peak_memory_leaves_out():
+    n = 256
+    buf = 4 * n * n                       # one f32[n, n] buffer
+    # (a @ a) @ a keeps the intermediate a @ a in a temporary buffer.
+    c = _compiled(lambda a: (a @ a) @ a, (n, n))
+    mem = bench.memory(c)
+    assert (mem.argument_bytes, mem.output_bytes) == (buf, buf)
+    assert mem.temp_bytes == buf and mem.alias_bytes == 0
+    assert mem.peak_bytes == 3 * buf
+    # XLA:CPU's own peak ignores the temporary: that is why we sum.
+    assert mem.peak_bytes > c.memory_analysis().peak_memory_in_bytes
+    # One matmul needs no temporary.
+    assert bench.memory(_compiled(lambda a: a @ a, (n, n))).temp_bytes == 0
+
+
+def test_memory_subtracts_an_output_that_reuses_a_donated_input():
+    n = 128
+    x = jax.ShapeDtypeStruct((n, n), jnp.float32)
+    c = jax.jit(lambda a: a * 2, donate_argnums=0).lower(x).compile()
+    mem = bench.memory(c)
+    assert mem.alias_bytes == 4 * n * n
+    assert mem.peak_bytes == 4 * n * n    # the output lives in the input
+    assert "peak" in str(mem) and "temporaries" in str(mem)

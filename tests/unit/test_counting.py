@@ -135,8 +135,8 @@ def test_moe_params_grow_with_experts_and_active_with_k():
     p = c.moe_param_counts(cfg, E=8, k=2)
     assert p["total"] - p["active"] == 6 * mlp
     assert p["active"] - c.param_count(cfg) == mlp + p["router"]
-    f = c.moe_forward_flops(cfg, E=8, k=1)
-    assert f == c.forward_flops_total(cfg) + cfg.L * 2 * cfg.B * cfg.T \
+    f = c.moe_forward_flops(cfg, E=8, k=1, B=3, T=16)
+    assert f == c.forward_flops_total(cfg, 3, 16) + cfg.L * 2 * 3 * 16 \
         * cfg.D * 8
     with pytest.raises(ValueError, match="k <= E"):
         c.moe_param_counts(cfg, E=4, k=8)
@@ -165,7 +165,9 @@ def test_calculator_summary_reports_the_counted_numbers():
     s = ex.summary("llama3-70b", B=1, T=8192)
     assert s["parameters"] == units.si(c.param_count("llama3-70b"))
     assert s["KV cache / token (bf16)"] == "320 KiB"
-    assert "llama3-405b" in ex.summary_table().splitlines()[0]
+    table = ex.summary_table()
+    assert "llama3-405b" in str(table).splitlines()[1]
+    assert table.column("llama3-70b")[0] == s["parameters"]
 
 
 def test_calculator_widget_and_figures_build():

@@ -8,17 +8,19 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from scalebook import bench
 from scalebook import counting as c
 from scalebook import model as m
-from scalebook.explore.transformer import (component_flops, param_structs,
-                                           xla_flops)
+from scalebook.model import param_structs
+from scalebook.model_xla import component_flops, xla_forward_flops
 
 # Big enough that matmuls dominate, small enough to compile in seconds.
 SHAPES = {
-    "mha": m.Config(D=256, F=1024, L=2, N=8, K=8, H=32, V=512, T=128, B=2),
-    "gqa": m.Config(D=256, F=1024, L=2, N=8, K=2, H=32, V=512, T=128, B=2),
-    "mqa": m.Config(D=256, F=1024, L=2, N=8, K=1, H=32, V=512, T=128, B=2),
+    "mha": m.Config(D=256, F=1024, L=2, N=8, K=8, H=32, V=512),
+    "gqa": m.Config(D=256, F=1024, L=2, N=8, K=2, H=32, V=512),
+    "mqa": m.Config(D=256, F=1024, L=2, N=8, K=1, H=32, V=512),
 }
+WORK = m.Workload(B=2, T=128)
 FORWARD_RTOL = 0.02   # elementwise work is < 1% at these shapes
 TRAIN_RTOL = 0.03
 
@@ -57,17 +59,15 @@ def test_each_component_count_equals_its_leaf():
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_forward_flops_match_xla_within_2pct(shape):
     cfg = SHAPES[shape]
-    tokens = jax.ShapeDtypeStruct((cfg.B, cfg.T), jnp.int32)
-    got = xla_flops(lambda p, t: m.forward(p, t, cfg), param_structs(cfg),
-                    tokens)
-    want = c.forward_flops_total(cfg)
+    got = xla_forward_flops(cfg, work=WORK)
+    want = c.forward_flops_total(cfg, work=WORK)
     # XLA counts more (elementwise work), never less.
     assert want <= got <= want * (1 + FORWARD_RTOL), (got, want)
 
 
 def test_each_matmul_alone_matches_xla_exactly_and_extras_are_small():
     rows = {name: (want, got) for name, want, got
-            in component_flops(SHAPES["gqa"])}
+            in component_flops(SHAPES["gqa"], work=WORK)}
     for name, (want, got) in rows.items():
         if name.split()[0] in ("Q", "K", "V", "O", "scores", "weighted",
                                "unembedding"):
@@ -80,10 +80,10 @@ def test_each_matmul_alone_matches_xla_exactly_and_extras_are_small():
 
 def test_training_step_flops_are_three_forwards_within_3pct():
     # One layer keeps the backward compile quick; GQA exercises the grouping.
-    cfg = m.Config(D=256, F=1024, L=1, N=8, K=2, H=32, V=512, T=128, B=2)
+    cfg = m.Config(D=256, F=1024, L=1, N=8, K=2, H=32, V=512)
     # loss() predicts token t+1 from tokens up to t: feed T+1 tokens.
-    tokens = jax.ShapeDtypeStruct((cfg.B, cfg.T + 1), jnp.int32)
-    got = xla_flops(lambda p, t: jax.value_and_grad(m.loss)(p, t, cfg),
-                    param_structs(cfg), tokens)
-    want = c.train_flops_total(cfg)
+    tokens = jax.ShapeDtypeStruct((WORK.B, WORK.T + 1), jnp.int32)
+    got = bench.flops(lambda p, t: jax.value_and_grad(m.loss)(p, t, cfg),
+                      param_structs(cfg), tokens)
+    want = c.train_flops_total(cfg, work=WORK)
     assert want <= got <= want * (1 + TRAIN_RTOL), (got, want)

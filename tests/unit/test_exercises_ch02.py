@@ -1,131 +1,247 @@
-"""Chapter 2 exercises: the solutions pass, known mistakes get their hint,
-blanks read as not attempted and wrong types get a type message."""
+"""Chapter 2 exercises, graded as a reader would answer them.
+
+Every answer here is worked out from the exercise statement with the
+registry's numbers and the formulas written out below, never from ch02's
+own expected values. Each hint is reached by the mistake it describes, and
+the hint shown must be that one."""
+import math
+
+import numpy as np
 import pytest
 
-from scalebook import grading, hardware, systolic, topology
+import scalebook as sb
+from scalebook import grading
 from scalebook.exercises import ch02
+from scalebook.grading import BAD_TYPE, BLANK, FAIL, PASS, Parts, question
+
+V5E, V5P, V6E = sb.chip("v5e"), sb.chip("v5p"), sb.chip("v6e")
+LAT = sb.hardware.ICI_HOP_LATENCY
 
 
-def _status(qid, answer):
+def grade(qid, answer):
     return grading.grade(qid, answer)
 
 
-def _parts(qid):
-    return {k: q.expected_value() for k, q in grading.question(qid).parts.items()}
+# ---------------------------------------------------------------------------
+# The reader's answers, from the statements
+# ---------------------------------------------------------------------------
+# 2.1: 120e9 bf16 parameters over 64 v5p chips, each reading its share.
+T1 = 120e9 * 2 / (64 * V5P.hbm_bw)
+# 2.2: a full v6e pod.
+POD_CHIPS = math.prod(V6E.max_slice)
+PER_HOST = math.prod(V6E.host_shape)
+POD = {"hosts": POD_CHIPS // PER_HOST,
+       "flops": POD_CHIPS * V6E.peak_flops("bf16"),
+       "hbm": POD_CHIPS * V6E.hbm_bytes}
+# 2.3: int8 weights over PCIe, bf16 math: 2BDF FLOPs over DF bytes.
+B3 = V6E.peak_flops("bf16") / (2 * V6E.bandwidth("pcie"))
+# 2.4: int8[B, 8192] @ int8[8192, 8192] on a v5e at the int8 peak.
+D4 = F4 = 8192
 
 
-def test_stream_floor_is_bytes_over_aggregate_hbm_bandwidth():
-    c = hardware.chip("v5p")
-    want = 120e9 * 2 / (64 * c.hbm_bw)
-    assert ch02.stream_floor() == pytest.approx(want)
-    assert _status("2.1", want).passed
+def _exact_int8(critical):
+    """2BDF / (BD + DF + BF) = critical, solved for B."""
+    return critical * D4 * F4 / (2 * D4 * F4 - critical * (D4 + F4))
 
 
-@pytest.mark.parametrize("factor,needle", [(0.5, "bf16"), (64, "single chip"),
-                                           (1e3, "milliseconds")])
-def test_stream_floor_mistakes_get_hints(factor, needle):
-    fb = _status("2.1", ch02.stream_floor() * factor)
-    assert not fb.passed and needle in fb.message
+I4 = V5E.peak_flops("int8") / V5E.hbm_bw
+VMEM = sb.hardware.vmem_bw("v5e")
+INT8 = {"hbm": _exact_int8(I4),
+        "vmem": V5E.peak_flops("int8") / (2 * VMEM)}
+# 2.5: (0, 0) -> (6, 13) in a 16x16 pod (wraps), (0, 0) -> (3, 7) in a 4x8
+# slice (no wraparound); one link, one way; 25 MB.
+HOPS_POD = min(6, 16 - 6) + min(13, 16 - 13)
+SEND = {"hops_pod": HOPS_POD,
+        "time_pod": HOPS_POD * LAT + 2.5e7 / V5E.link_bw,
+        "hops_slice": 3 + 7}
+# 2.6: a bf16 W[16384, 16384] split over 16 v5e chips; x[64, 16384].
+SHARE = 16384 * 16384 * 2 / 16
+HOST = {"pcie": SHARE / V5E.bandwidth("pcie"),
+        "hbm": SHARE / V5E.hbm_bw,
+        "flops": 2 * 64 * 16384 * 16384 / 16 / V5E.peak_flops("bf16")}
+HOST["bound"] = max(("pcie", "hbm", "flops"), key=HOST.get)
+# 2.7: v5p VPU, one per TensorCore; a bf16 add on [8192, 8192].
+VPU_CORE = sb.hardware.VPU_FLOPS_PER_CORE["TPU v5p"]
+N7 = 8192
+T_ADD_FLOPS = N7 * N7 / (VPU_CORE * V5P.cores)
+T_ADD_BYTES = 3 * 2 * N7 * N7 / V5P.hbm_bw
+VPU = {"ratio": V5P.peak_flops("bf16") / (VPU_CORE * V5P.cores),
+       "add": "memory" if T_ADD_BYTES > T_ADD_FLOPS else "compute"}
+# 2.8: row m meets cell (k, n) on cycle m + k + n, counting from 0.
+MXU = {"cycles": 511 + 127 + 127 + 1, "util_small": 8 / (8 + 127 + 127)}
 
 
-def test_every_numeric_solution_passes():
-    assert _status("2.1", ch02.stream_floor()).passed
-    assert _status("2.3", ch02.pcie_batch()).passed
-    for qid in ["2.2", "2.4", "2.5", "2.6", "2.7", "2.8"]:
-        fb = _status(qid, _parts(qid))
-        assert fb.passed, (qid, fb.message)
+def torus_hops(a, b, shape, wraparound):
+    total = 0
+    for i, j, n in zip(a, b, shape):
+        d = abs(i - j)
+        total += min(d, n - d) if wraparound else d
+    return total
 
 
-def test_pod_totals_match_registry_and_hint_host_mistake():
-    v6e = hardware.chip("v6e")
-    parts = _parts("2.2")
-    assert parts["hosts"] == v6e.max_chips // 8
-    wrong = dict(parts, hosts=parts["hosts"] * 2)
-    fb = _status("2.2", wrong)
-    assert not fb.passed and "host_shape" in fb.message
-    fb = _status("2.2", dict(parts, hbm=parts["hbm"] / 1e12))
-    assert "not TB" in fb.message
+READER = {"2.1": T1, "2.2": POD, "2.3": B3, "2.4": INT8, "2.5": SEND,
+          "2.6": HOST, "2.7": VPU, "2.8": MXU, "2.9": torus_hops}
 
 
-def test_pcie_batch_and_its_hints():
-    c = hardware.chip("v6e")
-    assert ch02.pcie_batch() == pytest.approx(
-        c.peak_flops("bf16") / (2 * c.bandwidth("pcie")))
-    assert "int8 weight" in _status("2.3", 2 * ch02.pcie_batch()).message
-    hbm_answer = c.peak_flops("bf16") / (2 * c.hbm_bw)
-    assert "HBM" in _status("2.3", hbm_answer).message
+@pytest.mark.parametrize("qid", list(READER))
+def test_reader_solutions_pass(qid):
+    fb = grade(qid, READER[qid])
+    assert fb.status == PASS, fb.message
 
 
-def test_int8_exact_threshold_makes_intensity_equal_critical():
-    c = hardware.chip("v5e")
-    b = ch02.int8_batch(c.hbm_bw)
-    d, f = ch02.INT8["d"], ch02.INT8["f"]
-    intensity = 2 * b * d * f / (b * d + d * f + b * f)
-    assert intensity == pytest.approx(c.critical_intensity("int8"))
-    parts = _parts("2.4")
-    approx = ch02.int8_batch_weights_only(c.hbm_bw)
-    fb = _status("2.4", dict(parts, hbm=approx))
-    assert "approximation" in fb.message
-    fb = _status("2.4", dict(parts, vmem=approx))
-    assert "vmem_bw" in fb.message
-    assert parts["vmem"] < parts["hbm"] / 10
+def test_the_statements_facts_hold_in_the_registry():
+    """What the statements and worked solutions assert in words."""
+    assert HOST["bound"] == "pcie" and VPU["add"] == "memory"
+    assert INT8["vmem"] < INT8["hbm"] / 10           # "a small batch"
+    assert INT8["hbm"] > I4 / 2                       # above weights-only
+    assert (ch02.SEND["src"], ch02.SEND["dst"]) == ((0, 0), (6, 13))
 
 
-def test_send_hops_use_wraparound_only_on_the_full_pod():
-    parts = _parts("2.5")
-    assert parts["hops_pod"] == 6 + 3      # 13 -> 3 the short way round
-    assert parts["hops_slice"] == 3 + 7    # a 4x8 slice does not wrap
-    fb = _status("2.5", dict(parts, hops_pod=19))
-    assert "wraps around" in fb.message
-    fb = _status("2.5", dict(parts, hops_slice=1 + 1))  # both axes wrapped
-    assert "no wraparound" in fb.message
-    link = hardware.chip("v5e").link_bw
-    fb = _status("2.5", dict(parts, time_pod=ch02.SEND["nbytes"] / link))
-    assert "latency" in fb.message
-
-
-def test_host_load_is_pcie_bound_and_hints_fire():
-    parts = _parts("2.6")
-    assert parts["bound"] == "pcie"
-    assert parts["pcie"] > parts["hbm"] > 0
-    fb = _status("2.6", dict(parts, pcie=parts["pcie"] * 16))
-    assert "own PCIe" in fb.message
-
-
-def test_vpu_ratio_counts_both_cores():
-    c = hardware.chip("v5p")
-    ratio = _parts("2.7")["ratio"]
-    assert ratio == pytest.approx(
-        c.peak_flops() / (hardware.VPU_FLOPS_PER_CORE[c.name] * c.cores))
-    fb = _status("2.7", {"ratio": 2 * ratio, "add": "memory"})
-    assert "TensorCore" in fb.message
-
-
-def test_mxu_cycles_come_from_the_simulator_formula():
-    parts = _parts("2.8")
-    assert parts["cycles"] == systolic.cycles(512, 128, 128)
-    fb = _status("2.8", dict(parts, cycles=512))
-    assert "fill" in fb.message
-
-
-def test_hop_counter_exercise_grades_functions():
-    assert _status("2.9", topology.hops).passed
-    manhattan = lambda a, b, shape, wrap: sum(abs(x - y) for x, y in zip(a, b))
-    fb = _status("2.9", manhattan)
-    assert not fb.passed and "min(d, n - d)" in fb.message
-    stub = lambda a, b, shape, wrap: None
-    assert _status("2.9", stub).status == grading.BLANK
-    assert _status("2.9", 3).status == grading.FAIL
-
-
-@pytest.mark.parametrize("qid", ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6",
-                                 "2.7", "2.8", "2.9"])
+@pytest.mark.parametrize("qid", list(READER))
 def test_blank_answers_are_not_attempted(qid):
-    assert _status(qid, ...).status == grading.BLANK
+    assert grade(qid, ...).status == BLANK
 
 
-def test_bad_types_get_a_type_message():
-    assert _status("2.1", "1.3e-3").status == grading.BAD_TYPE
-    assert _status("2.2", 5).status == grading.BAD_TYPE
-    fb = _status("2.7", {"ratio": 30, "add": "fast"})
-    assert fb.status == grading.BAD_TYPE and "options" in fb.message
+@pytest.mark.parametrize("qid,answer,words", [
+    ("2.1", "1.3e-3", "without quotes"),
+    ("2.2", 5, "expected a dict"),
+    ("2.7", {"ratio": 30, "add": "fast"}, "not one of the options"),
+    ("2.6", dict(HOST, bound=3), "expected a string"),
+])
+def test_bad_types_get_a_type_message(qid, answer, words):
+    fb = grade(qid, answer)
+    assert fb.status == BAD_TYPE and words in fb.message, fb
+
+
+@pytest.mark.parametrize("qid,answer", [
+    ("2.7", dict(VPU, add="memory-bound")),
+    ("2.7", dict(VPU, add="bandwidth-bound")),
+    ("2.6", dict(HOST, bound="PCIe-bound")),
+    ("2.5", dict(SEND, hops_pod=np.int64(HOPS_POD))),
+])
+def test_other_spellings_of_a_right_answer_pass(qid, answer):
+    fb = grade(qid, answer)
+    assert fb.passed, fb
+
+
+# ---------------------------------------------------------------------------
+# Every hint, reached by the mistake it names
+# ---------------------------------------------------------------------------
+def _sub(qid, part):
+    q = question(qid)
+    return q.parts[part] if part else q
+
+
+def _hint(qid, part, words):
+    found = {h.message for h in _sub(qid, part).hints if words in h.message}
+    assert len(found) == 1, (qid, part, words, found)
+    return found.pop()
+
+
+def _answer(qid, part, value):
+    return value if part is None else dict(READER[qid], **{part: value})
+
+
+MISTAKES = [
+    ("2.1", None, 120e9 * 1 / (64 * V5P.hbm_bw), "bytes does one bf16"),
+    ("2.1", None, 120e9 * 2 / V5P.hbm_bw, "single chip"),
+    ("2.1", None, 120e9 * 2 / (64 * V5P.bandwidth("ici")), "ICI"),
+    ("2.1", None, 1e3 * T1, "milliseconds"),
+    ("2.2", "hosts", POD_CHIPS // 4, "host_shape"),     # a v5p host's 4
+    ("2.2", "hosts", POD_CHIPS, "number of chips"),
+    ("2.2", "flops", POD_CHIPS * V6E.peak_flops("int8"), "int8 rate"),
+    ("2.2", "flops", V6E.peak_flops("bf16"), "one chip"),
+    ("2.2", "hbm", POD_CHIPS * V6E.hbm_bytes / 1e9, "not GB"),
+    ("2.2", "hbm", POD_CHIPS * V6E.hbm_bytes / 1e12, "not TB"),
+    # 2.3: 2 bytes per weight (or 1 FLOP per weight and token)
+    ("2.3", None, V6E.peak_flops("bf16") / V6E.bandwidth("pcie"), "(1)"),
+    ("2.3", None, V6E.peak_flops("bf16") / (2 * V6E.hbm_bw), "sat in HBM"),
+    ("2.4", "hbm", I4 / 2, "approximation"),
+    # one OP per weight and token: the critical intensity counts double
+    ("2.4", "hbm", _exact_int8(2 * I4), "2 OPs (multiply"),
+    ("2.4", "vmem", I4 / 2, "HBM threshold"),
+    ("2.4", "vmem", V5E.peak_flops("int8") / VMEM, "2 OPs per weight"),
+    ("2.5", "hops_pod", 6 + 13, "wraps around"),
+    ("2.5", "time_pod", HOPS_POD * LAT + 2.5e7 / (2 * V5E.link_bw),
+     "bidirectional"),
+    ("2.5", "time_pod", 2.5e7 / V5E.link_bw, "per-hop latency"),
+    ("2.5", "hops_slice", min(3, 4 - 3) + min(7, 8 - 7), "no wraparound"),
+    ("2.6", "pcie", 16 * SHARE / V5E.bandwidth("pcie"), "own PCIe"),
+    ("2.6", "pcie", SHARE / 2 / V5E.bandwidth("pcie"), "2 bytes"),
+    ("2.6", "hbm", 16 * SHARE / V5E.hbm_bw, "1/16"),
+    ("2.6", "flops", 64 * 16384 * 16384 / 16 / V5E.peak_flops("bf16"),
+     "2 FLOPs"),
+    ("2.6", "flops", 2 * 64 * 16384 * 16384 / V5E.peak_flops("bf16"),
+     "share the FLOPs"),
+    ("2.7", "ratio", V5P.peak_flops("bf16") / VPU_CORE, "TensorCore"),
+    ("2.8", "cycles", 512, "streaming part"),
+    ("2.8", "cycles", 512 + 128 + 128, "off by 2"),
+    ("2.8", "cycles", 512 * 128 * 128, "MAC count"),
+    ("2.8", "util_small", 1.0, "idle"),
+]
+
+
+@pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
+def test_each_mistake_gets_its_own_hint(qid, part, answer, words):
+    fb = grade(qid, _answer(qid, part, answer))
+    want = _hint(qid, part, words)
+    assert fb.status == FAIL
+    assert fb.message == (f"{part}: {want}" if part else want)
+
+
+def test_every_hint_is_reached_by_a_mistake():
+    every = set()
+    for qid in READER:
+        q = question(qid)
+        subs = q.parts.items() if isinstance(q, Parts) else [(None, q)]
+        every |= {(qid, p, h.message) for p, sub in subs for h in sub.hints}
+    reached = {(qid, p, _hint(qid, p, w)) for qid, p, _, w in MISTAKES}
+    assert every == reached, every - reached
+
+
+def test_the_pod_cores_of_the_chapter_chip():
+    assert V5P.pod_cores == math.prod(V5P.max_slice) * 2
+
+
+# ---------------------------------------------------------------------------
+# 2.9: the code answer
+# ---------------------------------------------------------------------------
+def manhattan(a, b, shape, wraparound):
+    return sum(abs(x - y) for x, y in zip(a, b))
+
+
+def always_wraps(a, b, shape, wraparound):
+    return sum(min(abs(x - y), n - abs(x - y)) for x, y, n in zip(a, b, shape))
+
+
+def only_2d(a, b, shape, wraparound):
+    if len(shape) == 2:
+        return torus_hops(a, b, shape, wraparound)
+
+
+@pytest.mark.parametrize("fn,status,words", [
+    (manhattan, FAIL, "min(d, n - d)"),
+    (always_wraps, FAIL, "without wraparound a hop count is just |a - b|"),
+    (only_2d, FAIL, "returned None: did you forget `return`, or leave a "
+                    "case unhandled?"),
+    (lambda a, b, s, w: str(torus_hops(a, b, s, w)), BAD_TYPE,
+     "return one number of hops"),
+    (3, FAIL, "expected a function torus_hops"),
+])
+def test_hop_counter_grader_names_the_slip(fn, status, words):
+    fb = grade("2.9", fn)
+    assert fb.status == status and words in fb.message, fb
+
+
+def test_hop_counter_accepts_numpy_results_and_knows_the_stub():
+    def with_numpy(a, b, shape, wraparound):
+        d = np.abs(np.subtract(a, b))
+        return np.sum(np.minimum(d, np.subtract(shape, d)) if wraparound
+                      else d)
+
+    def stub(a, b, shape, wraparound):
+        """Fewest hops from chip a to chip b on a grid of `shape`."""
+        ...  # your code here
+
+    assert grade("2.9", with_numpy).passed
+    assert grade("2.9", stub).status == BLANK

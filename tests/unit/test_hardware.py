@@ -104,3 +104,11 @@ def test_custom_chip_for_measured_machines():
     assert cpu.critical_intensity("f32") == pytest.approx(5.0)
     with pytest.raises(ValueError, match="must be positive"):
         hw.custom_chip("broken", 0, 1e10)
+
+
+def test_pod_cores_of_a_gpu_names_sms_instead():
+    v5p, h100 = hw.chip("v5p"), hw.chip("H100")
+    assert v5p.pod_cores == v5p.max_chips * v5p.cores
+    with pytest.raises(ValueError, match="`sms`") as err:
+        h100.pod_cores
+    assert str(h100.max_chips * h100.sms) in str(err.value)

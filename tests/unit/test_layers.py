@@ -16,12 +16,12 @@ import pytest
 LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("registry", ("hardware", "config", "dtypes", "units")),
+    ("registry", ("hardware", "config", "dtypes", "units", "tabular")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
                   "systolic", "tables", "parallelism", "planner")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "train_parallel", "pipeline")),
-    ("measurement", ("bench", "hlo", "train_check")),
+    ("measurement", ("bench", "hlo", "model_xla", "train_check")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
@@ -48,6 +48,11 @@ def _modules() -> list[str]:
     return out
 
 
+def _is_module(name: str) -> bool:
+    path = LIB / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or path.is_dir()
+
+
 def _imports(module: str) -> list[tuple[str, bool]]:
     """(scalebook module imported, at top level?) for each import."""
     path = LIB / (module.replace(".", "/") + ".py")
@@ -61,8 +66,8 @@ def _imports(module: str) -> list[tuple[str, bool]]:
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.level:
                 continue
-            if node.module == "scalebook":
-                names = [a.name for a in node.names]
+            if node.module == "scalebook":  # modules, not package names
+                names = [a.name for a in node.names if _is_module(a.name)]
             elif node.module.startswith(("scalebook.", "jax")):
                 names = [node.module.removeprefix("scalebook.")]
         elif isinstance(node, ast.Import):

@@ -45,10 +45,13 @@ def test_an_unknown_axis_names_the_axes_there_are():
 
 
 def test_a_mesh_that_does_not_match_the_devices_names_the_fix():
-    with pytest.raises(ValueError, match="needs 6 devices but there are 8.*"
-                       r"product is 8"):
+    with pytest.raises(ValueError, match=r"needs 6 devices but JAX has 8.*"
+                       r"must equal 8.*\(2, 4\), \(4, 2\)"):
         describe({"x": 2, "y": 3}).check_devices(8)
     describe({"x": 2, "y": 4}).check_devices(8)  # fine
+    describe({"x": 2, "y": 2}).check_devices(8, allow_fewer=True)
+    with pytest.raises(ValueError, match="equal 8"):
+        describe({"x": 2, "y": 2}).check_devices(8)
 
 
 @pytest.mark.parametrize("bad,match", [

@@ -18,9 +18,12 @@ prefill = jax.jit(m.prefill, static_argnames=("cfg", "scan_layers"))
 decode_step = jax.jit(m.decode_step, static_argnames=("cfg", "scan_layers"))
 
 
+wl = m.default_workload  # a preset's B sequences of T tokens
+
+
 def tokens_for(cfg, seed=1, T=None):
-    return jax.random.randint(jax.random.key(seed), (cfg.B, T or cfg.T),
-                              0, cfg.V)
+    return jax.random.randint(jax.random.key(seed),
+                              (wl(cfg).B, T or wl(cfg).T), 0, cfg.V)
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,7 +64,8 @@ def test_tied_embeddings_remove_unembed():
     cfg, p = setup("tiny-tied")
     assert "unembed" not in p and "unembed" not in m.param_axes(cfg)
     assert m.n_params(m.preset("tiny")) - m.n_params(cfg) == cfg.D * cfg.V
-    assert forward(p, tokens_for(cfg), cfg).shape == (cfg.B, cfg.T, cfg.V)
+    B, T = wl(cfg).B, wl(cfg).T
+    assert forward(p, tokens_for(cfg), cfg).shape == (B, T, cfg.V)
 
 
 def test_param_axes_match_shapes_and_give_specs():
@@ -109,7 +113,7 @@ def test_forward_runs_with_params_sharded_on_a_2x4_mesh():
 def test_forward_gives_finite_logits_of_shape_btv(name):
     cfg, p = setup(name)
     logits = forward(p, tokens_for(cfg), cfg)
-    assert logits.shape == (cfg.B, cfg.T, cfg.V)
+    assert logits.shape == (wl(cfg).B, wl(cfg).T, cfg.V)
     assert bool(jnp.all(jnp.isfinite(logits)))
 
 
@@ -161,8 +165,8 @@ def test_cached_decode_matches_uncached_forward(name):
     cfg, p = setup(name)
     tokens = tokens_for(cfg, T=20)
     full = forward(p, tokens, cfg)
-    cache = m.init_cache(cfg, cfg.B, max_len=24)
-    assert cache["k"].shape == (cfg.L, cfg.B, 24, cfg.K, cfg.H)
+    cache = m.init_cache(cfg, wl(cfg).B, max_len=24)
+    assert cache["k"].shape == (cfg.L, wl(cfg).B, 24, cfg.K, cfg.H)
     logits, cache = prefill(p, tokens[:, :12], cfg, cache)
     np.testing.assert_allclose(logits, full[:, :12], atol=1e-4)
     for pos in range(12, 20):
@@ -174,7 +178,7 @@ def test_cached_decode_with_scanned_layers():
     cfg, p = setup("tiny-mqa")
     tokens = tokens_for(cfg, T=10)
     full = forward(p, tokens, cfg)
-    cache = m.init_cache(cfg, cfg.B, max_len=10)
+    cache = m.init_cache(cfg, wl(cfg).B, max_len=10)
     _, cache = prefill(p, tokens[:, :9], cfg, cache, scan_layers=True)
     last, _ = decode_step(p, cache, tokens[:, 9], 9, cfg, scan_layers=True)
     np.testing.assert_allclose(last, full[:, 9], atol=1e-4)
@@ -182,11 +186,12 @@ def test_cached_decode_with_scanned_layers():
 
 def test_cache_overflow_is_refused():
     cfg, p = setup("tiny")
-    cache = m.init_cache(cfg, cfg.B, max_len=4)
+    cache = m.init_cache(cfg, wl(cfg).B, max_len=4)
     with pytest.raises(ValueError, match="does not fit a cache of max_len=4"):
         m.prefill(p, tokens_for(cfg, T=5), cfg, cache)
     with pytest.raises(ValueError, match="position 4 is outside the cache"):
-        m.decode_step(p, cache, jnp.zeros((cfg.B,), jnp.int32), 4, cfg)
+        m.decode_step(p, cache, jnp.zeros((wl(cfg).B,), jnp.int32), 4,
+                      cfg)
 
 
 # ---- configs and presets -----------------------------------------------
@@ -197,10 +202,9 @@ def test_k_must_divide_n():
         m.Config(D=64, F=128, L=1, N=6, K=4, H=16, V=32)
 
 
-@pytest.mark.parametrize("field", ["D", "F", "L", "N", "K", "H", "V", "T",
-                                   "B"])
+@pytest.mark.parametrize("field", ["D", "F", "L", "N", "K", "H", "V"])
 def test_non_positive_sizes_are_refused(field):
-    sizes = dict(D=64, F=128, L=1, N=4, K=2, H=16, V=32, T=8, B=1)
+    sizes = dict(D=64, F=128, L=1, N=4, K=2, H=16, V=32)
     sizes[field] = 0
     with pytest.raises(ValueError, match=f"Config.{field} must be a "
                        f"positive int, got {field}=0"):
@@ -238,3 +242,17 @@ def test_unknown_preset_lists_known_names():
     ("llama3-8b", 8.03e9), ("llama3-70b", 70.6e9), ("llama3-405b", 405e9)])
 def test_llama3_presets_have_published_parameter_counts(name, published):
     assert m.n_params(m.preset(name)) == pytest.approx(published, rel=3e-3)
+
+
+def test_param_structs_trace_init_params_without_allocating():
+    cfg, p = setup("tiny-tied")
+    structs = m.param_structs(cfg)
+    assert jax.tree.structure(structs) == jax.tree.structure(p)
+    for s, a in zip(jax.tree.leaves(structs), jax.tree.leaves(p)):
+        assert (s.shape, s.dtype) == (a.shape, a.dtype)
+        assert isinstance(s, jax.ShapeDtypeStruct)
+    # Far too big for init_params, fine abstractly; a preset name works.
+    big = m.param_structs("llama3-405b", jnp.bfloat16)
+    assert sum(x.size for x in jax.tree.leaves(big)) == m.n_params(
+        m.preset("llama3-405b"))
+    assert big["embed"].dtype == jnp.bfloat16

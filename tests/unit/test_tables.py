@@ -15,7 +15,7 @@ def test_spec_table_has_one_row_per_tpu_in_the_registry():
 
 def test_spec_table_numbers_are_the_registry_numbers():
     t = tables.spec_table()
-    for c, v in zip(hardware.tpus(), t.values):
+    for c, v in zip(hardware.tpus(), t.records()):
         assert v["bf16"] == c.peak_flops("bf16")
         assert v["int8"] == c.peak_flops("int8")
         assert v["HBM"] == c.hbm_bytes
@@ -28,13 +28,13 @@ def test_spec_table_numbers_are_the_registry_numbers():
 
 def test_missing_paths_show_a_dash_not_an_error():
     t = tables.spec_table(["v3"])
-    row = dict(zip(t.header, t.rows[0]))
+    row = dict(zip(t.header, t.text_rows()[0]))
     assert row["PCIe"] == "–" and row["DCN"] == "–"
 
 
 def test_derived_table_critical_intensities_and_pod_totals():
     t = tables.derived_table()
-    for c, v in zip(hardware.tpus(), t.values):
+    for c, v in zip(hardware.tpus(), t.records()):
         assert v["crit. HBM"] == pytest.approx(
             c.peak_flops("bf16") / c.hbm_bw)
         assert v["crit. ICI"] == pytest.approx(

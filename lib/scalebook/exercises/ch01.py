@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from scalebook import hardware, roofline as rl
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
-                               register, wrong_value)
+                               register, returned_number, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens (the notebook's problem statements use these values)
@@ -70,8 +70,6 @@ register(Parts("1.3", None, parts={
         wrong_value("memory", "compare the matmul's intensity (about B "
                     "when B is much smaller than D and F) with the v5e "
                     "ridge point."),
-        wrong_value("compute", "compare the matmul's intensity with the "
-                    "v5e ridge point."),
     ]),
     "t_lower": Number("1.3.t_lower", lambda: _mm_time().lower, unit="s",
                       hints=[
@@ -103,13 +101,16 @@ register(Number("1.4", _cb(QUANT_CHIP, "int8"), rtol=0.02, unit="tokens",
 
 register(Number("1.5", _cb(QUANT_CHIP, "bf16", weight_dtype="int8"),
                 rtol=0.02, unit="tokens", hints=[
-    off_by(2, "off by 2×, too large: the weight bytes halve, but the math "
-           "still runs at the bf16 rate, so the threshold does not stay "
-           "put."),
-    off_by(4, "off by 4×: you used the int8 rate; the weights are "
-           "converted to bf16 before the multiply."),
-    off_by(0.5, "off by 2×, too small: the int8 rate does not apply when "
-           "the math is bf16."),
+    off_by(2, "off by 2×, too large: that is 1.4's threshold, and also "
+           "what 2-byte (bf16) weights would give. Here each stored weight "
+           "is 1 byte and the multiply runs at the bf16 rate, half of "
+           "int8's."),
+    off_by(4, "off by 4×, too large: you used the int8 rate and 2 bytes "
+           "per weight. Here the multiply runs at the bf16 rate and each "
+           "stored weight is 1 byte."),
+    off_by(0.5, "off by 2×, too small: you halved twice. From 1.4 only "
+           "the rate halves (int8 to bf16); the weights were int8 in 1.4 "
+           "too, so their bytes do not change."),
 ]))
 
 
@@ -257,14 +258,10 @@ def _grade_step_time(fn: Any) -> tuple[bool | None, str]:
         return False, ("expected a function step_time(flops, hbm_bytes, "
                        f"chip), got a {type(fn).__name__}.")
     for flops, nbytes, name in _CASES:
-        got = fn(flops, nbytes, hardware.chip(name))
-        if got is None:
-            return None, ""
+        call = f"step_time({flops:.3g}, {nbytes:.3g}, sb.chip({name!r}))"
+        got = returned_number(fn(flops, nbytes, hardware.chip(name)),
+                              "seconds", call)
         t = rl.roofline_time(flops, nbytes, name)
-        if not isinstance(got, (int, float)) or isinstance(got, bool) \
-                or not math.isfinite(got):
-            return False, (f"step_time returned {got!r}; return one number "
-                           "of seconds.")
         if math.isclose(got, t.lower, rel_tol=1e-6):
             continue
         if math.isclose(got, t.upper, rel_tol=1e-6):
@@ -275,8 +272,7 @@ def _grade_step_time(fn: Any) -> tuple[bool | None, str]:
         if math.isclose(got, min(t.t_compute, t.t_memory), rel_tol=1e-6):
             return False, ("you returned the smaller time; the slower "
                            "resource sets the pace.")
-        return False, (f"for {flops:.3g} FLOPs and {nbytes:.3g} bytes on "
-                       f"{name}, expected a different time. Use "
+        return False, (f"{call} should give a different time. Use "
                        "chip.peak_flops('bf16') and chip.hbm_bw.")
     return True, f"correct on {len(_CASES)} cases."
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from scalebook import hardware, systolic, topology
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
-                               register, wrong_value)
+                               register, returned_number, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens (the notebook's problem statements use these values)
@@ -65,7 +65,8 @@ def _pod():
 
 
 register(Parts("2.2", None, parts={
-    "hosts": Number("2.2.hosts", lambda: _pod().pod_hosts, rtol=0, hints=[
+    "hosts": Number("2.2.hosts", lambda: _pod().pod_hosts, rtol=0,
+                    unit="hosts", hints=[
         off_by(2, "off by 2×: how many chips does one v6e host carry? "
                "Look at host_shape."),
         off_by(_pod().chips_per_host, "that is the number of chips; divide "
@@ -142,8 +143,10 @@ register(Parts("2.4", None, parts={
         wrong_value(int8_batch_weights_only(_c(INT8["chip"]).hbm_bw),
                     "that is the weights-only approximation; in this part "
                     "count the activation and output bytes as well."),
-        off_by(2, "off by about 2×: a matmul does 2 OPs (multiply and add) "
-               "per weight per token, and int8 elements are 1 byte."),
+        wrong_value(int8_batch(_c(INT8["chip"]).hbm_bw / 2),
+                    "off by about 2×: a matmul does 2 OPs (multiply and "
+                    "add) per weight per token, and int8 elements are 1 "
+                    "byte."),
     ]),
     "vmem": Number("2.4.vmem", _vmem_batch, unit="tokens", rtol=0.05,
                    hints=[
@@ -183,7 +186,8 @@ def _t_pod() -> float:
 
 
 register(Parts("2.5", None, parts={
-    "hops_pod": Number("2.5.hops_pod", _hops_pod, rtol=0, hints=[
+    "hops_pod": Number("2.5.hops_pod", _hops_pod, rtol=0, unit="hops",
+                       hints=[
         wrong_value(topology.hops(SEND["src"], SEND["dst"], SEND["shape"],
                                   False),
                     "a full 16x16 pod wraps around: on each axis, is the "
@@ -198,7 +202,8 @@ register(Parts("2.5", None, parts={
         wrong_value(SEND["nbytes"] / _c(SEND["chip"]).link_bw,
                     "close: add the per-hop latency for every hop."),
     ]),
-    "hops_slice": Number("2.5.hops_slice", _hops_small, rtol=0, hints=[
+    "hops_slice": Number("2.5.hops_slice", _hops_small, rtol=0,
+                         unit="hops", hints=[
         wrong_value(topology.hops(SEND["src"], SEND["small_dst"],
                                   SEND["small_shape"], True),
                     "a 4x8 slice of a v5e pod has no wraparound links."),
@@ -287,7 +292,8 @@ def _mxu_util_small() -> float:
 
 
 register(Parts("2.8", None, parts={
-    "cycles": Number("2.8.cycles", _mxu_cycles, rtol=0, hints=[
+    "cycles": Number("2.8.cycles", _mxu_cycles, rtol=0, unit="cycles",
+                     hints=[
         wrong_value(MXU["m"], "that is only the streaming part: add the "
                     "cycles to fill the array and to drain it."),
         wrong_value(MXU["m"] + MXU["k"] + MXU["n"], "off by 2: the first "
@@ -318,16 +324,14 @@ def _grade_hops(fn) -> tuple[bool | None, str]:
         return False, ("expected a function torus_hops(a, b, shape, "
                        f"wraparound), got a {type(fn).__name__}.")
     for a, b, shape, wrap in _CASES:
-        got = fn(a, b, shape, wrap)
-        if got is None:
-            return None, ""
+        call = f"torus_hops({a}, {b}, {shape}, {wrap})"
+        got = returned_number(fn(a, b, shape, wrap), "hops", call)
         want = topology.hops(a, b, shape, wrap)
         if got != want:
             hint = ("without wraparound a hop count is just |a - b| per "
                     "axis." if not wrap else "with wraparound each axis "
                     "may go the short way round: min(d, n - d).")
-            return False, (f"not yet: torus_hops({a}, {b}, {shape}, "
-                           f"{wrap}) returned {got!r}. Hint: {hint}")
+            return False, (f"{call} returned {got:g}. Hint: {hint}")
     return True, f"correct on all {len(_CASES)} test cases."
 
 

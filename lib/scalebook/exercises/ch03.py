@@ -13,37 +13,24 @@ Three kinds of question live here:
   numbers with the unsharded result and inspects the collectives XLA
   emitted, so a correct but wasteful version is told what it costs.
 
-Graders never raise on a reader's answer, and never print the solution.
+Both of the last two kinds are graded by `scalebook.codegrade`; this module
+only states the programs, the tasks and the hints.  Graders never raise on
+a reader's answer, and never print the solution.
 """
 from __future__ import annotations
 
-import functools
 import math
-import traceback
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
-from scalebook import hardware
-from scalebook.grading import (PASS, FAIL, Choice, Custom, Feedback, Number,
-                               Parts, Shape, off_by, register, wrong_value)
+from scalebook import codegrade, hardware
+from scalebook.codegrade import CodeTask, Operand, Program
+from scalebook.grading import (Choice, Number, Parts, Shape, off_by,
+                               register, wrong_value)
+from scalebook.mesh import describe
 
 # ---------------------------------------------------------------------------
 # Shared helpers
 # ---------------------------------------------------------------------------
-COLLECTIVES = ("all-gather", "all-reduce", "reduce-scatter", "all-to-all",
-               "collective-permute", "none")
-"""The options of every predict-then-verify question."""
-
-
-def _norm_kind(kind: str) -> str:
-    """'all_gather', 'AllGather', 'all-gather-start' -> 'all-gather'."""
-    k = "".join(ch for ch in str(kind).lower() if ch.isalnum())
-    for name in COLLECTIVES:
-        if k.startswith(name.replace("-", "")):
-            return name
-    return str(kind)
-
-
 def _abstract_mesh(sizes: dict[str, int]):
     """A device-free mesh of any size (no simulated devices needed)."""
     from jax.sharding import AbstractMesh
@@ -202,42 +189,11 @@ def _q10() -> float:
 # ---------------------------------------------------------------------------
 # 3.11 - 3.14: predict, then verify against the compiled program
 # ---------------------------------------------------------------------------
-PV_MESH = ((4, 2), ("X", "Y"))
-"""The simulated mesh of the predict-then-verify programs: {X: 4, Y: 2}.
+PV_MESH = describe({"X": 4, "Y": 2})
+"""The simulated mesh of the predict-then-verify programs.
 
 The programs split over X only, so every collective runs in groups of 4.
 """
-
-
-@dataclass(frozen=True)
-class Program:
-    """A small sharded program on the 2x4 mesh: `fn` jitted with shardings.
-
-    specs are tuples of PartitionSpec entries; shapes are float32 arrays.
-    """
-
-    fn: Callable
-    in_shapes: tuple[tuple[int, ...], ...]
-    in_specs: tuple[tuple, ...]
-    out_spec: tuple
-
-    def jitted(self):
-        import jax
-        from jax.sharding import NamedSharding, PartitionSpec as P
-
-        from scalebook import compat
-
-        mesh = compat.make_mesh(*PV_MESH)
-        ins = tuple(NamedSharding(mesh, P(*s)) for s in self.in_specs)
-        return jax.jit(self.fn, in_shardings=ins,
-                       out_shardings=NamedSharding(mesh, P(*self.out_spec)))
-
-    def args(self):
-        import jax
-        import jax.numpy as jnp
-
-        return tuple(jax.ShapeDtypeStruct(s, jnp.float32)
-                     for s in self.in_shapes)
 
 
 def _matmul(a, b):
@@ -251,301 +207,81 @@ def _double(x):
 PROGRAMS = {
     # A[I, J_X] . B[J, K] -> C[I, K]: only A's contracting dim is split
     "3.11": Program(_matmul, ((256, 1024), (1024, 512)),
-                    ((None, "X"), (None, None)), (None, None)),
+                    ((None, "X"), (None, None)), (None, None), PV_MESH),
     # A[I_X, J] . B[J, K] -> C[I, K]: no contracting dim is split at all
     "3.12": Program(_matmul, ((256, 2048), (2048, 256)),
-                    (("X", None), (None, None)), (None, None)),
+                    (("X", None), (None, None)), (None, None), PV_MESH),
     # A[I, J_X] . B[J_X, K] -> C[I, K]: both contracting dims split alike
     "3.13": Program(_matmul, ((512, 1024), (1024, 256)),
-                    ((None, "X"), ("X", None)), (None, None)),
+                    ((None, "X"), ("X", None)), (None, None), PV_MESH),
     # 2 * A[I, J_X] -> A[I_X, J]: move the split from one dim to the other
-    "3.14": Program(_double, ((1024, 512),), ((None, "X"),), ("X", None)),
+    "3.14": Program(_double, ((1024, 512),), ((None, "X"),), ("X", None),
+                    PV_MESH),
 }
 
 
-@functools.lru_cache(maxsize=None)
 def xla_collectives(qid: str) -> tuple[tuple[str, float], ...]:
     """(kind, bytes per device) of each collective XLA emits for the
     program of exercise `qid`, read from the compiled HLO."""
-    from scalebook import hlo
-
-    prog = PROGRAMS[qid]
-    compiled = prog.jitted().lower(*prog.args()).compile()
-    return tuple((_norm_kind(c.kind), float(c.bytes_per_device))
-                 for c in hlo.collectives(compiled))
-
-
-def _pv_kind(qid: str) -> Callable[[], str]:
-    def f() -> str:
-        kinds = {k for k, _ in xla_collectives(qid)}
-        if not kinds:
-            return "none"
-        if len(kinds) > 1:  # every program here was chosen to emit one
-            raise RuntimeError(f"exercise {qid}: XLA emitted {kinds}")
-        return kinds.pop()
-    return f
-
-
-def _pv_bytes(qid: str) -> Callable[[], float]:
-    return lambda: sum(b for _, b in xla_collectives(qid))
-
-
-@dataclass
-class Predict(Parts):
-    """Predict-then-verify: {"collective": ..., "bytes": ...}, graded
-    against the compiled program.  Once both parts are right, the feedback
-    says what XLA did; before that, each part only names the mismatch."""
-
-    reveal: str = ""
-
-    def _grade(self, answer: Any) -> Feedback:
-        fb = super()._grade(answer)
-        if fb.status != PASS:
-            return fb
-        (kind, nbytes), = xla_collectives(self.qid)
-        return Feedback(self.qid, PASS, f"correct. XLA:CPU emitted one "
-                        f"{kind} moving {nbytes:,.0f} bytes per device. "
-                        + self.reveal)
+    return codegrade.program_collectives(PROGRAMS[qid])
 
 
 def _predict(qid: str, kind_hints: Sequence, byte_hints: Sequence,
-             reveal: str) -> Predict:
-    return Predict(qid, None, reveal=reveal, parts={
-        "collective": Choice(qid, _pv_kind(qid), options=COLLECTIVES,
-                             hints=tuple(kind_hints)),
-        "bytes": Number(qid, _pv_bytes(qid), hints=tuple(byte_hints),
-                        rtol=0.01, unit="bytes"),
-    })
-
-
-def pv_bytes_ring(kind: str, full_bytes: float, n: int) -> float:
-    """Bytes each device sends on a ring (the convention of scalebook.comms
-    and scalebook.hlo): AG and RS V(n-1)/n, AR 2V(n-1)/n, all-to-all
-    (V/n)(n-1)/n, where V is the full (gathered or unreduced) array."""
-    f = (n - 1) / n
-    return {"all-gather": full_bytes * f, "reduce-scatter": full_bytes * f,
-            "all-reduce": 2 * full_bytes * f,
-            "all-to-all": full_bytes / n * f}[kind]
+             reveal: str) -> codegrade.Predict:
+    return codegrade.predict(qid, PROGRAMS[qid], kind_hints, byte_hints,
+                             reveal)
 
 
 # ---------------------------------------------------------------------------
 # 3.15 - 3.17: write the shard_map body
 # ---------------------------------------------------------------------------
-CODE_AXIS = "X"
-CODE_N = 8
+CODE_MESH = describe({"X": 8})
+"""The 1D mesh of the write-the-code exercises: axis "X", 8 devices."""
 
 
-class _Stub(Exception):
-    """The reader's function returned None: still the `...` stub."""
-
-
-class _NotArray(Exception):
-    """The reader's function returned something that is not an array."""
-
-
-@dataclass(frozen=True)
-class CodeTask:
-    """A write-the-code exercise on the 1D mesh {"X": 8}."""
-
-    name: str
-    in_shapes: tuple[tuple[int, ...], ...]
-    in_specs: tuple[tuple, ...]
-    out_spec: tuple
-    reference: Callable  # numpy inputs -> numpy output (unsharded)
-    solution: Callable   # the per-device body we compare bytes against
-    ideal: str           # the collective the solution emits
-
-
-def _mesh1d():
-    from scalebook import compat
-
-    return compat.make_mesh((CODE_N,), (CODE_AXIS,))
-
-
-def _inputs(task: CodeTask):
-    import numpy as np
-
-    rng = np.random.default_rng(3)
-    return [rng.standard_normal(s).astype(np.float32) for s in task.in_shapes]
-
-
-def _build(task: CodeTask, fn: Callable):
-    import jax
-    from jax.sharding import PartitionSpec as P
-
-    from scalebook import compat
-
-    def body(*blocks):
-        out = fn(*blocks)
-        if out is None:
-            raise _Stub()
-        if not hasattr(out, "shape"):
-            raise _NotArray(type(out).__name__)
-        return out
-
-    sm = compat.shard_map(body, _mesh1d(), tuple(P(*s) for s in
-                                               task.in_specs),
-                          P(*task.out_spec), check=False)
-    return jax.jit(sm)
-
-
-def _placed(task: CodeTask, arrays):
-    import jax
-    from jax.sharding import NamedSharding, PartitionSpec as P
-
-    mesh = _mesh1d()
-    return [jax.device_put(a, NamedSharding(mesh, P(*s)))
-            for a, s in zip(arrays, task.in_specs)]
-
-
-def _emitted(fn, args) -> list[tuple[str, float]]:
-    from scalebook import hlo
-
-    compiled = fn.lower(*args).compile()
-    return [(_norm_kind(c.kind), float(c.bytes_per_device))
-            for c in hlo.collectives(compiled)]
-
-
-@functools.lru_cache(maxsize=None)
-def ideal_collectives(name: str) -> tuple[tuple[str, float], ...]:
-    """(kind, bytes per device) XLA emits for our solution of task `name`."""
-    task = CODE_TASKS[name]
-    args = _placed(task, _inputs(task))
-    return tuple(_emitted(_build(task, task.solution), args))
-
-
-def _short(err: BaseException) -> str:
-    msg = str(err).strip().splitlines()
-    first = msg[0] if msg else ""
-    if len(first) > 200:
-        first = first[:200] + "..."
-    return f"{type(err).__name__}: {first}"
-
-
-def grade_code(task: CodeTask, fn: Any) -> tuple[bool | None, str]:
-    """Run the reader's per-device function `fn` on the simulated mesh,
-    compare with the unsharded result, and judge its collectives."""
-    import numpy as np
-
-    if not callable(fn):
-        return False, ("expected a function (the `def` in the answer cell), "
-                       f"got a {type(fn).__name__}.")
-    try:
-        jitted = _build(task, fn)
-        arrays = _inputs(task)
-        args = _placed(task, arrays)
-        out = jitted(*args)
-    except _Stub:
-        return None, ""
-    except _NotArray as err:
-        return False, (f"your function returned a {err}; it must return "
-                       "this device's block of the result, an array.")
-    except Exception as err:  # the reader's code failed inside shard_map
-        where = ""
-        tb = traceback.extract_tb(err.__traceback__)
-        if any(fr.name == getattr(fn, "__name__", "?") for fr in tb):
-            where = " inside your function"
-        return False, (f"running it raised {_short(err)}{where}. Check the "
-                       f"axis name ('{CODE_AXIS}') and the block shapes "
-                       "your function receives (see the docstring).")
-    want = task.reference(*arrays)
-    got_shape = tuple(getattr(out, "shape", ()))
-    if got_shape != want.shape:
-        blk = tuple(n // CODE_N if s is not None else n for n, s in
-                    zip(want.shape, list(task.out_spec) + [None] * 4))
-        return False, (f"the assembled result has shape {got_shape}, but "
-                       f"{task.name} should give {want.shape}; each device "
-                       f"must return its own block of shape {blk}.")
-    got = np.asarray(out)
-    if not np.allclose(got, want, rtol=1e-4, atol=1e-3):
-        if np.allclose(got, CODE_N * want, rtol=1e-4, atol=1e-3):
-            return False, (f"your result is {CODE_N}x too large: every "
-                           "device added in the full result, not just its "
-                           "own share.")
-        return False, ("the numbers differ from the unsharded result. "
-                       "Check which block of the output each device must "
-                       "return, and the dims you gather or scatter along.")
-    try:
-        emitted = _emitted(jitted, args)
-        ideal = ideal_collectives(task.name)
-    except Exception as err:  # pragma: no cover - HLO reading failed
-        return False, f"correct numbers, but reading the HLO failed: {_short(err)}"
-    return _judge(task, emitted, ideal)
-
-
-def _judge(task: CodeTask, emitted, ideal) -> tuple[bool, str]:
-    kinds = [k for k, _ in emitted]
-    moved = sum(b for _, b in emitted)
-    best = sum(b for _, b in ideal)
-    if not emitted:
-        return False, ("correct numbers, but XLA emitted no collective at "
-                       "all: your function cannot have used the other "
-                       "devices' data. Did it read global arrays instead of "
-                       "the blocks it was given?")
-    ratio = moved / best if best else float("inf")
-    listing = ", ".join(kinds)
-    if moved <= best * 1.001:
-        return True, (f"correct. XLA emitted {listing}, moving "
-                      f"{moved:,.0f} bytes per device: the least this "
-                      "layout needs.")
-    n_ag = kinds.count("all-gather")
-    if task.ideal == "all-gather" and n_ag > 1:
-        return False, (f"right numbers, but XLA emitted {listing}: you "
-                       "gather more than the weights, and move "
-                       f"{ratio:.3g}x more bytes per device than needed. "
-                       "Which input does each device already hold in the "
-                       "form it needs?")
-    if "all-gather" in kinds and task.ideal != "all-gather":
-        return False, (f"right numbers, but your version all-gathers: it "
-                       f"moves {ratio:.3g}x more bytes per device than "
-                       f"needed. A {task.ideal} does this job.")
-    if task.ideal == "reduce-scatter" and "all-reduce" in kinds:
-        return False, ("right numbers, but you used psum and then sliced: "
-                       "that is an all-reduce, which moves "
-                       f"{ratio:.3g}x the bytes of a reduce-scatter "
-                       "(psum_scatter).")
-    return False, (f"right numbers, but XLA emitted {listing}, moving "
-                   f"{ratio:.3g}x more bytes per device than needed. Which "
-                   "array really has to travel?")
-
-
-# The three tasks: reference results and our own solutions ---------------
 def _rs_solution(a_blk, b_blk):
     import jax
 
-    return jax.lax.psum_scatter(a_blk @ b_blk, CODE_AXIS,
-                                scatter_dimension=0, tiled=True)
+    return jax.lax.psum_scatter(a_blk @ b_blk, "X", scatter_dimension=0,
+                                tiled=True)
 
 
 def _fsdp_solution(x_blk, w_blk):
     import jax
 
-    return x_blk @ jax.lax.all_gather(w_blk, CODE_AXIS, axis=0, tiled=True)
+    return x_blk @ jax.lax.all_gather(w_blk, "X", axis=0, tiled=True)
 
 
 def _shift_solution(x_blk):
     import jax
 
-    perm = [(i, (i + 1) % CODE_N) for i in range(CODE_N)]
-    return jax.lax.ppermute(x_blk, CODE_AXIS, perm)
+    n = CODE_MESH.size("X")
+    return jax.lax.ppermute(x_blk, "X", [(i, (i + 1) % n) for i in range(n)])
 
 
 def _shift_reference(x):
     import numpy as np
 
-    return np.roll(x, x.shape[0] // CODE_N, axis=0)
+    return np.roll(x, x.shape[0] // CODE_MESH.size("X"), axis=0)
 
 
 CODE_TASKS = {
     "rs_matmul": CodeTask(
-        "rs_matmul", ((64, 512), (512, 32)), ((None, "X"), ("X", None)),
-        ("X", None), lambda a, b: a @ b, _rs_solution, "reduce-scatter"),
+        "rs_matmul", CODE_MESH,
+        (Operand("A", (64, 512), (None, "X")),
+         Operand("B", (512, 32), ("X", None))),
+        ("X", None), lambda a, b: a @ b, _rs_solution, out_name="C",
+        seed=3),
     "fsdp_matmul": CodeTask(
-        "fsdp_matmul", ((128, 256), (256, 64)), (("X", None), ("X", None)),
-        ("X", None), lambda x, w: x @ w, _fsdp_solution, "all-gather"),
+        "fsdp_matmul", CODE_MESH,
+        (Operand("the activations X", (128, 256), ("X", None)),
+         Operand("the weights W", (256, 64), ("X", None))),
+        ("X", None), lambda x, w: x @ w, _fsdp_solution, out_name="Y",
+        seed=3),
     "shift_right": CodeTask(
-        "shift_right", ((64, 32),), (("X", None),), ("X", None),
-        _shift_reference, _shift_solution, "collective-permute"),
+        "shift_right", CODE_MESH, (Operand("x", (64, 32), ("X", None)),),
+        ("X", None), _shift_reference, _shift_solution, out_name="x",
+        seed=3),
 }
 
 
@@ -689,12 +425,9 @@ QUESTIONS = [
                            "block that stays: (n-1)/n of it leaves.")],
         reveal="The all-to-all moves each device's block once, in n "
                "pieces."),
-    Custom("3.15", None, grader=lambda fn: grade_code(
-        CODE_TASKS["rs_matmul"], fn)),
-    Custom("3.16", None, grader=lambda fn: grade_code(
-        CODE_TASKS["fsdp_matmul"], fn)),
-    Custom("3.17", None, grader=lambda fn: grade_code(
-        CODE_TASKS["shift_right"], fn)),
+    codegrade.question("3.15", CODE_TASKS["rs_matmul"]),
+    codegrade.question("3.16", CODE_TASKS["fsdp_matmul"]),
+    codegrade.question("3.17", CODE_TASKS["shift_right"]),
 ]
 
 register(*QUESTIONS)

@@ -20,6 +20,7 @@ from jax.sharding import PartitionSpec as P
 from scalebook import sharded_matmul as smm
 from scalebook.mesh import describe
 from scalebook import units as u
+from scalebook.tabular import Table
 
 AXIS_CHOICES = (None, "X", "Y")
 """What each dimension can be sharded over in the explorer."""
@@ -151,23 +152,22 @@ def _short(text: str) -> str:
 
 def static_table(choices: Sequence[tuple] = CHOICES,
                  shapes: Sequence[int] = PRICE_SHAPES, chip: str = "TPU v5e",
-                 compile: bool = True) -> str:
-    """A fixed-width table over several spec choices: textbook collectives,
-    what XLA emitted on CPU, and compute vs comms time on `chip`."""
-    rows = [("A . B -> C", "textbook", "XLA:CPU (jit)", "compute",
-             "comms", "bound")]
+                 compile: bool = True) -> Table:
+    """A table over several spec choices: textbook collectives, what XLA
+    emitted on CPU, and compute vs comms time (seconds) on `chip`."""
+    rows = []
     for a, b, o in choices:
         an = analyze(a, b, o, shapes, (chip,), compile=compile)
         if an.error:
-            rows.append((an.formula, "invalid", "-", "-", "-", "-"))
+            rows.append([an.formula, "invalid", None, None, None, None])
             continue
         t = an.times[chip]
-        rows.append((an.formula, _short(an.textbook), _short(an.xla_kinds),
-                     u.fmt_seconds(t.compute_s), u.fmt_seconds(t.comms_s),
-                     t.bound))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-                     for r in rows)
+        rows.append([an.formula, _short(an.textbook), _short(an.xla_kinds),
+                     t.compute_s, t.comms_s, t.bound])
+    return Table(["A . B -> C", "textbook", "XLA:CPU (jit)", "compute",
+                  "comms", "bound"], rows,
+                 formats={"compute": u.fmt_seconds, "comms": u.fmt_seconds},
+                 missing="-")
 
 
 def static_figure(choices: Sequence[tuple] = CHOICES,

@@ -8,6 +8,10 @@
 - ``flops_split_figure(cfg)``: MLP vs projections vs attention FLOPs as
   the context grows, crossover marked.
 - ``memory_budget_figure(names, tokens)``: training-step bytes by kind.
+- ``flops_table(rows)``: formula vs XLA FLOPs per component, from
+  `scalebook.model_xla.component_flops` (the measurement lives there).
+
+Tables are `scalebook.tabular.Table`s: text with print, HTML in Jupyter.
 """
 from __future__ import annotations
 
@@ -15,15 +19,14 @@ from typing import Any, Sequence
 
 from scalebook import counting as c
 from scalebook import units as u
+from scalebook.config import PRESETS, Config, Workload, preset, workload_for
+from scalebook.tabular import Table
 
 LLAMAS = ("llama3-8b", "llama3-70b", "llama3-405b")
 
 
 def _cfg(cfg: Any) -> Any:
-    if isinstance(cfg, str):
-        from scalebook.model import preset
-        return preset(cfg)
-    return cfg
+    return preset(cfg) if isinstance(cfg, str) else cfg
 
 
 def summary(cfg: Any, B: int = 1, T: int = 8192,
@@ -54,29 +57,30 @@ def summary(cfg: Any, B: int = 1, T: int = 8192,
 
 
 def summary_table(names: Sequence[str] = LLAMAS, B: int = 1,
-                  T: int = 8192) -> str:
-    """`summary` of several presets side by side, as fixed-width text."""
+                  T: int = 8192) -> Table:
+    """`summary` of several presets side by side (one column each)."""
     cols = {n: summary(n, B, T) for n in names}
     rows = list(next(iter(cols.values())))
-    w = max(len(r) for r in rows)
-    head = " " * w + "".join(f"{n:>14}" for n in names)
-    lines = [head] + [f"{r:<{w}}" + "".join(f"{cols[n][r]:>14}"
-                                          for n in names) for r in rows]
-    return "\n".join(lines)
+    return Table(["", *names], [[r, *(cols[n][r] for n in names)]
+                                for r in rows],
+                 align={n: "right" for n in names},
+                 title=f"B={B} sequence(s) of T={T:,} tokens")
 
 
 # ---------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------
-def layer_diagram(cfg: Any, B: int | None = None, T: int | None = None):
+def layer_diagram(cfg: Any, B: int | None = None, T: int | None = None, *,
+                  work: Workload | None = None):
     """Matplotlib figure of one pre-norm layer: every weight's shape and
-    every matmul's forward FLOPs (from `counting`)."""
+    every matmul's forward FLOPs (from `counting`) for B sequences of T
+    tokens (or `work`; a preset's default workload if left out)."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch
 
     cfg = _cfg(cfg)
-    B = cfg.B if B is None else B
-    T = cfg.T if T is None else T
+    w = workload_for(cfg, B, T, work)
+    B, T = w.B, w.T
     f = c.layer_forward_flops(cfg, B, T)
     D, F, N, K, H = cfg.D, cfg.F, cfg.N, cfg.K, cfg.H
     # (x, y, label, detail, colour); matmuls blue/green, others grey.
@@ -205,7 +209,6 @@ def calculator(name: str = "llama3-8b"):
     """ipywidgets calculator: pick a preset or set D/F/L/N/K/H/V, context
     and batch; shows params, FLOPs per token, KV cache, training memory."""
     import ipywidgets as w
-    from scalebook.model import PRESETS, Config, preset
 
     start = preset(name)
     dd = w.Dropdown(options=list(PRESETS), value=name, description="preset")
@@ -223,9 +226,8 @@ def calculator(name: str = "llama3-8b"):
             cfg = Config(**{k: v.value for k, v in ints.items()},
                          name="custom")
             rows = summary(cfg, batch.value, ctx.value, remat.value)
-            out.value = ("<table>" + "".join(
-                f"<tr><td>{k}</td><td><b>{v}</b></td></tr>"
-                for k, v in rows.items()) + "</table>")
+            out.value = Table(["quantity", "value"], rows.items(),
+                              align={"value": "right"})._repr_html_()
         except (TypeError, ValueError) as err:
             out.value = f"<span style='color:#b00'>{err}</span>"
 
@@ -266,94 +268,15 @@ def calculator_static(names: Sequence[str] = LLAMAS, B: int = 1,
 
 
 # ---------------------------------------------------------------------------
-# Measurement: XLA's own FLOP count, component by component
+# XLA's own FLOP count, component by component (measured in model_xla)
 # ---------------------------------------------------------------------------
-def xla_flops(fn, *args) -> float:
-    """FLOPs XLA counts for jit(fn)(*args) after compiling (one device),
-    via `scalebook.bench.cost`.  args may be jax.ShapeDtypeStruct: nothing
-    is allocated or run."""
-    from scalebook import bench
-
-    return bench.cost(fn, *args)["flops"]
-
-
-def param_structs(cfg: Any) -> Any:
-    """The model's parameter pytree as ShapeDtypeStructs (float32), from
-    `scalebook.model.init_params` itself, without allocating anything."""
-    import jax
-    from scalebook import model as m
-
-    cfg = _cfg(cfg)
-    return jax.eval_shape(lambda k: m.init_params(cfg, k), jax.random.key(0))
-
-
-def component_flops(cfg: Any) -> list[tuple[str, int, float]]:
-    """(component, formula FLOPs, XLA FLOPs) rows for one config.
-
-    Each component is compiled alone with the model's own code where it
-    has one: the projections and attention einsums, `model.attend`
-    (mask + softmax included), `model.mlp`, `model.rms_norm`, `model.rope`,
-    one `model.block`, the unembedding, and the whole `model.forward`.
-    Formula FLOPs count matmuls only, so norms and RoPE are 0 by formula.
-    """
-    import jax
-    import jax.numpy as jnp
-    from scalebook import model as m
-
-    cfg = _cfg(cfg)
-    B, T, D, F, N, K, H, V = (cfg.B, cfg.T, cfg.D, cfg.F, cfg.N, cfg.K,
-                              cfg.H, cfg.V)
-    S = jax.ShapeDtypeStruct
-    f32 = jnp.float32
-    x = S((B, T, D), f32)
-    qs, ks = S((B, T, N, H), f32), S((B, T, K, H), f32)
-    pos = jnp.arange(T)
-    f = c.layer_forward_flops(cfg)
-    params = param_structs(cfg)
-    layer = jax.tree.map(lambda a: S(a.shape[1:], a.dtype), params["layers"])
-    G = N // K
-    q5 = S((B, T, K, G, H), f32)
-    probs = S((B, K, G, T, T), f32)
-
-    def ein(spec):
-        return lambda a, b: jnp.einsum(spec, a, b)
-
-    rows = [
-        ("Q projection  x·Wq", f["q"],
-         xla_flops(ein("btd,dnh->btnh"), x, layer["wq"])),
-        ("K projection  x·Wk", f["k"],
-         xla_flops(ein("btd,dkh->btkh"), x, layer["wk"])),
-        ("V projection  x·Wv", f["v"],
-         xla_flops(ein("btd,dkh->btkh"), x, layer["wv"])),
-        ("scores  Q·K^T", f["scores"],
-         xla_flops(ein("btkgh,bskh->bkgts"), q5, ks)),
-        ("weighted sum  P·V", f["av"],
-         xla_flops(ein("bkgts,bskh->btkgh"), probs, ks)),
-        ("attend (+mask, softmax)", f["scores"] + f["av"],
-         xla_flops(lambda q, k, v: m.attend(q, k, v, pos), qs, ks, ks)),
-        ("O projection  a·Wo", f["o"],
-         xla_flops(ein("btnh,nhd->btd"), qs, layer["wo"])),
-        ("MLP gate/up/down (+silu)", f["gate"] + f["up"] + f["down"],
-         xla_flops(m.mlp, layer, x)),
-        ("RMSNorm", 0, xla_flops(m.rms_norm, x, layer["attn_norm"])),
-        ("RoPE on Q and K", 0,
-         xla_flops(lambda q, k: (m.rope(q, pos), m.rope(k, pos)), qs, ks)),
-        ("one layer (model.block)", sum(f.values()),
-         xla_flops(lambda p, x: m.block(p, x, pos)[0], layer, x)),
-        ("unembedding  x·W_unembed", c.forward_flops(cfg)["unembed"],
-         xla_flops(ein("btd,dv->btv"), x, S((D, V), f32))),
-        (f"whole forward ({cfg.L} layers)", c.forward_flops_total(cfg),
-         xla_flops(lambda p, t: m.forward(p, t, cfg), params,
-                   S((B, T), jnp.int32))),
-    ]
-    return rows
-
-
-def format_flops_rows(rows: Sequence[tuple[str, int, float]]) -> str:
-    """Fixed-width table of (component, formula, XLA) FLOPs and their ratio."""
-    w = max(len(r[0]) for r in rows)
-    out = [f"{'component':<{w}} {'formula':>14} {'XLA':>14} {'XLA/formula':>12}"]
-    for name, want, got in rows:
-        ratio = f"{got / want:.4f}" if want else "  (no matmul)"
-        out.append(f"{name:<{w}} {want:>14,} {int(got):>14,} {ratio:>12}")
-    return "\n".join(out)
+def flops_table(rows: Sequence[tuple[str, int, float]]) -> Table:
+    """(component, formula FLOPs, XLA FLOPs) rows, e.g. from
+    `scalebook.model_xla.component_flops`, as a table with their ratio
+    ("no matmul" where the formula counts 0)."""
+    return Table(
+        ["component", "formula", "XLA", "XLA/formula"],
+        [[name, want, int(got), got / want if want else "(no matmul)"]
+         for name, want, got in rows],
+        formats={"formula": ",", "XLA": ",", "XLA/formula": ".4f"},
+        align={"XLA/formula": "right"})

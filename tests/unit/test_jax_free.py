@@ -1,0 +1,88 @@
+"""The formula layer imports and computes with `jax` blocked from import.
+
+Each module in JAX_FREE_MODULES is imported in a fresh interpreter where a
+meta-path finder refuses `jax` and every `jax.*` module, then used for a
+real computation.  A module that imports JAX, even through another
+module, fails here with the import chain in the error.  To add a module,
+add one entry: its name and a line or two that use it.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+BLOCK_JAX = """
+import importlib.abc, sys
+
+class BlockJax(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "jax" or name.startswith("jax.") or name == "jaxlib" \\
+                or name.startswith("jaxlib."):
+            raise ImportError(f"{name} is blocked: this must run without JAX")
+        return None
+
+sys.meta_path.insert(0, BlockJax())
+"""
+
+JAX_FREE_MODULES = {
+    "hardware": "assert sb.hardware.chip('v5e').peak_flops('bf16') > 0",
+    "dtypes": "assert sb.dtypes.dtype_bytes('bf16') == 2",
+    "units": "assert sb.units.fmt_bytes(2e9) == '2 GB'",
+    "config": "assert sb.config.default_workload('llama3-8b').tokens == 8192",
+    "roofline": ("t = sb.roofline.matmul_time(512, 8192, 8192, 'v5e')\n"
+                 "assert 0 < t.lower <= t.upper"),
+    "counting": ("assert abs(sb.counting.param_count('llama3-8b') / 8.03e9"
+                 " - 1) < 0.01\n"
+                 "assert sb.counting.train_flops_total('tiny', 2, 16) > 0"),
+    "comms": ("c = sb.comms.all_gather(2**20, {'x': 4}, 'x', 'v5e')\n"
+              "assert c.bytes_per_device > 0 and c.time > 0"),
+    "topology": "assert sb.topology.max_hops((4, 4), False) == 6",
+    "mesh": ("m = sb.mesh.describe({'X': 2, 'Y': 4}, chip='v5p')\n"
+             "assert m.slice_shape == (2, 4, 1) and m.wraps == (False,) * 2"),
+    "systolic": ("import numpy as np\n"
+                 "run = sb.systolic.simulate(np.eye(3), np.ones((3, 3)))\n"
+                 "assert np.allclose(run.result, np.ones((3, 3)))"),
+    "tabular": ("t = sb.tabular.Table(['a', 'n'], [['x', 1.5]])\n"
+                "assert str(t).splitlines()[-1] == 'x  1.5'"),
+    "tables": "assert 'TPU v5e' in str(sb.tables.spec_table())",
+}
+"""Modules of `scalebook` that must import and run without JAX, each with
+a computation in it (code run after `import scalebook as sb`)."""
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-c", code], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_blocker_really_blocks_jax():
+    proc = _run(BLOCK_JAX + "import jax.numpy\n")
+    assert proc.returncode != 0, proc.stderr
+    assert "jax is blocked" in proc.stderr, proc.stderr
+    # And a module that needs JAX fails under it.
+    proc = _run(BLOCK_JAX + "import scalebook.bench\n")
+    assert proc.returncode != 0 and "jax is blocked" in proc.stderr
+
+
+@pytest.mark.parametrize("name", sorted(JAX_FREE_MODULES))
+def test_module_imports_and_computes_without_jax(name):
+    code = BLOCK_JAX + textwrap.dedent(f"""
+        import importlib
+        import scalebook as sb
+        importlib.import_module("scalebook.{name}")
+    """) + JAX_FREE_MODULES[name] + "\n" + textwrap.dedent("""
+        leaked = sorted(m for m in sys.modules
+                        if m == "jax" or m.startswith("jax."))
+        assert not leaked, leaked
+    """)
+    proc = _run(code)
+    assert proc.returncode == 0, (
+        f"scalebook.{name} needs JAX:\n{proc.stderr[-3000:]}")
