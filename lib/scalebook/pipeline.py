@@ -44,10 +44,10 @@ AXIS = "stage"
 
 
 def _check(cfg: m.Config, stages: int, microbatches: int, batch: int,
-           data: int) -> None:
+           seq_len: int, data: int) -> None:
     """Errors that name the fix, through the cost model's checks."""
     par.memory(cfg, par.Layout(data=data, pipeline=stages,
-                               microbatches=microbatches), batch, cfg.T)
+                               microbatches=microbatches), batch, seq_len)
 
 
 def mesh_for(stages: int, data: int = 1):
@@ -105,15 +105,15 @@ class PipelineRun:
 
 
 def make_grad_fn(cfg: m.Config, stages: int, microbatches: int, *,
-                 kind: str = "1f1b", data: int = 1, batch: int | None = None):
+                 kind: str = "1f1b", data: int = 1, batch: int = 8,
+                 seq_len: int = 32):
     """(jitted fn(params, tokens) -> (loss, grads, activity), schedule,
     mesh) for `cfg` pipelined over `stages` stages (and `data` replicas).
 
     params are the model's tree (layers split over the stages by the
     jit's input sharding), tokens [batch, T + 1].
     """
-    batch = cfg.B if batch is None else batch
-    _check(cfg, stages, microbatches, batch, data)
+    _check(cfg, stages, microbatches, batch, seq_len, data)
     sched = par.schedule(kind, stages, microbatches)
     mesh = mesh_for(stages, data)
     p, mb_count = stages, microbatches
@@ -134,7 +134,7 @@ def make_grad_fn(cfg: m.Config, stages: int, microbatches: int, *,
     recv_b[:, :-1] = np.where(kinds[:, 1:] == 2, mbs[:, 1:], -1)
     box = _mailbox_size(kinds, mbs, recv_f, recv_b)
 
-    positions = jnp.arange(cfg.T)
+    positions = jnp.arange(seq_len)
 
     def stage_fn(layers, shared, x_in, tokens_mb, s):
         """The stage's forward: (its output, its loss share)."""
@@ -148,7 +148,7 @@ def make_grad_fn(cfg: m.Config, stages: int, microbatches: int, *,
 
     def body(layers, shared, tokens):
         s = jax.lax.axis_index(AXIS)
-        shape = (local_b, cfg.T, cfg.D)
+        shape = (local_b, seq_len, cfg.D)
         dtype = jax.tree.leaves(layers)[0].dtype
         zeros_like = lambda t: jax.tree.map(jnp.zeros_like, t)  # noqa: E731
         carry0 = dict(fwd_in=jnp.zeros((box,) + shape, dtype),
@@ -241,7 +241,8 @@ def pipeline_grads(params: m.Params, tokens: jax.Array, cfg: m.Config,
     """Loss and gradients of `scalebook.model.loss` on tokens, computed by
     the pipeline; activity counted per tick and stage."""
     fn, sched, _ = make_grad_fn(cfg, stages, microbatches, kind=kind,
-                                data=data, batch=tokens.shape[0])
+                                data=data, batch=tokens.shape[0],
+                                seq_len=tokens.shape[1] - 1)
     loss, grads, activity = fn(params, tokens)
     return PipelineRun(loss, grads, np.asarray(activity), sched)
 
@@ -254,14 +255,15 @@ def _demo_cfg() -> m.Config:
 
 def check(cfg: m.Config | None = None, stages: int = 4,
           microbatches: int = 4, kind: str = "1f1b", data: int = 2,
-          batch: int = 8, seed: int = 0) -> dict[str, float]:
+          batch: int = 8, seq_len: int = 32, seed: int = 0
+          ) -> dict[str, float]:
     """Run the pipeline once on random tokens and compare with the
     unpipelined gradient: {"max_grad_diff", "loss_diff", "bubble",
     "formula"} (bubble counted from the run, formula (p-1)/(m+p-1))."""
     cfg = cfg or _demo_cfg()
     params = m.init_params(cfg, jax.random.key(seed))
     tokens = jax.random.randint(jax.random.key(seed + 1),
-                                (batch, cfg.T + 1), 0, cfg.V)
+                                (batch, seq_len + 1), 0, cfg.V)
     run = pipeline_grads(params, tokens, cfg, stages, microbatches,
                          kind=kind, data=data)
     ref_loss, ref = jax.value_and_grad(m.loss)(params, tokens, cfg)
@@ -274,13 +276,14 @@ def check(cfg: m.Config | None = None, stages: int = 4,
 
 
 def make_step(cfg: m.Config, stages: int, microbatches: int, *,
-              kind: str = "1f1b", data: int = 1, batch: int | None = None,
-              lr: float = 1e-3):
+              kind: str = "1f1b", data: int = 1, batch: int = 8,
+              seq_len: int = 32, lr: float = 1e-3):
     """(jitted step(params, opt, tokens) -> (params, opt, loss), schedule,
     mesh): the pipelined gradients, then `scalebook.model.adam_update`
     (params and optimizer state donated, layers split over the stages)."""
     grad_fn, sched, mesh = make_grad_fn(cfg, stages, microbatches,
-                                        kind=kind, data=data, batch=batch)
+                                        kind=kind, data=data, batch=batch,
+                                        seq_len=seq_len)
 
     def step(params, opt, tokens):
         loss, grads, _ = grad_fn(params, tokens)
@@ -307,11 +310,12 @@ def layout(stages: int, microbatches: int, kind: str = "1f1b",
 
 
 def expected_permute_bytes(cfg: m.Config, sched: par.Schedule, batch: int,
-                           data: int = 1, act_bytes: float = 4) -> float:
+                           data: int = 1, seq_len: int = 32,
+                           act_bytes: float = 4) -> float:
     """Bytes each device sends by collective-permute in this program: one
     microbatch of activations down and one of gradients up on EVERY tick
     (SPMD: bubble ticks send zeros).  The textbook counts only the 2m
     useful sends (`scalebook.parallelism.collectives`)."""
-    mb_bytes = batch // data // sched.microbatches * cfg.T * cfg.D \
+    mb_bytes = batch // data // sched.microbatches * seq_len * cfg.D \
         * act_bytes
     return 2 * sched.ticks * mb_bytes

@@ -15,7 +15,7 @@ from typing import Any
 from scalebook import bench, hlo
 from scalebook import model as m
 from scalebook import parallelism as par
-from scalebook.train_parallel import compiled_step
+from scalebook.train_parallel import DEMO_WORK, compiled_step
 
 __all__ = ["XLA_CPU_NOTES", "CollectiveCheck", "xla_cpu_expected",
            "check_collectives", "check_memory", "memory_bytes"]
@@ -94,13 +94,13 @@ def xla_cpu_expected(comms_list, lay: par.Layout, cfg: m.Config
 
 
 def check_collectives(cfg: m.Config, lay: par.Layout, *,
-                      remat: str = "none", batch: int | None = None,
+                      remat: str = "none", batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
                       compiled: Any = None) -> list[CollectiveCheck]:
     """Compare the textbook collectives of one step with the compiled
     program's, (kind, axes) by (kind, axes); f32 throughout."""
-    batch = cfg.B if batch is None else batch
-    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch)
-    book = par.collectives(cfg, lay, batch, cfg.T, precision="f32",
+    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch,
+                                         seq_len=seq_len)
+    book = par.collectives(cfg, lay, batch, seq_len, precision="f32",
                            remat=remat, reshard_after_forward=None)
     rows: dict[tuple, list] = {}
     for kind, axes, tb, ex, note in xla_cpu_expected(book, lay, cfg):
@@ -120,15 +120,15 @@ def check_collectives(cfg: m.Config, lay: par.Layout, *,
 
 
 def check_memory(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
-                 batch: int | None = None, compiled: Any = None
+                 batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T, compiled: Any = None
                  ) -> tuple[float, par.Memory]:
     """(measured bytes per device, the cost model's `Memory`) for one
     step in f32 with materialised attention, as run here.  XLA:CPU builds
     every gradient whole before reducing it (see `XLA_CPU_NOTES`), so the
     model is asked for full-size gradients."""
-    batch = cfg.B if batch is None else batch
-    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch)
-    pred = par.memory(cfg, lay, batch, cfg.T, precision="f32", remat=remat,
+    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch,
+                                         seq_len=seq_len)
+    pred = par.memory(cfg, lay, batch, seq_len, precision="f32", remat=remat,
                       attention="materialized",
                       reshard_after_forward=remat != "none",
                       full_grads=True)

@@ -32,14 +32,17 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from scalebook import compat
 from scalebook import model as m
 from scalebook import parallelism as par
+from scalebook.config import Workload
 
 __all__ = ["Rules", "rules_for", "mesh_for", "make_step", "train",
-           "compiled_step", "shardings", "batches", "DEMO"]
+           "compiled_step", "shardings", "batches", "DEMO", "DEMO_WORK"]
 
-DEMO = m.Config(D=64, F=256, L=2, N=8, K=8, H=8, V=256, T=32, B=8,
-                name="tiny-8h")
+DEMO = m.Config(D=64, F=256, L=2, N=8, K=8, H=8, V=256, name="tiny-8h")
 """The tiny model of Chapter 5: like preset("tiny") but with 8 heads of 8,
 so that 8 devices can split the heads (the tiny preset's 4 cannot)."""
+
+DEMO_WORK = Workload(B=8, T=32)
+"""Its training batch: 8 sequences of 32 tokens (one per device on 8x1)."""
 
 Rules = par.Rules
 rules_for = par.logical_rules
@@ -81,10 +84,11 @@ def shardings(cfg: m.Config, lay: par.Layout, mesh: Mesh | None = None
             "tokens": NamedSharding(mesh, P(_one(r.batch_axes), None))}
 
 
-def _check(cfg: m.Config, lay: par.Layout, batch: int) -> None:
+def _check(cfg: m.Config, lay: par.Layout, batch: int, seq_len: int
+           ) -> None:
     """The cost model's checks (batch, heads, F, V divisible), then the
     program's own: D must split over the ZeRO axes."""
-    par.memory(cfg, lay, batch, cfg.T)
+    par.memory(cfg, lay, batch, seq_len)
     if lay.zero >= 1 and cfg.D % lay.zero_ways:
         raise ValueError(f"ZeRO over {lay.zero_ways} devices shards the "
                          f"embed dim D={cfg.D}; use a data axis that "
@@ -92,7 +96,7 @@ def _check(cfg: m.Config, lay: par.Layout, batch: int) -> None:
 
 
 def make_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
-              lr: float = 1e-3, batch: int | None = None,
+              lr: float = 1e-3, batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
               mesh: Mesh | None = None):
     """(jitted step, shardings, mesh) for `cfg` on `lay`.
 
@@ -100,8 +104,7 @@ def make_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
     `scalebook.model.train_step` traced under the layout's rules; params
     and optimizer state are donated.
     """
-    batch = cfg.B if batch is None else batch
-    _check(cfg, lay, batch)
+    _check(cfg, lay, batch, seq_len)
     mesh = mesh or mesh_for(lay)
     r = rules_for(lay)
     sh = shardings(cfg, lay, mesh)
@@ -139,36 +142,34 @@ def make_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
 
 
 def compiled_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
-                  batch: int | None = None, dtype: Any = jnp.float32):
+                  batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T, dtype: Any = jnp.float32):
     """The compiled sharded step (nothing is run): for `scalebook.hlo` and
     `memory_analysis()`."""
-    batch = cfg.B if batch is None else batch
-    step, sh, _ = make_step(cfg, lay, remat=remat, batch=batch)
+    step, sh, _ = make_step(cfg, lay, remat=remat, batch=batch,
+                            seq_len=seq_len)
     params = jax.eval_shape(lambda k: m.init_params(cfg, k, dtype),
                             jax.random.key(0))
     opt = jax.eval_shape(m.init_adam, params)
-    tokens = jax.ShapeDtypeStruct((batch, cfg.T + 1), jnp.int32)
+    tokens = jax.ShapeDtypeStruct((batch, seq_len + 1), jnp.int32)
     return step.lower(params, opt, tokens).compile()
 
 
-def batches(cfg: m.Config, steps: int, batch: int | None = None,
-            seed: int = 0) -> jax.Array:
+def batches(cfg: m.Config, steps: int, batch: int = DEMO_WORK.B,
+            seq_len: int = DEMO_WORK.T, seed: int = 0) -> jax.Array:
     """Random token batches [steps, batch, T + 1] (int32)."""
-    batch = cfg.B if batch is None else batch
     return jax.random.randint(jax.random.key(seed + 1),
-                              (steps, batch, cfg.T + 1), 0, cfg.V)
+                              (steps, batch, seq_len + 1), 0, cfg.V)
 
 
 def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
-          remat: str = "none", lr: float = 1e-3, batch: int | None = None,
+          remat: str = "none", lr: float = 1e-3, batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
           dtype: Any = jnp.float32, seed: int = 0):
     """Parameters and losses after `steps` Adam steps on fixed random
     batches, on `lay` (None: one device, the reference run).
 
     Returns (params, losses); params are gathered to host arrays.
     """
-    batch = cfg.B if batch is None else batch
-    data = batches(cfg, steps, batch, seed)
+    data = batches(cfg, steps, batch, seq_len, seed)
     params = m.init_params(cfg, jax.random.key(seed), dtype)
     opt = m.init_adam(params)
     if lay is None:
@@ -177,7 +178,8 @@ def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
         place = lambda x, _: x  # noqa: E731
         sh = {"params": None, "opt": None, "tokens": None}
     else:
-        step, sh, _ = make_step(cfg, lay, remat=remat, lr=lr, batch=batch)
+        step, sh, _ = make_step(cfg, lay, remat=remat, lr=lr, batch=batch,
+                                seq_len=seq_len)
         place = jax.device_put
     params = place(params, sh["params"])
     opt = place(opt, sh["opt"])

@@ -46,7 +46,7 @@ def _compiled(kind, mbs):
                                    batch=16)
     params = jax.eval_shape(lambda k: m.init_params(CFG, k),
                             jax.random.key(0))
-    tokens = jax.ShapeDtypeStruct((16, CFG.T + 1), jnp.int32)
+    tokens = jax.ShapeDtypeStruct((16, 33), jnp.int32)
     return fn.lower(params, tokens).compile(), sched
 
 
@@ -61,7 +61,7 @@ def test_permutes_in_hlo_are_one_per_direction_per_tick(kind):
     assert got == pp.expected_permute_bytes(CFG, sched, 16, data=2)
     # the textbook's useful sends are the 2m of them
     useful = [c for c in par.collectives(
-        CFG, pp.layout(4, 8, kind, 2), 16, CFG.T, precision="f32")
+        CFG, pp.layout(4, 8, kind, 2), 16, 32, precision="f32")
         if c.kind == "collective-permute"]
     lay = pp.layout(4, 8, kind, 2)
     book = sum(c.bytes_per_device(lay) for c in useful)

@@ -79,7 +79,7 @@ def test_the_plan_for_8_simulated_chips_runs():
 
     from scalebook import train_parallel as tp
 
-    p = pl.plan(tp.DEMO, 8, tp.DEMO.T, "v5p", 8, sequence_parallel=False,
+    p = pl.plan(tp.DEMO, 8, tp.DEMO_WORK.T, "v5p", 8, sequence_parallel=False,
                 max_pipeline=1)
     lay = p.best.layout
     _, losses = tp.train(tp.DEMO, lay, 1)
