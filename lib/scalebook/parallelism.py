@@ -398,17 +398,19 @@ def _check(s: _Shape, lay: Layout, batch: float, seq_len: int,
                              f"divides {s.L}")
     per_replica = batch / lay.data
     if lay.microbatches > 1 and per_replica % lay.microbatches:
+        fit = lay.data * lay.microbatches * math.ceil(
+            per_replica / lay.microbatches)
         raise ValueError(
             f"{per_replica:g} sequences per replica cannot be cut into "
             f"{lay.microbatches} equal microbatches; use a batch of "
-            f"{lay.data * lay.microbatches * math.ceil(per_replica / lay.microbatches):g} "
-            "or fewer microbatches")
+            f"{fit:g} or fewer microbatches")
     if lay.pipeline > 1 and lay.microbatches < lay.pipeline:
         raise ValueError(
             f"the batch is too small for the pipeline: {lay.microbatches} "
             f"microbatch(es) cannot keep {lay.pipeline} stages busy (the "
-            f"bubble would be {bubble_fraction(lay.pipeline, lay.microbatches):.0%}"
-            f"). Use at least {lay.pipeline} microbatches, which needs "
+            "bubble would be "
+            f"{bubble_fraction(lay.pipeline, lay.microbatches):.0%}). "
+            f"Use at least {lay.pipeline} microbatches, which needs "
             f"{lay.pipeline * lay.data} or more sequences per step")
 
 
@@ -857,7 +859,8 @@ def step_cost(cfg: Any, lay: Layout, batch: float, seq_len: int,
               remat: str = "block", attention: str = "flash",
               reshard_after_forward: bool = True, dtype: str = "bf16",
               wraparound: Any = True, bandwidth_only: bool = False,
-              phase: str = "step", strict: bool = True) -> StepCost:
+              phase: str = "step", efficiency: float = 1.0,
+              strict: bool = True) -> StepCost:
     """Compute, communication and memory of one training step of `cfg` on
     `lay` over `chip`s, for `batch` sequences of `seq_len` tokens.
 
@@ -867,8 +870,13 @@ def step_cost(cfg: Any, lay: Layout, batch: float, seq_len: int,
     (p-1)/(m+p-1) of the time.  wraparound: True assumes full tori (the
     book's pods); pass False or a dict to override.  phase="forward"
     counts only forward FLOPs and collectives (the book derives its
-    thresholds per forward pass).
+    thresholds per forward pass).  efficiency: the fraction of peak the
+    matmul kernels reach (the book: about 0.95 on TPUs, 0.8 to 0.85 on
+    H100); 1 prices the FLOPs at peak.
     """
+    if not 0 < efficiency <= 1:
+        raise ValueError(f"efficiency is a fraction of peak in (0, 1], got "
+                         f"{efficiency}")
     c = hardware.chip(chip)
     if phase not in ("step", "forward"):
         raise ValueError("phase is 'step' or 'forward'")
@@ -891,7 +899,7 @@ def step_cost(cfg: Any, lay: Layout, batch: float, seq_len: int,
     flops = useful * factor / lay.devices
     bubble = (bubble_fraction(lay.pipeline, lay.microbatches)
               if lay.pipeline > 1 else 0.0)
-    compute = flops / c.peak_flops(dtype) / (1.0 - bubble)
+    compute = flops / (c.peak_flops(dtype) * efficiency) / (1.0 - bubble)
     mem = memory(cfg, lay, batch, seq_len, precision=precision,
                  remat=remat, attention=attention,
                  reshard_after_forward=bool(reshard_after_forward),
@@ -1109,7 +1117,8 @@ class Schedule:
 
     def table(self) -> str:
         """The schedule as text: one row per stage, one column per tick."""
-        cell = lambda op: "  ." if op is None else f"{op[0]}{op[1]:>2}"  # noqa: E731
+        def cell(op: Any) -> str:
+            return "  ." if op is None else f"{op[0]}{op[1]:>2}"
         rows = [f"stage {s}: " + " ".join(cell(self.ops[t][s])
                                           for t in range(self.ticks))
                 for s in range(self.stages)]

@@ -57,21 +57,6 @@ class Candidate:
     def mfu(self) -> float:
         return self.cost.mfu if self.cost else 0.0
 
-    def row(self) -> dict[str, str]:
-        """Display strings for a table."""
-        c = self.cost
-        return {
-            "layout": str(self.layout),
-            "remat": self.remat,
-            "step": fmt_seconds(c.time) if c else "-",
-            "compute": fmt_seconds(c.compute) if c else "-",
-            "comms": fmt_seconds(c.comm) if c else "-",
-            "MFU": f"{c.mfu:.0%}" if c else "-",
-            "memory/chip": fmt_bytes(c.memory.total) if c else "-",
-            "status": self.status if not self.reason else
-            f"{self.status}: {self.reason}",
-        }
-
 
 @dataclass
 class Plan:
@@ -108,20 +93,32 @@ class Plan:
             raise ValueError("no layout fits: " + self.suggestion)
 
     def table(self, n: int = 8, rejected: int = 6):
-        """The top `n` layouts and a sample of rejections, as a
-        `scalebook.tables.Table`."""
-        from scalebook.tables import Table
+        """The top `n` layouts and one example of each kind of rejection
+        (at most `rejected`), as a `scalebook.tabular.Table` whose columns
+        keep the raw numbers (seconds, bytes, fractions)."""
+        from scalebook.tabular import Table
 
-        rows = [c.row() for c in self.ranked[:n]]
+        picked = list(self.ranked[:n])
         seen: set[str] = set()
-        for c in self.rejected:   # one example of each kind of rejection
+        for c in self.rejected:
             if c.status not in seen and len(seen) < rejected:
                 seen.add(c.status)
-                rows.append(c.row())
-        header = list(rows[0]) if rows else ["layout"]
-        return Table(header, [[r[h] for h in header] for r in rows],
-                     caption=f"{self.chips} x {self.chip.name}, "
-                     f"{self.batch} x {self.seq_len} tokens per step")
+                picked.append(c)
+        rows = []
+        for c in picked:
+            k = c.cost
+            rows.append([str(c.layout), c.remat,
+                         k.time if k else None, k.compute if k else None,
+                         k.comm if k else None, k.mfu if k else None,
+                         k.memory.total if k else None,
+                         c.status + (f": {c.reason}" if c.reason else "")])
+        return Table(["layout", "remat", "step", "compute", "comms", "MFU",
+                      "memory/chip", "status"], rows,
+                     formats={"step": fmt_seconds, "compute": fmt_seconds,
+                              "comms": fmt_seconds, "MFU": ".0%",
+                              "memory/chip": fmt_bytes},
+                     title=f"{self.chips} x {self.chip.name}, {self.batch} "
+                     f"x {self.seq_len} tokens per step")
 
     def counts(self) -> dict[str, int]:
         """How many layouts ended in each status."""

@@ -94,8 +94,9 @@ def xla_cpu_expected(comms_list, lay: par.Layout, cfg: m.Config
 
 
 def check_collectives(cfg: m.Config, lay: par.Layout, *,
-                      remat: str = "none", batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
-                      compiled: Any = None) -> list[CollectiveCheck]:
+                      remat: str = "none", batch: int = DEMO_WORK.B,
+                      seq_len: int = DEMO_WORK.T, compiled: Any = None
+                      ) -> list[CollectiveCheck]:
     """Compare the textbook collectives of one step with the compiled
     program's, (kind, axes) by (kind, axes); f32 throughout."""
     compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch,
@@ -120,8 +121,8 @@ def check_collectives(cfg: m.Config, lay: par.Layout, *,
 
 
 def check_memory(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
-                 batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T, compiled: Any = None
-                 ) -> tuple[float, par.Memory]:
+                 batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
+                 compiled: Any = None) -> tuple[float, par.Memory]:
     """(measured bytes per device, the cost model's `Memory`) for one
     step in f32 with materialised attention, as run here.  XLA:CPU builds
     every gradient whole before reducing it (see `XLA_CPU_NOTES`), so the

@@ -96,8 +96,8 @@ def _check(cfg: m.Config, lay: par.Layout, batch: int, seq_len: int
 
 
 def make_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
-              lr: float = 1e-3, batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
-              mesh: Mesh | None = None):
+              lr: float = 1e-3, batch: int = DEMO_WORK.B,
+              seq_len: int = DEMO_WORK.T, mesh: Mesh | None = None):
     """(jitted step, shardings, mesh) for `cfg` on `lay`.
 
     step(params, opt_state, tokens) -> (params, opt_state, loss) is
@@ -142,7 +142,8 @@ def make_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
 
 
 def compiled_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
-                  batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T, dtype: Any = jnp.float32):
+                  batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
+                  dtype: Any = jnp.float32):
     """The compiled sharded step (nothing is run): for `scalebook.hlo` and
     `memory_analysis()`."""
     step, sh, _ = make_step(cfg, lay, remat=remat, batch=batch,
@@ -162,12 +163,15 @@ def batches(cfg: m.Config, steps: int, batch: int = DEMO_WORK.B,
 
 
 def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
-          remat: str = "none", lr: float = 1e-3, batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
-          dtype: Any = jnp.float32, seed: int = 0):
+          remat: str = "none", lr: float = 1e-3, batch: int = DEMO_WORK.B,
+          seq_len: int = DEMO_WORK.T, dtype: Any = jnp.float32,
+          seed: int = 0, with_compiled: bool = False):
     """Parameters and losses after `steps` Adam steps on fixed random
     batches, on `lay` (None: one device, the reference run).
 
-    Returns (params, losses); params are gathered to host arrays.
+    Returns (params, losses), params gathered to host arrays; with
+    with_compiled=True also the compiled step (compiled once and run, so
+    the HLO and memory read from it are those of the run).
     """
     data = batches(cfg, steps, batch, seq_len, seed)
     params = m.init_params(cfg, jax.random.key(seed), dtype)
@@ -183,8 +187,12 @@ def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
         place = jax.device_put
     params = place(params, sh["params"])
     opt = place(opt, sh["opt"])
+    compiled = step.lower(params, opt, place(data[0], sh["tokens"])
+                          ).compile()
     losses = []
     for i in range(steps):
-        params, opt, loss = step(params, opt, place(data[i], sh["tokens"]))
+        params, opt, loss = compiled(params, opt,
+                                     place(data[i], sh["tokens"]))
         losses.append(float(loss))
-    return jax.tree.map(lambda x: jax.device_get(x), params), losses
+    params = jax.tree.map(lambda x: jax.device_get(x), params)
+    return (params, losses, compiled) if with_compiled else (params, losses)
