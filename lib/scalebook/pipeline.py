@@ -266,7 +266,8 @@ def check(cfg: m.Config | None = None, stages: int = 4,
                                 (batch, seq_len + 1), 0, cfg.V)
     run = pipeline_grads(params, tokens, cfg, stages, microbatches,
                          kind=kind, data=data)
-    ref_loss, ref = jax.value_and_grad(m.loss)(params, tokens, cfg)
+    ref_loss, ref = jax.jit(jax.value_and_grad(m.loss), static_argnums=2)(
+        params, tokens, cfg)
     diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
                zip(jax.tree.leaves(run.grads), jax.tree.leaves(ref)))
     return {"max_grad_diff": diff,
