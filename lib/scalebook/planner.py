@@ -129,7 +129,8 @@ class Plan:
 
 
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
 def shapes(chips: int, max_tensor: int | None = None,
@@ -221,8 +222,15 @@ def plan(cfg: Any, batch: int, seq_len: int, chip: str | hardware.Chip,
     out = Plan(cfg, batch, seq_len, c, chips, ok, rejected,
                options=dict(precision=precision, headroom=headroom))
     if not ok and suggest:
-        out.suggestion = _suggest(cfg, batch, seq_len, c, chips, precision,
-                                  headroom, remats, kw)
+        if all(x.status == "not divisible" for x in rejected):
+            p2 = 1 << (chips.bit_length() - 1)
+            out.suggestion = (
+                f"no split of {chips} chips divides the batch, heads and "
+                f"layers; use {p2} of them (a power of two) or change the "
+                "batch")
+        else:
+            out.suggestion = _suggest(cfg, batch, seq_len, c, chips,
+                                      precision, headroom, remats, kw)
     return out
 
 
@@ -248,12 +256,13 @@ def _suggest(cfg, batch, seq_len, chip, chips, precision, headroom, remats,
             return (f"use {b} sequences per step instead of {batch} (or "
                     f"accumulate gradients over {batch // b} microbatches)")
     n = chips
-    for _ in range(24):
+    for _ in range(16):
         n *= 2
         if _fits_somewhere(cfg, batch, seq_len, chip, n, precision,
                            headroom, ("none", "block"), kw):
             return f"use {n} chips instead of {chips}"
-    return "no layout of up to 2^24 times more chips fits; shrink the model"
+    return (f"no layout of up to {n} chips fits; shrink the model or the "
+            "batch")
 
 
 def min_chips_by_memory(cfg: Any, batch: int, seq_len: int,
