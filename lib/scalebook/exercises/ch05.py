@@ -200,6 +200,10 @@ def _grade_rules(rules: Any) -> tuple[bool | None, str]:
     if unknown:
         return False, (f"{unknown[0]!r} is not a weight's logical axis; "
                        f"they are: {', '.join(m.LOGICAL_AXES)}.")
+    if rules.get("layers") is not None:
+        return False, ("splitting the layer axis is pipelining: a layer "
+                       "would live on one device only. Leave 'layers' "
+                       "unsharded.")
     bad = [v for v in rules.values() if v not in (None, "data", "tensor",
                                                    ("data", "tensor"))]
     if bad:
@@ -218,10 +222,6 @@ def _grade_rules(rules: Any) -> tuple[bool | None, str]:
     if rules.get("embed") == "tensor" or rules.get("mlp") == "data":
         return False, ("the tensor axis splits heads, MLP units and the "
                        "vocabulary; FSDP's data axis splits the embed dim.")
-    if rules.get("layers") is not None:
-        return False, ("splitting the layer axis is pipelining: a layer "
-                       "would live on one device only. Leave 'layers' "
-                       "unsharded.")
     if ratio > 1:
         return False, (f"your layout stores {ratio:.3g}x the bytes per "
                        "device it should: some weight dim is left whole "

@@ -123,7 +123,7 @@ QUESTIONS = [
         off_by(0.45, "divide by the MFU: at 45 % each chip delivers less "
                "than its peak."),
     ]),
-    Number("6.3", _q3, rtol=0.03, unit="chips", hints=[
+    Number("6.3", _q3, rtol=0.005, unit="chips", hints=[
         wrong_value(_q3_variant(12), "the book's 10 bytes per parameter "
                     "leave the gradients out."),
         wrong_value(_q3_variant(6), "Adam keeps two fp32 moments: 8 bytes "
