@@ -209,6 +209,14 @@ def _mesh_groups(text: str) -> tuple[list[list[int]], list[str], list[int],
         ids = np.arange(n)
     elif "<=" in dev:
         ids = np.array(_iota_groups(dev)).reshape(-1)
+    elif re.fullmatch(r"\s*\[[\d,]+\](?:T\([\d,]+\))?\s*", dev):
+        # jax 0.10 prints iota device ids without "<=": [2,4]T(1,0)
+        it = re.match(r"\s*\[([\d,]+)\](?:T\(([\d,]+)\))?", dev)
+        dims = _int_list(it.group(1))
+        ids = np.arange(math.prod(dims)).reshape(dims)
+        if it.group(2):
+            ids = ids.transpose(_int_list(it.group(2)))
+        ids = ids.reshape(-1)
     else:
         ids = np.array(_int_list(dev))
     # Each grouped axis ref is 'name' or 'name':(pre)size (a sub-axis).

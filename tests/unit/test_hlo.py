@@ -350,3 +350,10 @@ def test_replica_group_forms_expand_to_the_same_device_sets():
     assert perm == [[0, 2], [1, 3]]
     with pytest.raises(ValueError, match="num_devices"):
         hlo.parse_replica_groups("{}")
+
+
+def test_mesh_groups_with_iota_device_ids_printed_without_arrow():
+    """jax 0.10 prints device_ids=([2,4]T(1,0)) (no "<="): 8 ids, not 4."""
+    text = ("mesh['axis_0'=4,'axis_1'=1,'axis_2'=2], "
+            "device_ids=([2,4]T(1,0)) {'axis_0'}")
+    assert hlo.parse_replica_groups(text) == [[0, 1, 2, 3], [4, 5, 6, 7]]
