@@ -7,13 +7,9 @@ VENV311 := .venv311
 PY := $(VENV)/bin/python
 BOOK_DEPS := "jupyter-book<2" "jax>=0.12,<0.13" numpy matplotlib ipywidgets \
              nbval pytest rich nbclient ipykernel jupyter-cache \
-             sphinx-mathjax-offline playwright
+             sphinx-mathjax-offline "sphinx-exercise>=1.2.1,<2" playwright
 LIB_DEPS_311 := "jax>=0.10,<0.11" numpy matplotlib ipywidgets pytest
 LIB_HASH = $(shell cat $$(find lib -name '*.py' | sort) pyproject.toml | sha256sum | cut -c1-16)
-# Everything a build of the site reads: the browser test rebuilds when one changed.
-BOOK_SOURCES := $(wildcard chapters/*.ipynb exercises/*.ipynb exercises/student/*.ipynb \
-                  lib/scalebook/*.py lib/scalebook/*/*.py tools/*.py tools/*.yml) \
-                _config.yml _toc.yml intro.md references.bib pyproject.toml
 # The execution cache ignores library edits: clear it when lib/ changed.
 define CLEAR_STALE_CACHE
 	@if [ "$$(cat _build/.lib-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
@@ -57,17 +53,25 @@ book: $(VENV)/.installed
 	$(PY) tools/postbuild.py _build/html
 	$(PY) tools/checklinks.py _build/html
 	@mkdir -p _build && echo "$(LIB_HASH)" > _build/.lib-hash
-	@touch _build/.book-stamp
 	@echo "Site built: open file://$(CURDIR)/_build/html/index.html"
 
-_build/.book-stamp: $(VENV)/.installed $(BOOK_SOURCES)
-	@$(MAKE) --no-print-directory book
-
 ## browser: every page of the site in headless Chromium (Debian's package,
-## installed when missing), offline; rebuilds the site first if it is stale.
+## installed when missing), offline. The site is built from the notebooks'
+## stored outputs, which `make notebooks` (nbval) checks against a fresh run,
+## into _build/test-site, so the tests do not execute every notebook twice.
 ## Screenshots: _build/screenshots/; per-page table: _build/browser-report.md.
-browser: $(VENV)/.installed _build/.book-stamp
-	$(PY) -m pytest tests/test_browser.py -q -p no:cacheprovider
+TEST_SITE := _build/test-site
+browser: $(VENV)/.installed
+	@sed 's/^  execute_notebooks: cache$$/  execute_notebooks: "off"/' \
+	  _config.yml > .config-stored-outputs.yml
+	@grep -q 'execute_notebooks: "off"' .config-stored-outputs.yml
+	$(VENV)/bin/jupyter-book build . --config .config-stored-outputs.yml \
+	  --path-output $(TEST_SITE) -W -n --keep-going; \
+	  rc=$$?; rm -f .config-stored-outputs.yml; exit $$rc
+	$(PY) tools/postbuild.py $(TEST_SITE)/_build/html
+	$(PY) tools/checklinks.py $(TEST_SITE)/_build/html
+	SCALEBOOK_SITE=$(TEST_SITE)/_build/html \
+	  $(PY) -m pytest tests/test_browser.py -q -p no:cacheprovider
 
 ## pdf: the whole book as one PDF (single-page build printed by Chromium).
 pdf: $(VENV)/.installed
@@ -95,11 +99,17 @@ unit: $(VENV)/.installed
 unit311: $(VENV311)/.installed
 	$(VENV311)/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
-## student: regenerate the student notebooks from the solution notebooks.
+## student: put every exercise notebook in sphinx-exercise's form (an
+## exercise written the old way, a "## Exercise N.M" heading and a worked-
+## solution admonition, is moved; the rest is left as it is), then regenerate
+## the student notebooks from the solution notebooks.
 student: $(VENV)/.installed
+	$(PY) tools/exercise_directives.py
 	$(PY) tools/student.py
 
+## notebooks: every notebook under nbval, JAX's deprecation warnings as errors.
 notebooks: $(VENV)/.installed
+	SCALEBOOK_JAX_WARNINGS=error \
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 	  --durations=0 chapters/*.ipynb exercises/[0-9]*.ipynb
 

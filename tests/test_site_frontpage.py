@@ -23,7 +23,8 @@ def test_chapters_in_the_toc_are_built_and_the_rest_planned():
     for c in chapters:
         assert c.built == (c.notebook is not None and c.notebook in listed)
         if c.built:
-            assert (ROOT / f"{c.notebook}.ipynb").exists() and c.predict
+            assert frontpage.source_path(ROOT, c.notebook).exists()
+            assert c.predict
     built = {c.notebook for c in chapters if c.built}
     assert built == {f for f in listed if f.startswith("chapters/")}, (
         "every chapter in _toc.yml needs an entry in tools/chapters.yml")

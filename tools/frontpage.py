@@ -144,11 +144,28 @@ def direct_needs(chapters: list[Chapter]) -> dict[str, tuple[str, ...]]:
             for c in chapters}
 
 
+def source_path(root: pathlib.Path, page: str) -> pathlib.Path:
+    """The file of a page (path without suffix): its notebook, or a
+    Markdown page (a chapter with no code, such as the conclusion)."""
+    for suffix in (".ipynb", ".md"):
+        path = root / f"{page}{suffix}"
+        if path.exists():
+            return path
+    raise ValueError(f"{page} has no .ipynb or .md file")
+
+
+def _cells(path: pathlib.Path) -> list[dict]:
+    if path.suffix == ".md":
+        return [{"cell_type": "markdown", "metadata": {},
+                 "source": path.read_text(encoding="utf-8")}]
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
 def notebook_words(path: pathlib.Path) -> int:
-    """Words a reader reads in a notebook: its markdown and code sources."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    """Words a reader reads in a notebook (or a Markdown page): its
+    markdown and code sources."""
     words = 0
-    for cell in nb["cells"]:
+    for cell in _cells(path):
         tags = cell.get("metadata", {}).get("tags", [])
         if "remove-cell" in tags or ("remove-input" in tags
                                      and cell["cell_type"] == "code"):
@@ -165,9 +182,8 @@ def reading_minutes(path: pathlib.Path) -> int:
 
 
 def notebook_title(path: pathlib.Path) -> str:
-    """The first level-1 heading of a notebook."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
+    """The first level-1 heading of a notebook (or a Markdown page)."""
+    for cell in _cells(path):
         if cell["cell_type"] != "markdown":
             continue
         src = cell["source"]
@@ -281,7 +297,7 @@ class _Placeholder(SphinxDirective):
             self.env.note_dependency(str(path))
         for c in chapters:
             if c.built:
-                self.env.note_dependency(str(ROOT / f"{c.notebook}.ipynb"))
+                self.env.note_dependency(str(source_path(ROOT, c.notebook)))
         Nb.set_doc_data(self.env, self.env.docname, FLAG, True)
         return [self.node_class()]
 
@@ -334,8 +350,10 @@ class Fill(SphinxPostTransform):
         for c in chapters:
             if not c.built:
                 continue
-            path = ROOT / f"{c.notebook}.ipynb"
+            path = source_path(ROOT, c.notebook)
             runtime = (Nb.get_exec_data(self.env, c.notebook) or {}).get("runtime")
+            ran = ("no code" if path.suffix == ".md" else "not measured"
+                   if runtime is None else f"{runtime:.0f} s")
             target = posixpath.relpath(c.notebook, posixpath.dirname(here))
             link = pending_xref(refdoc=here, reftarget=target, reftype="doc",
                                 refdomain="std", refexplicit=True, refwarn=True)
@@ -343,8 +361,7 @@ class Fill(SphinxPostTransform):
             cells = [
                 nodes.paragraph("", "", nodes.Text(f"{c.id}. "), link),
                 nodes.paragraph(text=f"{reading_minutes(path)} min"),
-                nodes.paragraph(text="not measured" if runtime is None
-                                else f"{runtime:.0f} s"),
+                nodes.paragraph(text=ran),
                 nodes.paragraph(text=c.predict[0].upper() + c.predict[1:]),
             ]
             row = nodes.row()

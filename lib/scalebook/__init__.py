@@ -13,19 +13,29 @@ two never import JAX, so every formula runs where JAX is not installed.
    renderer).
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
-   (one description of a device mesh), ``comms`` (what a collective costs),
-   ``systolic``, ``tables``, ``parallelism`` (memory, collectives and time
-   of a parallel training step), ``planner`` (ranks the layouts of a
-   training run).  New cost models (inference, scaling) go here.
+   (one description of a device mesh), ``comms`` (what a collective costs,
+   on a TPU torus or a GPU cluster), ``cluster`` (GPU clusters: NVLink
+   domains and fat trees), ``gpu_training`` (training strategies priced on
+   a GPU cluster), ``systolic``, ``tables``, ``inference`` (prefill and
+   decode costs), ``paged_kv`` (a paged KV cache's block manager),
+   ``serving`` (a discrete-event serving simulator), ``speculative``,
+   ``parallelism`` (memory, collectives and time of a parallel training
+   step), ``planner`` (ranks the layouts of a training run).  New cost
+   models (scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
-   ``model``, ``sharding``, ``sharded_matmul``, ``train_parallel`` (the
-   model's training step under logical-axis sharding rules),
+   ``model``, ``sharding``, ``sharded_matmul``, ``paged_attention``
+   (attention through block tables), ``sharded_decode`` (tensor-parallel
+   prefill and decode), ``spec_decode`` (a real draft/target pair),
+   ``collectives`` (collectives written with ppermute and all_to_all),
+   ``modes`` (one layer in Auto, Explicit and Manual sharding),
+   ``train_parallel`` (the training step under logical-axis rules),
    ``pipeline`` (pipeline parallelism with shard_map and ppermute).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
-   ``model_xla`` (XLA's counts of the transformer's parts),
-   ``train_check`` (a sharded training step against its cost model).  A
-   profile reader goes here.
+   ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
+   (layouts and TPU tiling notation), ``profiling`` (profiles read
+   offline), ``perfbug`` (Chapter 9's planted sharding bug),
+   ``train_check`` (a sharded training step against its cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and

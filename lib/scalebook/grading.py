@@ -213,11 +213,24 @@ class Hint:
     value: Any = None
     rtol: float | None = None
 
+    def target(self, expected: float) -> float | None:
+        """The wrong value this hint stands for, given the expected one."""
+        if self.factor is not None:
+            return expected * self.factor
+        return None if self.value is None else float(self.value)
+
     def matches(self, answer: float, expected: float, rtol: float) -> bool:
-        target = expected * self.factor if self.factor is not None else self.value
+        target = self.target(expected)
         if target is None:
             return False
-        return _close(answer, float(target), self.rtol or rtol)
+        return _close(answer, target, self.rtol or rtol)
+
+    def gap(self, answer: float, expected: float) -> float:
+        """Relative distance of `answer` from this hint's wrong value."""
+        target = self.target(expected)
+        if target is None:
+            return math.inf
+        return abs(answer - target) / abs(target) if target else abs(answer)
 
 
 def off_by(factor: float, message: str) -> Hint:
@@ -324,9 +337,11 @@ class Number(Question):
         unit = f" {self.unit}" if self.unit else ""
         if _close(x, want, self.rtol):
             return Feedback(self.qid, PASS, f"correct ({x:.4g}{unit}).")
-        for hint in self.hints:
-            if hint.matches(x, want, self.rtol):
-                return Feedback(self.qid, FAIL, hint.message)
+        # Known mistakes can lie close together: the nearest one wins.
+        near = [h for h in self.hints if h.matches(x, want, self.rtol)]
+        if near:
+            best = min(near, key=lambda h: h.gap(x, want))
+            return Feedback(self.qid, FAIL, best.message)
         return Feedback(self.qid, FAIL, _direction(x, want, self.unit))
 
 

@@ -46,7 +46,7 @@ from scalebook.tabular import Table
 
 __all__ = ["Collective", "compiled", "hlo_text", "collectives",
            "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
-           "DTYPE_BYTES"]
+           "DTYPE_BYTES", "Instruction", "instructions"]
 
 DTYPE_BYTES: dict[str, float] = {
     "pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "s32": 4, "u32": 4,
@@ -210,12 +210,12 @@ def _mesh_groups(text: str) -> tuple[list[list[int]], list[str], list[int],
     elif "<=" in dev:
         ids = np.array(_iota_groups(dev)).reshape(-1)
     elif re.fullmatch(r"\s*\[[\d,]+\](?:T\([\d,]+\))?\s*", dev):
-        # jax 0.10 prints iota device ids without "<=": [2,4]T(1,0)
-        it = re.match(r"\s*\[([\d,]+)\](?:T\(([\d,]+)\))?", dev)
-        dims = _int_list(it.group(1))
+        # an iota list without '<=': [d0,d1,...] reshaped, then transposed
+        dims = _int_list(re.match(r"\s*\[([\d,]+)\]", dev).group(1))
+        perm = re.search(r"T\(([\d,]+)\)", dev)
         ids = np.arange(math.prod(dims)).reshape(dims)
-        if it.group(2):
-            ids = ids.transpose(_int_list(it.group(2)))
+        if perm:
+            ids = ids.transpose(_int_list(perm.group(1)))
         ids = ids.reshape(-1)
     else:
         ids = np.array(_int_list(dev))
@@ -279,8 +279,8 @@ def _groups_attr(line: str) -> str | None:
         return None
     s = line[i + len("replica_groups="):]
     if s.startswith("mesh"):
-        m = re.match(r"mesh\[[^\]]*\](?:,\s*device_ids=\([^)]*\))?\s*"
-                     r"\{[^}]*\}", s)
+        m = re.match(r"mesh\[[^\]]*\](?:,\s*device_ids=\((?:[^()]|"
+                     r"\([^()]*\))*\))?\s*\{[^}]*\}", s)
         return m.group(0) if m else s
     if s.startswith("["):
         m = re.match(r"\[[\d,]+\]<=\[[\d,]+\](?:T\([\d,]+\))?", s)
@@ -575,6 +575,84 @@ def bytes_per_device(fn_or_compiled: Any, *args: Any, mesh: Any = None
     """Total bytes each device sends over the program (loop bodies x trips)."""
     return float(sum(c.total_bytes for c in collectives(
         fn_or_compiled, *args, mesh=mesh)))
+
+
+# --------------------------------------------------------- instructions
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction of an HLO module, where it is written.
+
+    `line_no` counts from 1 in the module text; `calls` names the
+    computations it runs (a fusion's body, a while loop's body and
+    condition); `computation` is the one it belongs to.  Chapter 9 links
+    each op of a profile to this line.
+    """
+    name: str
+    opcode: str
+    shape: str
+    computation: str
+    line_no: int
+    text: str = field(repr=False)
+    calls: tuple[str, ...] = ()
+
+    @property
+    def op_name(self) -> str:
+        """The JAX operation it came from (its metadata op_name), or ''."""
+        m = re.search(r'op_name="([^"]*)"', self.text)
+        return m.group(1) if m else ""
+
+    @property
+    def operands(self) -> tuple[str, ...]:
+        """Names of the instructions it reads (its operand list)."""
+        rest = self.text.split("=", 1)[-1]
+        i = rest.find(f"{self.opcode}(")
+        if not self.opcode or i < 0:
+            return ()
+        depth, j = 0, i + len(self.opcode)
+        for j in range(i + len(self.opcode), len(rest)):
+            depth += rest[j] == "("
+            depth -= rest[j] == ")"
+            if depth == 0:
+                break
+        return tuple(re.findall(r"%([\w.\-]+)",
+                                rest[i + len(self.opcode):j + 1]))
+
+    @property
+    def fusion_kind(self) -> str:
+        """kLoop, kInput, kOutput, kCustom for a fusion; '' otherwise."""
+        m = re.search(r"\bkind=(k\w+)", self.text)
+        return m.group(1) if m else ""
+
+
+def instructions(fn_or_compiled: Any, *args: Any) -> dict[str, Instruction]:
+    """Every instruction of the compiled module by name (names are unique
+    in an HLO module), with its opcode, shape and line number."""
+    text = hlo_text(fn_or_compiled, *args)
+    out: dict[str, Instruction] = {}
+    cur = None
+    for no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("HloModule", "//")):
+            continue
+        if cur is None:
+            h = _HEADER.match(line)
+            if h and "=" not in line.split("(")[0]:
+                cur = h.group(2)
+            continue
+        if line == "}":
+            cur = None
+            continue
+        m = _INSTR.match(line)
+        if not m:
+            continue
+        name, rest = m.groups()
+        shape, after = _split_shape(rest)
+        op = re.match(r"([a-z][a-z0-9\-]*)\(", after)
+        calls = tuple(c for _, val in _CALLS.findall(line)
+                      for c in re.findall(r"%?([\w.\-]+)", val))
+        out[name] = Instruction(name, op.group(1) if op else "", shape, cur,
+                                no, raw, calls)
+    return out
 
 
 # ------------------------------------------------------------ io shapes

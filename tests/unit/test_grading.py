@@ -454,4 +454,11 @@ def test_progress_lists_every_exercise_with_its_latest_result(capsys):
 def test_progress_of_a_chapter_without_exercises_says_so():
     from scalebook import grading
     with pytest.raises(ValueError, match="no exercises"):
-        grading.progress(99)
+        grading.progress(4321)
+
+
+def test_when_several_hints_match_the_nearest_one_wins():
+    q = g.Number("t.hints", 200.0, rtol=0.05, hints=[
+        g.wrong_value(100.0, "first"), g.wrong_value(103.0, "second")])
+    assert q.grade(102.9).message == "second"
+    assert q.grade(100.1).message == "first"

@@ -18,10 +18,15 @@ LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("hardware", "config", "dtypes", "units", "tabular")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
-                  "systolic", "tables", "parallelism", "planner")),
+                  "systolic", "tables", "cluster", "gpu_training",
+                  "scaling", "schedules", "corpus", "inference", "paged_kv",
+                  "serving", "speculative", "parallelism", "planner")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul", "train_parallel", "pipeline")),
-    ("measurement", ("bench", "hlo", "model_xla", "train_check")),
+                  "sharded_matmul", "paged_attention", "sharded_decode",
+                  "spec_decode", "collectives", "modes", "train_parallel",
+                  "pipeline")),
+    ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
+                     "profiling", "perfbug", "train_check")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
