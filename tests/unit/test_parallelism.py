@@ -119,11 +119,14 @@ def test_general_fsdp_tp_threshold_equals_closed_form_at_the_optimum():
 
 
 def test_h100_fsdp_threshold_across_nodes_is_near_2475():
+    # The book: C / W_node = 2475 tokens per GPU with 400 GB/s per node;
+    # scalebook.comms prices the fat tree's slowest level (about 413 GB/s
+    # effective per node), a few per cent lower.
     lay = par.layout("fsdp", 4096)
     got = par.critical_tokens(BOOK, lay, "H100", phase="forward")
     c = hardware.chip("H100")
     assert got == pytest.approx(c.peak_flops("bf16") / (8 * c.dcn_bw),
-                                rel=0.01)
+                                rel=0.05)
 
 
 def test_collective_times_come_from_comms():
