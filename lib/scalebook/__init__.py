@@ -20,8 +20,9 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``systolic``, ``tensorcore`` (unit rates from counts and the clock),
    ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
    paged KV cache's block manager), ``serving`` (a discrete-event serving
-   simulator), ``speculative``.  New cost models (parallelism, scaling)
-   go here.
+   simulator), ``speculative``, ``parallelism`` (memory, collectives and
+   time of a parallel training step), ``planner`` (ranks the layouts of a training
+   run).  New cost models go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``remat`` (checkpointed layers), ``flash`` (attention with
    an online softmax), ``sharding``, ``sharded_matmul``,
@@ -29,12 +30,15 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``sharded_decode`` (tensor-parallel prefill and decode),
    ``spec_decode`` (a real draft/target pair), ``collectives``
    (collectives written with ppermute and all_to_all), ``modes`` (one
-   layer in Auto, Explicit and Manual sharding).
+   layer in Auto, Explicit and Manual sharding), ``train_parallel`` (the
+   training step under logical-axis rules), ``pipeline`` (pipeline
+   parallelism with shard_map and ppermute).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
    (layouts and TPU tiling notation), ``profiling`` (profiles read
-   offline), ``perfbug`` (Chapter 9's planted sharding bug).
+   offline), ``perfbug`` (Chapter 9's planted sharding bug),
+   ``train_check`` (a sharded training step against its cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and

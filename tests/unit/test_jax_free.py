@@ -71,6 +71,12 @@ JAX_FREE_MODULES = {
     "gpu_training": ("c = sb.gpu_training.layer_cost('H100', 4e6, 8192, "
                      "28672, dp=1024)\n"
                      "assert c.critical_tokens_per_gpu > 2000"),
+    "parallelism": ("lay = sb.parallelism.layout('fsdp', 64)\n"
+                    "t = sb.parallelism.critical_tokens("
+                    "sb.parallelism.MLPStack(8192, 32768), lay, 'v5p', "
+                    "phase='forward')\nassert 800 < t < 900"),
+    "planner": ("p = sb.planner.plan('llama3-8b', 64, 4096, 'v5p', 64)\n"
+                "assert p.best.cost.bound == 'compute'"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""

@@ -1,0 +1,176 @@
+"""Chapter 6 exercises: planning LLaMA-3 runs.
+
+Expected values come from `scalebook.counting`, `scalebook.parallelism`,
+`scalebook.planner` and `scalebook.hardware`; 6.9 asks the reader to run
+the planner and is graded against it.  The givens are the constants below;
+the notebook states the same values.
+"""
+from __future__ import annotations
+
+import math
+
+from scalebook import counting, hardware
+from scalebook import parallelism as par
+from scalebook import planner as pl
+from scalebook.grading import (Choice, Number, Parts, off_by, register,
+                               wrong_value)
+
+# ---------------------------------------------------------------------------
+# Givens
+# ---------------------------------------------------------------------------
+TOKENS = 15e12
+Q1 = dict(model="llama3-8b")                                       # 6.1
+Q2 = dict(model="llama3-405b", chips=2 * 8960, mfu=0.45)           # 6.2
+Q3 = dict(model="llama3-405b", tokens=4_000_000, checkpoints=4)    # 6.3
+Q4 = dict(model="llama3-405b", sequences=2048, seq_len=4096,
+          chips=16384)                                             # 6.4
+Q5 = dict(model="llama3-405b", data_axes=2, tensor_axes=1)         # 6.5
+Q6 = dict(model="llama3-405b", tokens=2**23, chips=8192)           # 6.6
+Q7 = dict(model="llama3-405b", chip="H100")                        # 6.7
+Q8 = dict(model="llama3-405b", tensor=8, pipeline=16)              # 6.8
+Q9 = dict(model="llama3-8b", sequences=256, seq_len=8192, chip="v5p",
+          chips=1024)                                              # 6.9
+Q10 = dict(chip="v5p")                                             # 6.10
+
+
+def _F(name: str) -> int:
+    return counting._cfg(name).F
+
+
+def _q1() -> float:
+    return counting.six_p_t(Q1["model"], TOKENS)
+
+
+def _q2() -> float:
+    q = Q2
+    c = hardware.chip("v5p")
+    return counting.six_p_t(q["model"], TOKENS) / (
+        q["chips"] * c.peak_flops("bf16") * q["mfu"]) / 86400
+
+
+def _q3() -> float:
+    q = Q3
+    return pl.min_chips_by_memory(q["model"], 1, q["tokens"], "v5p",
+                                  checkpoints=q["checkpoints"])
+
+
+def _q3_variant(state_bytes: float) -> float:
+    """6.3's answer with `state_bytes` per parameter instead of 10."""
+    q = Q3
+    c = hardware.chip("v5p")
+    acts = counting.activation_bytes(q["model"], q["tokens"],
+                                     q["checkpoints"], "bf16")
+    return (counting.param_count(q["model"]) * state_bytes + acts) \
+        / c.hbm_bytes
+
+
+def _q4_tokens() -> float:
+    q = Q4
+    return q["sequences"] * q["seq_len"] / q["chips"]
+
+
+def _q4_verdict() -> str:
+    return ("compute-bound" if _q4_tokens() >= par.dp_critical_tokens(
+        "v5p", 3) else "communication-bound")
+
+
+def _q5() -> float:
+    q = Q5
+    return par.fsdp_tp_critical_tokens(_F(q["model"]), "v5p",
+                                       q["data_axes"], q["tensor_axes"])
+
+
+def _q6() -> float:
+    q = Q6
+    return par.fsdp_tp_optimal_data(q["tokens"], q["chips"],
+                                    _F(q["model"]))
+
+
+def _q7() -> float:
+    return par.tp_max_ways(_F(Q7["model"]), Q7["chip"])
+
+
+def _q8() -> float:
+    q = Q8
+    p = par.precision("bf16-adam")
+    return counting.param_count(q["model"]) * (
+        p.weight_bytes + p.optimizer_bytes) / (q["tensor"] * q["pipeline"])
+
+
+def q9_plan() -> pl.Plan:
+    q = Q9
+    return pl.plan(q["model"], q["sequences"], q["seq_len"], q["chip"],
+                   q["chips"])
+
+
+def _q9() -> float:
+    return q9_plan().best.layout.tensor
+
+
+def _q10() -> float:
+    return par.dcn_critical_tokens(Q10["chip"])
+
+
+QUESTIONS = [
+    Number("6.1", _q1, rtol=0.02, unit="FLOPs", hints=[
+        off_by(1 / 3, "2 FLOPs per parameter per token is the forward pass "
+               "alone; training adds a backward pass of 4."),
+        off_by(4 / 3, "without remat: 6 FLOPs per parameter per token."),
+    ]),
+    Number("6.2", _q2, rtol=0.03, unit="days", hints=[
+        off_by(2, "two pods: 17,920 chips."),
+        off_by(24, "give days, not hours."),
+        off_by(0.45, "divide by the MFU: at 45 % each chip delivers less "
+               "than its peak."),
+    ]),
+    Number("6.3", _q3, rtol=0.005, unit="chips", hints=[
+        wrong_value(_q3_variant(12), "the book's 10 bytes per parameter "
+                    "leave the gradients out."),
+        wrong_value(_q3_variant(6), "Adam keeps two fp32 moments: 8 bytes "
+                    "per parameter, besides the 2 of the bf16 weights."),
+        wrong_value(_q3_variant(10) - counting.activation_bytes(
+            Q3["model"], Q3["tokens"], Q3["checkpoints"], "bf16")
+            / hardware.chip("v5p").hbm_bytes, "the saved activations "
+            "need memory too: 4 tensors of width D per layer per token."),
+    ]),
+    Parts("6.4", None, parts={
+        "tokens per chip": Number("6.4.tokens", _q4_tokens, rtol=0.01,
+                                  unit="tokens", hints=[
+            off_by(1 / 4096, "count tokens, not sequences."),
+        ]),
+        "verdict": Choice("6.4.verdict", _q4_verdict, options=(
+            "compute-bound", "communication-bound"), hints=[
+            wrong_value("compute-bound", "compare with FSDP's threshold "
+                        "over the three torus axes, alpha / 3."),
+        ]),
+    }),
+    Number("6.5", _q5, rtol=0.02, unit="tokens", hints=[
+        off_by(4, "that is the older form 2 alpha^2 / F; the newer one "
+               "divides by M_X M_Y F."),
+        off_by(2, "M_X M_Y = 2: the FSDP axis spans two torus axes."),
+    ]),
+    Number("6.6", _q6, rtol=0.02, unit="devices", hints=[
+        off_by(1 / math.sqrt(2), "M_X = 2 goes in: sqrt(2 B N / F)."),
+        wrong_value(Q6["chips"], "that is every chip."),
+    ]),
+    Number("6.7", _q7, rtol=0.03, unit="ways", hints=[
+        off_by(2, "an H100's NVLink bandwidth is already the total out of "
+               "the GPU (18 links x 25 GB/s): do not double it."),
+        wrong_value(8, "8 is one node's worth, the usual choice; give the "
+                    "limit F / alpha itself."),
+    ]),
+    Number("6.8", _q8, rtol=0.02, unit="bytes", hints=[
+        off_by(1.2, "weights and Adam state only, as the question says: "
+               "10 bytes per parameter."),
+        off_by(16, "the pipeline splits the layers 16 ways too."),
+        off_by(8, "tensor parallelism splits every weight 8 ways too."),
+    ]),
+    Number("6.9", _q9, rtol=0, unit="ways", hints=[]),
+    Number("6.10", _q10, rtol=0.02, unit="tokens", hints=[
+        off_by(4, "a v5p host has one 200 Gb/s NIC shared by 4 chips: "
+               "6.25 GB/s per chip, the figure the registry has."),
+        off_by(1 / 8960, "the threshold is per slice, not per chip."),
+    ]),
+]
+
+register(*QUESTIONS)

@@ -1,0 +1,299 @@
+"""Plan a training run: which layout of which mesh, and why (Chapters 5-6).
+
+`plan(cfg, batch, seq_len, chip, chips)` tries every way of splitting
+`chips` devices into pipeline x data x seq x tensor (`shapes`), gives each
+the least ZeRO stage and the least rematerialisation that fit in memory,
+prices it with `scalebook.parallelism.step_cost`, and ranks what is left by
+step time (equivalently MFU).  Every shape that drops out says why:
+
+- "not divisible": the mesh cannot split the batch, heads, width or
+  layers (the cost model's own error names the fix);
+- "out of memory": even FSDP with block remat does not fit in HBM;
+- "comms-bound": communication takes longer than compute (dropped only
+  when some shape is compute-bound; otherwise these are ranked).
+
+The best plan carries a runnable mesh shape and the logical-axis rules
+that express it (`Plan.mesh_shape`, `Plan.rules`);
+`scalebook.train_parallel` turns them into a JAX mesh and
+PartitionSpecs.  When nothing fits at all, `Plan.suggestion` names the
+smallest change that does: block remat, fewer sequences per step, or
+more chips.
+
+JAX-free; units: seconds, bytes, tokens.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from scalebook import hardware
+from scalebook import parallelism as par
+from scalebook.units import fmt_bytes, fmt_seconds
+
+__all__ = ["Candidate", "Plan", "plan", "shapes", "min_chips_by_memory",
+           "training_days"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One layout, priced (or the reason it was dropped).
+
+    status: "ok", "not divisible", "out of memory" or "comms-bound".
+    """
+
+    layout: par.Layout
+    remat: str
+    status: str
+    reason: str = ""
+    cost: par.StepCost | None = None
+
+    @property
+    def time(self) -> float:
+        """Step time (seconds, perfect overlap); inf if not priced."""
+        return self.cost.time if self.cost else math.inf
+
+    @property
+    def mfu(self) -> float:
+        return self.cost.mfu if self.cost else 0.0
+
+
+@dataclass
+class Plan:
+    """The ranked layouts of one training run (see the module doc)."""
+
+    cfg: Any
+    batch: int
+    seq_len: int
+    chip: hardware.Chip
+    chips: int
+    ranked: list[Candidate]
+    rejected: list[Candidate]
+    suggestion: str = ""
+    options: dict = field(default_factory=dict)
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.ranked[0] if self.ranked else None
+
+    @property
+    def mesh_shape(self) -> dict[str, int]:
+        """{axis: size} of the best layout (axes larger than 1)."""
+        self._need_best()
+        return self.best.layout.mesh_shape
+
+    @property
+    def rules(self) -> par.Rules:
+        """Logical-axis rules of the best layout (`par.logical_rules`)."""
+        self._need_best()
+        return par.logical_rules(self.best.layout)
+
+    def _need_best(self) -> None:
+        if self.best is None:
+            raise ValueError("no layout fits: " + self.suggestion)
+
+    def table(self, n: int = 8, rejected: int = 6):
+        """The top `n` layouts and one example of each kind of rejection
+        (at most `rejected`), as a `scalebook.tabular.Table` whose columns
+        keep the raw numbers (seconds, bytes, fractions)."""
+        from scalebook.tabular import Table
+
+        picked = list(self.ranked[:n])
+        seen: set[str] = set()
+        for c in self.rejected:
+            if c.status not in seen and len(seen) < rejected:
+                seen.add(c.status)
+                picked.append(c)
+        rows = []
+        for c in picked:
+            k = c.cost
+            rows.append([str(c.layout), c.remat,
+                         k.time if k else None, k.compute if k else None,
+                         k.comm if k else None, k.mfu if k else None,
+                         k.memory.total if k else None,
+                         c.status + (f": {c.reason}" if c.reason else "")])
+        return Table(["layout", "remat", "step", "compute", "comms", "MFU",
+                      "memory/chip", "status"], rows,
+                     formats={"step": fmt_seconds, "compute": fmt_seconds,
+                              "comms": fmt_seconds, "MFU": ".0%",
+                              "memory/chip": fmt_bytes},
+                     title=f"{self.chips} x {self.chip.name}, {self.batch} "
+                     f"x {self.seq_len} tokens per step")
+
+    def counts(self) -> dict[str, int]:
+        """How many layouts ended in each status."""
+        out = {"ok": len(self.ranked)}
+        for c in self.rejected:
+            out[c.status] = out.get(c.status, 0) + 1
+        return out
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def shapes(chips: int, max_tensor: int | None = None,
+           max_pipeline: int | None = None, seq: bool = True
+           ) -> Iterator[tuple[int, int, int, int]]:
+    """Every (pipeline, data, seq, tensor) whose product is `chips`."""
+    divs = _divisors(chips)
+    for p in divs:
+        if max_pipeline and p > max_pipeline:
+            continue
+        rest = chips // p
+        for t in _divisors(rest):
+            if max_tensor and t > max_tensor:
+                continue
+            rest2 = rest // t
+            for sq in (_divisors(rest2) if seq else [1]):
+                yield p, rest2 // sq, sq, t
+
+
+def _try(cfg, lay, batch, seq_len, chip, remat, precision, headroom, kw):
+    try:
+        cost = par.step_cost(cfg, lay, batch, seq_len, chip, remat=remat,
+                             precision=precision, **kw)
+    except ValueError as err:
+        return Candidate(lay, remat, "not divisible", str(err))
+    if not cost.memory.fits(chip, headroom):
+        return Candidate(lay, remat, "out of memory",
+                         f"needs {fmt_bytes(cost.memory.total)} per chip",
+                         cost)
+    return Candidate(lay, remat, "ok", "", cost)
+
+
+def _price(cfg, p, d, s, t, batch, seq_len, chip, precision, headroom,
+           remats, kw) -> Candidate:
+    """The cheapest way to run shape (p, d, s, t): the least ZeRO stage,
+    then the least remat, that fits."""
+    m = 1
+    if p > 1:  # as many microbatches as sequences per replica
+        m = max(batch // max(d, 1), 1)
+    zeros = [0] if d * s == 1 else ([0, 1, 2, 3] if p == 1 else [0, 1])
+    if s > 1:
+        zeros = [3]        # context parallelism shards weights over seq
+    last = None
+    for remat in remats:
+        for z in zeros:
+            lay = par.Layout(data=d, tensor=t, seq=s, pipeline=p, zero=z,
+                             microbatches=m)
+            c = _try(cfg, lay, batch, seq_len, chip, remat, precision,
+                     headroom, kw)
+            if c.status == "not divisible":
+                return c
+            if c.status == "ok":
+                return c
+            last = c
+    return last
+
+
+def plan(cfg: Any, batch: int, seq_len: int, chip: str | hardware.Chip,
+         chips: int, *, precision: str = "bf16-adam",
+         remats: Sequence[str] = ("none", "block"), headroom: float = 0.9,
+         max_tensor: int | None = None, max_pipeline: int | None = None,
+         sequence_parallel: bool = True, suggest: bool = True,
+         **kw: Any) -> Plan:
+    """Rank every layout of `chips` chips for `batch` sequences of
+    `seq_len` tokens of `cfg` (a config, preset name or `MLPStack`).
+
+    headroom: the fraction of HBM a plan may use.  kw go to
+    `scalebook.parallelism.step_cost` (attention, wraparound, ...).
+    """
+    c = hardware.chip(chip)
+    if not isinstance(chips, int) or chips < 1:
+        raise ValueError(f"chips is a positive int, got {chips!r}")
+    cands = [_price(cfg, p, d, s, t, batch, seq_len, c, precision,
+                    headroom, remats, kw)
+             for p, d, s, t in shapes(chips, max_tensor, max_pipeline,
+                                      sequence_parallel)]
+    ok = [x for x in cands if x.status == "ok"]
+    bound = [x for x in ok if x.cost.bound == "compute"]
+    rejected = [x for x in cands if x.status != "ok"]
+    if bound:
+        for x in ok:
+            if x.cost.bound != "compute":
+                rejected.append(Candidate(
+                    x.layout, x.remat, "comms-bound",
+                    f"communication {fmt_seconds(x.cost.comm)} > compute "
+                    f"{fmt_seconds(x.cost.compute)}", x.cost))
+        ok = bound
+    ok.sort(key=lambda x: (x.time, x.cost.comm, x.cost.memory.total))
+    out = Plan(cfg, batch, seq_len, c, chips, ok, rejected,
+               options=dict(precision=precision, headroom=headroom))
+    if not ok and suggest:
+        if all(x.status == "not divisible" for x in rejected):
+            p2 = 1 << (chips.bit_length() - 1)
+            out.suggestion = (
+                f"no split of {chips} chips divides the batch, heads and "
+                f"layers; use {p2} of them (a power of two) or change the "
+                "batch")
+        else:
+            out.suggestion = _suggest(cfg, batch, seq_len, c, chips,
+                                      precision, headroom, remats, kw)
+    return out
+
+
+def _fits_somewhere(cfg, batch, seq_len, chip, chips, precision, headroom,
+                    remats, kw) -> bool:
+    return bool(plan(cfg, batch, seq_len, chip, chips, precision=precision,
+                     headroom=headroom, remats=remats, suggest=False,
+                     **kw).ranked)
+
+
+def _suggest(cfg, batch, seq_len, chip, chips, precision, headroom, remats,
+             kw) -> str:
+    """The smallest change that makes something fit."""
+    if "block" not in remats and _fits_somewhere(
+            cfg, batch, seq_len, chip, chips, precision, headroom,
+            tuple(remats) + ("block",), kw):
+        return "turn on block remat (jax.checkpoint on each layer)"
+    b = batch
+    while b > 1:
+        b //= 2
+        if _fits_somewhere(cfg, b, seq_len, chip, chips, precision,
+                           headroom, ("none", "block"), kw):
+            return (f"use {b} sequences per step instead of {batch} (or "
+                    f"accumulate gradients over {batch // b} microbatches)")
+    n = chips
+    for _ in range(16):
+        n *= 2
+        if _fits_somewhere(cfg, batch, seq_len, chip, n, precision,
+                           headroom, ("none", "block"), kw):
+            return f"use {n} chips instead of {chips}"
+    return (f"no layout of up to {n} chips fits; shrink the model or the "
+            "batch")
+
+
+def min_chips_by_memory(cfg: Any, batch: int, seq_len: int,
+                        chip: str | hardware.Chip, *,
+                        precision: str = "bf16-adam", remat: str = "block",
+                        checkpoints: float | None = None) -> float:
+    """Chips whose HBM just holds the whole training state and the saved
+    activations, perfectly sharded (a lower bound).
+
+    checkpoints: D-wide tensors kept per layer per token (the book's
+    count, e.g. 4) in place of `remat`'s.
+    """
+    from scalebook import counting
+
+    c = hardware.chip(chip)
+    p = par.precision(precision)
+    P = counting.param_count(cfg)
+    state = P * (p.weight_bytes + p.optimizer_bytes)
+    tokens = batch * seq_len
+    if checkpoints is not None:
+        acts = counting.activation_bytes(cfg, tokens, checkpoints,
+                                         p.activations)
+    else:
+        acts = (par.activation_values_per_token(cfg, remat, seq_len)
+                * counting._cfg(cfg).L * tokens * p.act_bytes)
+    return (state + acts) / c.hbm_bytes
+
+
+def training_days(cfg: Any, tokens: float, chip: str | hardware.Chip,
+                  chips: int, mfu: float, seq_len: int = 4096) -> float:
+    """Days to train on `tokens` tokens at `mfu` of the chips' peak."""
+    c = hardware.chip(chip)
+    flops = par.model_flops(cfg, tokens, seq_len)
+    return flops / (chips * c.peak_flops("bf16") * mfu) / 86400

@@ -1,0 +1,136 @@
+"""The training programs of Chapter 5 against their cost model.
+
+`check_collectives` reads the collectives of a compiled sharded training
+step (`scalebook.train_parallel`) with `scalebook.hlo` and sets them beside
+`scalebook.parallelism.collectives`, (kind, axes) by (kind, axes), after
+the substitutions XLA:CPU is known to make (`XLA_CPU_NOTES`: each is named
+in the row it changes).  `check_memory` sets `memory_analysis()` beside
+`scalebook.parallelism.memory`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scalebook import bench, hlo
+from scalebook import model as m
+from scalebook import parallelism as par
+from scalebook.train_parallel import DEMO_WORK, compiled_step
+
+__all__ = ["XLA_CPU_NOTES", "CollectiveCheck", "xla_cpu_expected",
+           "check_collectives", "check_memory", "memory_bytes"]
+
+
+def memory_bytes(compiled: Any) -> float:
+    """Bytes per device of a compiled program: `scalebook.bench.memory`'s
+    peak (arguments + outputs + temporaries - aliased)."""
+    return bench.memory(compiled).peak_bytes
+
+
+# --------------------------------------------------------------------------
+# The cost model against the compiled program
+# --------------------------------------------------------------------------
+XLA_CPU_NOTES = {
+    "rs": "XLA:CPU all-reduces and slices where the textbook (and TPU) "
+          "reduce-scatters: 2x the bytes",
+    "two-stage": "XLA:CPU reduces over one mesh axis at a time (seq, then "
+                 "data), each an all-reduce of the whole gradient",
+    "partials": "XLA:CPU all-reduces the partial input gradients of q, k, v "
+                "(and of gate, up) one by one instead of adding them "
+                "first: 5 all-reduces per layer instead of 2",
+    "tokens": "the [B, T+1] token array does not split over seq, so XLA "
+              "shuffles a few hundred bytes of token ids",
+}
+"""Why XLA:CPU's collectives differ from the textbook's, by key."""
+
+
+@dataclass(frozen=True)
+class CollectiveCheck:
+    """One (kind, axes) row: bytes per device per step, as the textbook
+    predicts (`scalebook.parallelism`), as expected on XLA:CPU after the
+    noted adjustments, and as read from the compiled HLO."""
+
+    kind: str
+    axes: tuple[str, ...]
+    textbook: float
+    expected: float
+    hlo: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Expected and HLO agree within 1% (or 1 kB for tiny rows)."""
+        return abs(self.expected - self.hlo) <= max(0.01 * self.expected,
+                                                    1024.0)
+
+
+def xla_cpu_expected(comms_list, lay: par.Layout, cfg: m.Config
+                     ) -> list[tuple[str, tuple, float, float, str | None]]:
+    """(kind, axes, textbook bytes, expected bytes, note key) per textbook
+    collective, after XLA:CPU's known substitutions (`XLA_CPU_NOTES`)."""
+    rows = []
+    for c in comms_list:
+        b = c.bytes_per_device(lay)
+        if c.kind == "reduce-scatter" or (c.kind == "all-reduce"
+                                          and len(c.axes) > 1):
+            if len(c.axes) > 1:   # one all-reduce per axis, inner first
+                for a in reversed(c.axes):
+                    one = replace(c, kind="all-reduce", axes=(a,))
+                    rows.append(("all-reduce", (a,), 0.0,
+                                 one.bytes_per_device(lay), "two-stage"))
+                rows.append((c.kind, c.axes, b, 0.0, "two-stage"))
+            else:
+                ar = replace(c, kind="all-reduce")
+                rows.append(("all-reduce", c.axes, 0.0,
+                             ar.bytes_per_device(lay), "rs"))
+                rows.append((c.kind, c.axes, b, 0.0, "rs"))
+        elif c.what == "block input gradients" and cfg.N:
+            extra = replace(c, count=c.count * 5 / 2)
+            rows.append((c.kind, c.axes, b, extra.bytes_per_device(lay),
+                         "partials"))
+        else:
+            rows.append((c.kind, c.axes, b, b, None))
+    return rows
+
+
+def check_collectives(cfg: m.Config, lay: par.Layout, *,
+                      remat: str = "none", batch: int = DEMO_WORK.B,
+                      seq_len: int = DEMO_WORK.T, compiled: Any = None
+                      ) -> list[CollectiveCheck]:
+    """Compare the textbook collectives of one step with the compiled
+    program's, (kind, axes) by (kind, axes); f32 throughout."""
+    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch,
+                                         seq_len=seq_len)
+    book = par.collectives(cfg, lay, batch, seq_len, precision="f32",
+                           remat=remat, reshard_after_forward=None)
+    rows: dict[tuple, list] = {}
+    for kind, axes, tb, ex, note in xla_cpu_expected(book, lay, cfg):
+        r = rows.setdefault((kind, tuple(axes)), [0.0, 0.0, 0.0, set()])
+        r[0] += tb
+        r[1] += ex
+        if note:
+            r[3].add(note)
+    for c in hlo.collectives(compiled):
+        key = (c.kind, tuple(c.mesh_axes or ()))
+        r = rows.setdefault(key, [0.0, 0.0, 0.0, set()])
+        r[2] += c.total_bytes
+        if r[0] == r[1] == 0 and c.total_bytes < 1024 and lay.seq > 1:
+            r[3].add("tokens")
+    return [CollectiveCheck(k, a, tb, ex, h, tuple(sorted(n)))
+            for (k, a), (tb, ex, h, n) in rows.items()]
+
+
+def check_memory(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
+                 batch: int = DEMO_WORK.B, seq_len: int = DEMO_WORK.T,
+                 compiled: Any = None) -> tuple[float, par.Memory]:
+    """(measured bytes per device, the cost model's `Memory`) for one
+    step in f32 with materialised attention, as run here.  XLA:CPU builds
+    every gradient whole before reducing it (see `XLA_CPU_NOTES`), so the
+    model is asked for full-size gradients."""
+    compiled = compiled or compiled_step(cfg, lay, remat=remat, batch=batch,
+                                         seq_len=seq_len)
+    pred = par.memory(cfg, lay, batch, seq_len, precision="f32", remat=remat,
+                      attention="materialized",
+                      reshard_after_forward=remat != "none",
+                      full_grads=True)
+    return memory_bytes(compiled), pred

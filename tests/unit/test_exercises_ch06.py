@@ -1,0 +1,84 @@
+"""Chapter 6 exercises: answers derived from the statements pass, every
+hint fires on its mistake."""
+import pytest
+
+from scalebook import counting, planner
+from scalebook import grading as g
+from scalebook.config import preset
+from scalebook.exercises import ch06
+
+
+def grade(qid, answer):
+    return g.grade(qid, answer)
+
+
+P8 = counting.param_count("llama3-8b")
+P405 = counting.param_count("llama3-405b")
+C405 = preset("llama3-405b")
+ACTS405 = 4_000_000 * 4 * C405.D * C405.L * 2
+V5P = 4.59e14
+
+SOLUTIONS = {
+    "6.1": 6 * P8 * 15e12,
+    "6.2": 6 * P405 * 15e12 / (17920 * V5P * 0.45) / 86400,
+    "6.3": (10 * P405 + ACTS405) / 96e9,
+    "6.4": {"tokens per chip": 512, "verdict": "communication-bound"},
+    "6.5": 2550**2 / (2 * 53248),
+    "6.6": (2 * 2**23 * 8192 / 53248) ** 0.5,
+    "6.7": 53248 / (9.89e14 / (18 * 25e9)),
+    "6.8": 10 * P405 / (8 * 16),
+    "6.9": planner.plan("llama3-8b", 256, 8192, "v5p", 1024)
+    .best.layout.tensor,
+    "6.10": V5P / 6.25e9,
+}
+
+
+@pytest.mark.parametrize("qid", sorted(SOLUTIONS, key=lambda q: int(q[2:])))
+def test_worked_solutions_pass(qid):
+    fb = grade(qid, SOLUTIONS[qid])
+    assert fb.passed, fb
+
+
+@pytest.mark.parametrize("qid", [q.qid for q in ch06.QUESTIONS])
+def test_blank_answers_are_not_attempted(qid):
+    assert grade(qid, ...).status == g.BLANK
+
+
+def test_ten_exercises_registered():
+    assert [q.qid for q in ch06.QUESTIONS] == [f"6.{i}" for i in
+                                               range(1, 11)]
+
+
+@pytest.mark.parametrize("qid, answer, words", [
+    ("6.1", 2 * P8 * 15e12, "forward pass alone"),
+    ("6.1", 8 * P8 * 15e12, "without remat"),
+    ("6.2", 2 * SOLUTIONS["6.2"], "two pods"),
+    ("6.2", 24 * SOLUTIONS["6.2"], "not hours"),
+    ("6.2", 0.45 * SOLUTIONS["6.2"], "divide by the MFU"),
+    ("6.3", (12 * P405 + ACTS405) / 96e9, "gradients out"),
+    ("6.3", (6 * P405 + ACTS405) / 96e9, "two fp32 moments"),
+    ("6.3", 10 * P405 / 96e9, "activations need memory"),
+    ("6.5", 2 * 2550**2 / 53248, "older form"),
+    ("6.5", 2550**2 / 53248, "M_X M_Y = 2"),
+    ("6.6", (2**23 * 8192 / 53248) ** 0.5, "M_X = 2"),
+    ("6.6", 8192, "every chip"),
+    ("6.7", 2 * SOLUTIONS["6.7"], "do not double"),
+    ("6.7", 8, "one node"),
+    ("6.8", 12 * P405 / 128, "10 bytes per parameter"),
+    ("6.8", 10 * P405 / 8, "16 ways"),
+    ("6.8", 10 * P405 / 16, "8 ways"),
+    ("6.10", 4 * V5P / 6.25e9, "200 Gb/s NIC"),
+    ("6.10", V5P / 6.25e9 / 8960, "per slice"),
+])
+def test_known_mistakes_get_their_hint(qid, answer, words):
+    fb = grade(qid, answer)
+    assert fb.status == g.FAIL, fb
+    assert words in fb.message
+
+
+def test_tokens_per_chip_hint_and_verdict_hint():
+    fb = grade("6.4", {"tokens per chip": 2048 / 16384,   # sequences
+                       "verdict": "communication-bound"})
+    assert fb.status == g.FAIL and "count tokens" in fb.message
+    fb = grade("6.4", {"tokens per chip": 512, "verdict": "compute-bound"})
+    assert fb.status == g.FAIL and "alpha / 3" in fb.message
