@@ -10,14 +10,15 @@ two never import JAX, so every formula runs where JAX is not installed.
 1. registry: ``hardware`` (every chip number, with its source), ``config``
    (model architectures and, apart, workloads), ``dtypes`` (bytes per
    element), ``units`` (formatting and glue), ``tabular`` (the one table
-   renderer).
+   renderer), ``moe_config`` (mixture-of-experts architectures).
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs),
-   ``systolic``, ``tables``.  New cost models (parallelism, inference,
-   scaling) go here.
+   ``systolic``, ``tables``, ``moe_cost`` (what an MoE layer costs).  New
+   cost models (parallelism, inference, scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
-   ``model``, ``sharding``, ``sharded_matmul``.
+   ``model``, ``sharding``, ``sharded_matmul``, ``moe`` (the MoE layer and
+   expert parallelism).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts).  A profile

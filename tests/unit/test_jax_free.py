@@ -49,6 +49,13 @@ JAX_FREE_MODULES = {
     "tabular": ("t = sb.tabular.Table(['a', 'n'], [['x', 1.5]])\n"
                 "assert str(t).splitlines()[-1] == 'x  1.5'"),
     "tables": "assert 'TPU v5e' in str(sb.tables.spec_table())",
+    "moe_config": "assert sb.moe_config.moe_preset('deepseek-v3').E == 256",
+    "moe_cost": ("p = sb.moe_cost.param_counts('deepseek-v3')\n"
+                 "assert 0.05 < p['active'] / p['total'] < 0.06\n"
+                 "lay = sb.moe_cost.layout({'data': 2, 'expert': 4}, "
+                 "data='data')\n"
+                 "assert sb.moe_cost.all_to_all_bytes('tiny-moe', 64, lay) "
+                 "> 0"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""

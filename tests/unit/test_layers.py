@@ -16,11 +16,12 @@ import pytest
 LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("registry", ("hardware", "config", "dtypes", "units", "tabular")),
+    ("registry", ("hardware", "config", "dtypes", "units", "tabular",
+                  "moe_config")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
-                  "systolic", "tables")),
+                  "systolic", "tables", "moe_cost")),
     ("programs", ("compat", "devices", "model", "sharding",
-                  "sharded_matmul")),
+                  "sharded_matmul", "moe")),
     ("measurement", ("bench", "hlo", "model_xla")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
