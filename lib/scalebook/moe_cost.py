@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from scalebook import comms, counting, roofline
+from scalebook import comms, counting, hardware, roofline
 from scalebook.dtypes import dtype_bytes
 from scalebook.mesh import MeshSpec, describe
 from scalebook.moe_config import (MoEConfig, check_capacity_factor,
@@ -42,8 +42,9 @@ from scalebook.moe_config import (MoEConfig, check_capacity_factor,
 __all__ = ["capacity", "from_dense", "param_counts", "forward_flops",
            "train_flops", "critical_batch", "Layout", "layout",
            "check_layout", "dispatch_shape", "collectives",
-           "all_to_all_bytes", "memory_per_device",
-           "kv_cache_bytes_per_token", "experts_touched", "decode_bytes",
+           "all_to_all_bytes", "layer_time", "memory_per_device",
+           "kv_cache_bytes_per_token", "experts_touched", "expert_intensity",
+           "decode_bytes",
            "decode_time"]
 
 
@@ -344,8 +345,8 @@ def dispatch_shape(m: Any, tokens: int, lay: Any,
 
 def collectives(m: Any, tokens: int, lay: Any, chip: Any = "TPU v5e",
                 dtype: str = "bf16", training: bool = False,
-                capacity_factor: float | None = None, **kw: Any
-                ) -> list[tuple[str, comms.CollectiveCost]]:
+                capacity_factor: float | None = None, ragged: bool = False,
+                **kw: Any) -> list[tuple[str, comms.CollectiveCost]]:
     """The collectives of ONE MoE layer for `tokens` tokens on `lay`, as
     (label, `comms.CollectiveCost`) pairs, in program order.
 
@@ -362,11 +363,16 @@ def collectives(m: Any, tokens: int, lay: Any, chip: Any = "TPU v5e",
     router over every axis, the shared experts over the token axes, the
     routed experts over the data axes.  All in `dtype`.  `kw` goes to the
     comms functions (wraparound=, ...).
+
+    ragged=True prices a dropless dispatch that sends only the n k token
+    choices of each device, no empty slots: per device n k D elements
+    instead of E C D (the expected volume when choices spread evenly).
     """
     m, lay = _moe(m), _as_layout(lay)
     E, C, D = dispatch_shape(m, tokens, lay, capacity_factor)
     b = dtype_bytes(dtype)
-    V = lay.ep * E * C * D * b          # the whole array one group shares
+    slots = tokens // lay.groups * m.k if ragged else E * C
+    V = lay.ep * slots * D * b          # the whole array one group shares
     a2a = comms.all_to_all(V, lay.mesh, lay.expert, chip, **kw)
     out = [("dispatch", a2a), ("combine", a2a)]
     y = tokens // lay.groups * D * b    # one group's [n, D] activations
@@ -396,12 +402,44 @@ def collectives(m: Any, tokens: int, lay: Any, chip: Any = "TPU v5e",
 
 def all_to_all_bytes(m: Any, tokens: int, lay: Any, dtype: str = "bf16",
                      training: bool = False,
-                     capacity_factor: float | None = None) -> float:
+                     capacity_factor: float | None = None,
+                     ragged: bool = False) -> float:
     """Bytes each device sends in the all-to-alls of one MoE layer: 2
-    buffers of [E, C, D] forward (4 when training), (n-1)/n of each."""
+    buffers of [E, C, D] forward (4 when training), (n-1)/n of each; with
+    ragged=True, buffers of only the device's n k token choices."""
     return sum(c.bytes_per_device for label, c in collectives(
         m, tokens, lay, dtype=dtype, training=training,
-        capacity_factor=capacity_factor) if c.kind == "all-to-all")
+        capacity_factor=capacity_factor, ragged=ragged)
+        if c.kind == "all-to-all")
+
+
+def layer_time(m: Any, tokens: int, lay: Any, chip: Any = "TPU v5e",
+               dtype: str = "bf16", capacity_factor: float | None = None,
+               **kw: Any) -> roofline.Bounds:
+    """Roofline bounds (seconds) of one MoE layer's forward pass on each
+    device of `lay`, for `tokens` tokens in all:
+
+    - compute: the device's E/ep experts on all their slots (E x C slots
+      of 6 D F_expert / tp FLOPs, full or empty), the router on its
+      tokens, and its share of the shared experts, at `chip`'s peak;
+    - memory: reading those weights (in `dtype`) and writing and reading
+      the [E, C, D] buffers twice, at HBM bandwidth;
+    - comms: the `collectives` of the forward pass, one after another.
+    """
+    m, lay = _moe(m), _as_layout(lay)
+    E, C, D = dispatch_shape(m, tokens, lay, capacity_factor)
+    n = tokens // lay.groups
+    b = dtype_bytes(dtype)
+    per_slot = 3 * counting.matmul_flops(1, D, m.Fe) / lay.tp
+    flops = (E * C * per_slot + counting.matmul_flops(n, D, m.E)
+             + n * m.shared * per_slot)
+    weights = (E // lay.ep + m.shared) * 3 * D * m.Fe / lay.tp + D * E
+    nbytes = (weights + 4 * E * C * D) * b
+    comm = sum(c.time for _, c in collectives(
+        m, tokens, lay, chip, dtype, capacity_factor=capacity_factor, **kw))
+    c = hardware.chip(chip)
+    return roofline.Bounds(t_compute=flops / c.peak_flops(dtype),
+                           t_memory=nbytes / c.hbm_bw, t_comms=comm)
 
 
 # ---------------------------------------------------------------------------
@@ -465,6 +503,22 @@ def experts_touched(E: int, k: int, B: float) -> float:
     if B < 0:
         raise ValueError(f"B is a number of tokens >= 0, got {B}")
     return E * (1.0 - (1.0 - k / E) ** B)
+
+
+def expert_intensity(E: int, k: int, B: float,
+                     weight_dtype: str = "int8") -> float:
+    """FLOPs per byte of expert weights read when B tokens pass one MoE
+    layer: each token does 2 FLOPs per weight of k experts, and the layer
+    reads the `experts_touched` experts once: 2 B k / (touched x bytes).
+
+    About 2 / bytes at B = 1 (every token reads its own experts); for
+    B >> E / k it grows as 2 B k / (E x bytes), which crosses the chip's
+    critical intensity at `critical_batch`.
+    """
+    touched = experts_touched(E, k, B)
+    if touched == 0:
+        return 0.0
+    return 2 * B * k / (touched * dtype_bytes(weight_dtype))
 
 
 def decode_bytes(m: Any, B: int, S: int = 0, weight_dtype: str = "int8",

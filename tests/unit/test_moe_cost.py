@@ -176,3 +176,32 @@ def test_layout_names_its_parts():
     assert (lay.ep, lay.tp, lay.dp, lay.groups) == (2, 2, 2, 4)
     assert lay.name == "EP+DP+TP"
     assert math.prod(lay.mesh.sizes) == 8
+
+
+def test_expert_intensity_crosses_the_ridge_at_the_critical_batch():
+    # at large B every expert is read: 2 B k / E FLOPs per int8 byte
+    bc = mc.critical_batch("deepseek-v3", "v5e", "int8")
+    ridge = 1.97e14 / 8.2e11
+    assert mc.expert_intensity(256, 8, bc) == pytest.approx(ridge, rel=0.01)
+    assert mc.expert_intensity(256, 8, 1) == pytest.approx(2)
+
+
+def test_layer_time_adds_the_collectives_and_counts_padded_slots():
+    m = moe_preset("deepseek-v3")
+    lay = mc.layout({"data": 16, "expert": 16}, data="data")
+    t = mc.layer_time(m, 256 * 2048, lay, "v5e")
+    comm = sum(c.time for _, c in mc.collectives(m, 256 * 2048, lay, "v5e"))
+    assert t.t_comms == comm
+    E, C, D = mc.dispatch_shape(m, 256 * 2048, lay)
+    slots = E * C * 6 * D * m.Fe
+    assert t.t_compute * 1.97e14 == pytest.approx(
+        slots + 2 * 2048 * D * E + 2048 * 6 * D * m.Fe)
+
+
+def test_ragged_dispatch_sends_only_the_real_choices():
+    lay = mc.layout({"expert": 16})
+    m = moe_preset("deepseek-v3")
+    padded = mc.all_to_all_bytes(m, 16, lay)          # one token per chip
+    ragged = mc.all_to_all_bytes(m, 16, lay, ragged=True)
+    assert ragged == 2 * 8 * 7168 * 2 * 15 / 16
+    assert padded / ragged == pytest.approx(256 / 8)  # E slots for k choices
