@@ -1,49 +1,100 @@
 # Two entry points (see README): `make book` builds the site, `make test`
 # runs every test. Each installs what it needs into local virtual envs.
+# Exports: `make pdf` (_build/pdf/book.pdf), `make markdown` (_build/book.md).
 SHELL := /bin/bash
 VENV := .venv
 VENV311 := .venv311
 PY := $(VENV)/bin/python
 BOOK_DEPS := "jupyter-book<2" "jax>=0.12,<0.13" numpy matplotlib ipywidgets \
-             nbval pytest rich nbclient ipykernel jupyter-cache
+             nbval pytest rich nbclient ipykernel jupyter-cache \
+             sphinx-mathjax-offline playwright
 LIB_DEPS_311 := "jax>=0.10,<0.11" numpy matplotlib ipywidgets pytest
 LIB_HASH = $(shell cat $$(find lib -name '*.py' | sort) pyproject.toml | sha256sum | cut -c1-16)
+# The execution cache ignores library edits: clear it when lib/ changed.
+define CLEAR_STALE_CACHE
+	@if [ "$$(cat _build/.lib-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
+	  echo "library changed: clearing the execution cache"; \
+	  rm -rf _build/.jupyter_cache; fi
+endef
 
-.PHONY: book test unit unit311 notebooks student colab clean
+.PHONY: book test unit unit311 notebooks student colab browser pdf markdown \
+        clean lab
 
-$(VENV)/.installed: pyproject.toml
-	@test -x $(PY) || $$(tools/find-python) -m venv $(VENV)
+LAB_DEPS := "jupyterlab>=4,<5"
+
+$(VENV)/.lab: $(VENV)/.installed
+	$(PY) -m pip install -q $(LAB_DEPS)
+	touch $@
+
+## lab: open the book in JupyterLab (widgets work in the live kernel).
+lab: $(VENV)/.lab
+	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+$(VENV)/.installed: pyproject.toml Makefile
+	@test -x $(PY) || { py=$$(tools/find-python) && $$py -m venv $(VENV); } || exit 1
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(BOOK_DEPS)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV311)/.installed: pyproject.toml
-	@test -x $(VENV311)/bin/python || $$(tools/find-python311) -m venv $(VENV311)
+$(VENV311)/.installed: pyproject.toml Makefile
+	@test -x $(VENV311)/bin/python || { py=$$(tools/find-python311) && $$py -m venv $(VENV311); } || exit 1
 	$(VENV311)/bin/python -m pip install -q --upgrade pip
 	$(VENV311)/bin/python -m pip install -q $(LIB_DEPS_311)
 	$(VENV311)/bin/python -m pip install -q -e .
 	touch $@
 
-## book: build the site into _build/html, executing every notebook.
+## book: build the site into _build/html, executing every notebook, then
+## check every link and anchor of it offline (a broken one fails the build).
 book: $(VENV)/.installed
-	@# The execution cache ignores library edits: clear it when lib/ changed.
-	@if [ "$$(cat _build/.lib-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
-	  echo "library changed: clearing the execution cache"; \
-	  rm -rf _build/.jupyter_cache; fi
+	$(CLEAR_STALE_CACHE)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) tools/postbuild.py _build/html
+	$(PY) tools/checklinks.py _build/html
 	@mkdir -p _build && echo "$(LIB_HASH)" > _build/.lib-hash
 	@echo "Site built: open file://$(CURDIR)/_build/html/index.html"
 
-## test: unit tests (both ends of the JAX range), nbval, student and Colab paths.
-test: $(VENV)/.installed $(VENV311)/.installed
+## browser: every page of the site in headless Chromium (Debian's package,
+## installed when missing), offline. The site is built from the notebooks'
+## stored outputs, which `make notebooks` (nbval) checks against a fresh run,
+## into _build/test-site, so the tests do not execute every notebook twice.
+## Screenshots: _build/screenshots/; per-page table: _build/browser-report.md.
+TEST_SITE := _build/test-site
+browser: $(VENV)/.installed
+	@sed 's/^  execute_notebooks: cache$$/  execute_notebooks: "off"/' \
+	  _config.yml > .config-stored-outputs.yml
+	@grep -q 'execute_notebooks: "off"' .config-stored-outputs.yml
+	$(VENV)/bin/jupyter-book build . --config .config-stored-outputs.yml \
+	  --path-output $(TEST_SITE) -W -n --keep-going; \
+	  rc=$$?; rm -f .config-stored-outputs.yml; exit $$rc
+	$(PY) tools/postbuild.py $(TEST_SITE)/_build/html
+	$(PY) tools/checklinks.py $(TEST_SITE)/_build/html
+	SCALEBOOK_SITE=$(TEST_SITE)/_build/html \
+	  $(PY) -m pytest tests/test_browser.py -q -p no:cacheprovider
+
+## pdf: the whole book as one PDF (single-page build printed by Chromium).
+pdf: $(VENV)/.installed
+	$(CLEAR_STALE_CACHE)
+	$(VENV)/bin/jupyter-book build . --builder singlehtml -W -n --keep-going
+	$(PY) tools/postbuild.py _build/singlehtml
+	$(PY) tools/bookpdf.py _build/singlehtml _build/pdf/book.pdf
+	@mkdir -p _build && echo "$(LIB_HASH)" > _build/.lib-hash
+
+## markdown: the chapters (prose, code, outputs as text) in _build/book.md.
+markdown: $(VENV)/.installed
+	$(PY) tools/bookmd.py _build/book.md
+
+## test: unit tests (both ends of the JAX range), nbval, student and Colab
+## paths, and the browser test of the built site.
+test: $(VENV)/.installed $(VENV)/.lab $(VENV311)/.installed
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory unit unit311 notebooks colab || exit 1; \
+	$(MAKE) --no-print-directory unit unit311 notebooks colab browser || exit 1; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 unit: $(VENV)/.installed
-	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider
+	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider \
+	  --ignore=tests/test_browser.py
 
 unit311: $(VENV311)/.installed
 	$(VENV311)/bin/python -m pytest tests/unit -q -p no:cacheprovider

@@ -45,3 +45,34 @@ def test_solution_notebook_has_no_error_outputs_and_all_checks_pass(path):
             text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
             assert text.startswith("[PASS]"), (
                 f"{path}: a stored check did not pass: {text!r}")
+
+
+@pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.name)
+def test_exercise_notebook_ends_with_the_readers_progress(path):
+    chapter = int(path.name.split("_")[0])
+    last = [c for c in load(path)["cells"] if c["cell_type"] == "code"][-1]
+    assert source(last).strip() == f"sb.progress({chapter})", (
+        f"{path}: the last code cell must be sb.progress({chapter})")
+    text = "".join(str(o.get("data", {}).get("text/plain", "")) +
+                   "".join(o.get("text", "")) for o in last["outputs"])
+    assert "not yet" not in text and "not attempted" not in text, (
+        f"{path}: the stored progress shows unfinished exercises: {text}")
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: p.name)
+def test_no_test_markers_in_cell_sources(path):
+    """nbval markers live in cell tags, so readers never see them."""
+    for cell in load(path)["cells"]:
+        assert not nbtools.NBVAL_MARKER.search(source(cell)), (
+            f"{path}: an nbval comment marker is visible; run "
+            "`python tools/nbtools.py tidy` on it")
+
+
+@pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.name)
+def test_check_outputs_hide_behind_a_toggle_on_the_site(path):
+    for cell in load(path)["cells"]:
+        if cell["cell_type"] == "code" and "sb.check(" in source(cell):
+            tags = cell.get("metadata", {}).get("tags", [])
+            assert {"hide-output", "remove-output"} & set(tags), (
+                f"{path}: a check cell shows the answer in plain view; "
+                "run `python tools/nbtools.py tidy` on it")

@@ -44,10 +44,49 @@ def test_student_notebook_drops_solution_cells_outputs_and_site_tags():
          "execution_count": 3, "outputs": [{"output_type": "stream"}],
          "source": "# BEGIN SOLUTION\na = 1\n# END SOLUTION"},
         {"cell_type": "markdown", "metadata": {"tags": ["solution"]},
-         "source": "worked"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+         "source": "worked"},
+        {"cell_type": "code", "metadata": {}, "execution_count": None,
+         "outputs": [], "source": "check(a)"}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     out = student.student_notebook(nb)
-    assert [c["source"] for c in out["cells"]] == ["Q1", "a = ...  # your answer here"]
+    assert [c["source"] for c in out["cells"]] == [
+        "Q1", "a = ...  # your answer here", "check(a)"]
     code = out["cells"][1]
     assert code["outputs"] == [] and code["execution_count"] is None
     assert code["metadata"] == {"tags": ["keep"]}
     assert nb["cells"][1]["outputs"], "the input notebook must not be modified"
+
+
+def _nb(*sources):
+    return {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                       "execution_count": None, "source": s}
+                      for s in sources], "metadata": {},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_only_answers_that_later_code_reads_become_slots():
+    nb = _nb("D = 96\n# BEGIN SOLUTION\nper_layer = 3 * D\n"
+             "answer_1 = 2 * per_layer\n# END SOLUTION",
+             'sb.check("4.1", answer_1)')
+    stub = student._source(student.student_notebook(nb)["cells"][0])
+    assert stub == "D = 96\nanswer_1 = ...  # your answer here"
+
+
+def test_a_name_read_after_the_block_in_the_same_cell_stays_a_slot():
+    nb = _nb("# BEGIN SOLUTION\nt_c = 1\nbound_3 = 2\n# END SOLUTION\n"
+             "answer_3 = {'bound': bound_3}")
+    stub = student._source(student.student_notebook(nb)["cells"][0])
+    assert "bound_3 = ..." in stub and "t_c" not in stub
+
+
+def test_nbval_tags_stay_out_of_student_copies():
+    nb = _nb("x = 1")
+    nb["cells"][0]["metadata"]["tags"] = ["nbval-check-output", "keep-me"]
+    cell = student.student_notebook(nb)["cells"][0]
+    assert cell["metadata"]["tags"] == ["keep-me"]
+
+
+def test_an_answer_nothing_checks_is_an_error():
+    with pytest.raises(ValueError, match="nothing after it reads"):
+        student.student_notebook(_nb("# BEGIN SOLUTION\nx = 1\n"
+                                     "# END SOLUTION"))

@@ -6,6 +6,13 @@
   as a JSON dict, for scripts that write or rewrite notebooks.
 - ``execute(path)``: run a notebook in place so its outputs are stored
   (nbval compares against stored outputs).
+- ``tidy(nb)``: what readers must not see on the site: nbval's comment
+  markers become cell tags (nbval honours both), and every ``sb.check``
+  cell of an exercise notebook hides its output behind a toggle, since a
+  passing check names the answer.
+
+usage: python tools/nbtools.py NOTEBOOK ...        execute in place
+       python tools/nbtools.py tidy NOTEBOOK ...   tidy in place
 """
 from __future__ import annotations
 
@@ -106,8 +113,64 @@ def execute(path: str | pathlib.Path, timeout: int = 300) -> float:
     return seconds
 
 
+NBVAL_MARKER = re.compile(r"^\s*#\s*(NBVAL_[A-Z_]+)\s*$")
+"""A whole-line nbval comment marker, e.g. ``# NBVAL_CHECK_OUTPUT``."""
+
+
+def _lines(cell: dict) -> list[str]:
+    src = cell.get("source", "")
+    return ("".join(src) if isinstance(src, list) else src).split("\n")
+
+
+def tidy(nb: dict, exercise: bool = False) -> dict:
+    """Move nbval comment markers into cell tags; in an exercise notebook,
+    tag every ``sb.check`` cell ``hide-output``.  Returns `nb`, changed in
+    place."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        lines = _lines(cell)
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        keep = []
+        for line in lines:
+            m = NBVAL_MARKER.match(line)
+            if m:
+                tag = m.group(1).lower().replace("_", "-")
+                if tag not in tags:
+                    tags.append(tag)
+            else:
+                keep.append(line)
+        if exercise and any("sb.check(" in line for line in keep) \
+                and "hide-output" not in tags:
+            tags.append("hide-output")
+        cell["source"] = "\n".join(keep)
+        if tags:
+            cell.setdefault("metadata", {})["tags"] = tags
+    return nb
+
+
+def tidy_file(path: str | pathlib.Path) -> bool:
+    """Tidy a notebook file in place; True if it changed."""
+    import nbformat
+
+    path = pathlib.Path(path)
+    before = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(before, as_version=4)
+    tidy(nb, exercise=path.parent.name == "exercises")
+    after = nbformat.writes(nb) + "\n"
+    if after != before:
+        path.write_text(after, encoding="utf-8")
+        return True
+    return False
+
+
 if __name__ == "__main__":
     import sys
 
-    for p in sys.argv[1:]:
-        print(f"{execute(p):6.1f} s  {p}")
+    args = sys.argv[1:]
+    if args and args[0] == "tidy":
+        for p in args[1:]:
+            print(("tidied   " if tidy_file(p) else "unchanged ") + p)
+    else:
+        for p in args:
+            print(f"{execute(p):6.1f} s  {p}")

@@ -4,9 +4,11 @@ Solutions are authored once, in ``exercises/NN_name.ipynb``, between
 ``# BEGIN SOLUTION`` and ``# END SOLUTION`` lines (the nbgrader/otter
 convention).  The student copy, ``exercises/student/NN_name.ipynb``, gets:
 
-- each solution block replaced by a stub: ``name = ...`` for every
-  assignment, and the signature and docstring of every function with a
-  ``...`` body;
+- each solution block replaced by a stub: ``name = ...`` for every name
+  the block assigns that later code reads (the answers a check cell
+  grades), and the signature and docstring of every function with a
+  ``...`` body.  Working steps that nothing later reads are dropped, and
+  givens stay as they are: write them above ``# BEGIN SOLUTION``;
 - cells tagged ``solution`` (worked solutions in prose) removed;
 - all outputs and execution counts cleared, and site-only metadata dropped.
 
@@ -26,11 +28,13 @@ import textwrap
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 SITE_ONLY_TAGS = {"hide-input", "hide-output", "hide-cell", "remove-input",
-                  "remove-output", "remove-cell"}
+                  "remove-output", "remove-cell", "nbval-check-output",
+                  "nbval-ignore-output", "nbval-skip"}
 
 
-def _stub(block: list[str]) -> list[str]:
-    """Student stub lines for the solution lines `block`."""
+def _stub(block: list[str], wanted: set[str] | None = None) -> list[str]:
+    """Student stub lines for the solution lines `block`: a stub for each
+    assigned name in `wanted` (all of them when None) and each function."""
     text = "\n".join(block)
     indent = len(block[0]) - len(block[0].lstrip()) if block else 0
     pad = " " * indent
@@ -43,7 +47,8 @@ def _stub(block: list[str]) -> list[str]:
             for t in targets:
                 names = t.elts if isinstance(t, ast.Tuple) else [t]
                 for n in names:
-                    if isinstance(n, ast.Name):
+                    if isinstance(n, ast.Name) and (
+                            wanted is None or n.id in wanted):
                         out.append(f"{pad}{n.id} = ...  # your answer here")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
@@ -58,14 +63,34 @@ def _stub(block: list[str]) -> list[str]:
             out.append(f"{pad}{body_pad}...  # your code here")
         # any other statement is part of the solution and is dropped
     if not out:
-        raise ValueError("a solution block must assign a name or define a "
-                         "function, so the student stub has something to fill in:\n"
-                         + text)
+        raise ValueError("a solution block must assign a name that a check "
+                         "reads, or define a function, so the student stub "
+                         "has something to fill in; nothing after it reads "
+                         "what this block assigns:\n" + text)
     return out
 
 
-def strip_solutions(source: str) -> str:
-    """Replace every BEGIN/END SOLUTION block in `source` with its stub."""
+def _names_read(source: str) -> set[str]:
+    """Names that code outside the solution blocks of `source` reads."""
+    outside, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN:
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif not inside:
+            outside.append(line)
+    try:
+        tree = ast.parse("\n".join(outside))
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def strip_solutions(source: str, wanted: set[str] | None = None) -> str:
+    """Replace every BEGIN/END SOLUTION block in `source` with its stub;
+    `wanted` names the assigned names to keep as ``name = ...`` slots."""
     lines = source.splitlines()
     out: list[str] = []
     i = 0
@@ -78,7 +103,7 @@ def strip_solutions(source: str) -> str:
                 j += 1
             if j == len(lines):
                 raise ValueError(f"{BEGIN} at line {i + 1} has no {END}")
-            out.extend(_stub(lines[i + 1:j]))
+            out.extend(_stub(lines[i + 1:j], wanted))
             i = j + 1
         elif lines[i].strip() == END:
             raise ValueError(f"{END} at line {i + 1} has no {BEGIN}")
@@ -96,6 +121,11 @@ def _source(cell: dict) -> str:
 def student_notebook(nb: dict) -> dict:
     """The student version of solution notebook `nb` (a JSON dict)."""
     nb = copy.deepcopy(nb)
+    # An answer is a name some code outside the solution blocks reads.
+    read = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            read |= _names_read(_source(cell))
     cells = []
     for cell in nb["cells"]:
         meta = cell.get("metadata", {})
@@ -105,7 +135,7 @@ def student_notebook(nb: dict) -> dict:
         src = _source(cell)
         if cell["cell_type"] == "code":
             if BEGIN in src:
-                src = strip_solutions(src)
+                src = strip_solutions(src, read)
             cell["outputs"] = []
             cell["execution_count"] = None
         cell["source"] = src

@@ -13,9 +13,12 @@ two never import JAX, so every formula runs where JAX is not installed.
    renderer), ``moe_config`` (mixture-of-experts architectures).
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
-   (one description of a device mesh), ``comms`` (what a collective costs),
-   ``systolic``, ``tables``, ``moe_cost`` (what an MoE layer costs).  New
-   cost models (parallelism, inference, scaling) go here.
+   (one description of a device mesh), ``comms`` (what a collective costs,
+   on a TPU torus or a GPU cluster), ``cluster`` (GPU clusters: NVLink
+   domains and fat trees), ``gpu_training`` (training strategies priced on
+   a GPU cluster), ``systolic``, ``tables``, ``moe_cost`` (what an MoE
+   layer costs).  New cost models (parallelism, inference, scaling) go
+   here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``sharding``, ``sharded_matmul``, ``moe`` (the MoE layer and
    expert parallelism).
@@ -29,7 +32,7 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices
-from scalebook.grading import check
+from scalebook.grading import check, progress
 from scalebook.hardware import chip, CHIPS
 
 __version__ = "0.1.0"
@@ -37,7 +40,8 @@ __version__ = "0.1.0"
 REPOSITORY_URL = "https://github.com/scalebook/scalebook"
 """Where the book lives; the same URL as `repository.url` in _config.yml."""
 
-__all__ = ["use_cpu_devices", "use_real_devices", "check", "chip", "CHIPS",
+__all__ = ["use_cpu_devices", "use_real_devices", "check", "progress",
+           "chip", "CHIPS",
            "REPOSITORY_URL"]
 
 

@@ -87,16 +87,29 @@ slice is assumed to be the mesh itself laid along the torus axes
 the returned `CollectiveCost` says which slice it assumed.  Pass True/False,
 or a dict ``{axis: bool}``, to override.
 
-GPUs (``chip.kind == "gpu"``): every GPU of a node reaches every other
-through NVSwitch in one hop, so mesh axes and wraparound do not matter;
-only the group size N does.  With W = ``chip.gpu_egress_bw``:
-AG/RS = V (N-1) / (N W), AR = 2x that, AllToAll = V (N-1) / (N**2 W).
-Groups larger than one node (``chip.max_slice[0]`` GPUs, must be a whole
-number M of nodes) are bounded by the slower of the NVLink term and the
-node egress term (W_node = ``chip.dcn_bw`` x GPUs per node):
-AG/RS = V max((g-1)/(g W), (M-1)/(M W_node)),
-AllToAll = max(V (g-1)/(N**2 W), V (M-1)/(M**2 W_node)).
-GPU latency is log2(N) hops (a tree), doubled for all-reduce.
+GPUs (``chip.kind == "gpu"``): the mesh's devices are the GPUs of a
+cluster built by `scalebook.cluster` (NVLink domains, then a rail-optimised
+fat tree), laid out row-major so the last mesh axes share a domain.  Each
+group of the collective spans some levels of that tree; on level i, D_i
+children (GPUs, nodes, SUs) of one parent hold its members, and s_i groups
+share one child's uplink of W_i bytes/s.  Levels run pipelined, so the
+bandwidth time is the slowest level's (Chapter 12):
+
+- all-gather / reduce-scatter: V max_i (D_i - 1) / D_i * s_i / W_i
+  (V (N-1) / (N W) inside one domain);
+- all-reduce: 2x that, or with ``sharp=True`` (the switches reduce),
+  V max_i s_i / W_i;
+- all-to-all: on the NVLink level each GPU sends V (m_p - 1) / N**2 to its
+  domain peers (m_p members in the domain); above it, a child holding m_c
+  members sends m_c V (N - m_c) / N**2 out of its uplink.
+
+``algorithm`` changes only the latency: "ring" takes sum_i (D_i - 1)
+steps, "tree" sum_i ceil(log2 D_i) (doubled for all-reduce; a SHARP
+all-reduce takes 2 steps per level; an all-to-all 1 per level).  The
+registry has no GPU hop latency, so ``hop_latency`` defaults to the ICI
+figure.  ``oversubscription`` (>= 1) divides the top tier's uplinks.  On a
+TPU torus only ``algorithm="ring"``, ``sharp=False`` and
+``oversubscription=1`` exist; anything else is an error.
 """
 from __future__ import annotations
 
@@ -104,6 +117,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
 
+from scalebook import cluster as _cluster
 from scalebook import hardware
 from scalebook.hardware import ICI_HOP_LATENCY, Chip
 from scalebook.mesh import MeshSpec, describe
@@ -148,6 +162,8 @@ class CollectiveCost:
     permute).  chip: chip name.  wraparound: per axis, as used.
     slice_shape: the physical TPU slice the wraparound was read from (chips
     per torus axis); None when wraparound was given or on a GPU.
+    levels: on a GPU cluster, the bandwidth time of each level it crosses
+    ((name, seconds), bottom up); the largest is ``bandwidth_time``.
     """
 
     kind: str
@@ -162,6 +178,15 @@ class CollectiveCost:
     chip: str = ""
     wraparound: tuple[bool, ...] = ()
     slice_shape: tuple[int, ...] | None = None
+    levels: tuple[tuple[str, float], ...] = ()  # GPU: (level, seconds)
+
+    @property
+    def bottleneck(self) -> str:
+        """The cluster level whose bandwidth time is largest (GPU only;
+        "" on a TPU or when nothing moves)."""
+        if not self.levels:
+            return ""
+        return max(self.levels, key=lambda kv: kv[1])[0]
 
     @property
     def algorithm_bandwidth(self) -> float:
@@ -379,7 +404,7 @@ def _wraps(c: Chip, spec: MeshSpec, names: tuple[str, ...],
                   for a, w in zip(names, read)), placed.slice_shape)
 
 
-def _finish(kind, axes, n, V, bw, lat, c, wraps, slice_shape
+def _finish(kind, axes, n, V, bw, lat, c, wraps, slice_shape, levels=()
             ) -> CollectiveCost:
     if n == 1:
         return CollectiveCost(kind, axes, 1, 0.0, 0.0, 0.0, 0.0, "none",
@@ -387,45 +412,78 @@ def _finish(kind, axes, n, V, bw, lat, c, wraps, slice_shape
     regime = "bandwidth" if bw >= lat else "latency"
     return CollectiveCost(kind, axes, n, ring_bytes_per_device(kind, V, n),
                           bw, lat, max(bw, lat), regime, V, c.name, wraps,
-                          slice_shape)
+                          slice_shape, tuple(levels))
 
 
-def _gpu_times(kind: str, V: float, N: int, c: Chip,
-               hop_latency: float) -> tuple[float, float]:
-    W = c.gpu_egress_bw
-    g = c.max_slice[0]  # GPUs per NVLink node
-    lat = hop_latency * math.ceil(math.log2(N))
-    if N <= g:
+ALGORITHMS = ("ring", "tree")
+"""Collective algorithms on a GPU cluster (a TPU torus runs rings)."""
+
+
+def _check_options(c: Chip, kind: str, algorithm: str, sharp: bool,
+                   oversubscription: float) -> float:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of "
+                         f"{', '.join(ALGORITHMS)}")
+    if not isinstance(sharp, bool):
+        raise TypeError(f"sharp is True or False, got {sharp!r}")
+    r = _cluster.check_oversubscription(oversubscription)
+    if c.kind == "tpu":
+        if algorithm != "ring":
+            raise ValueError(f"a {c.name} torus runs collectives as rings "
+                             "over its axes; use algorithm='ring'")
+        if sharp:
+            raise ValueError(f"a {c.name} torus has no switches to reduce "
+                             "in; use sharp=False (SHARP needs a GPU "
+                             "cluster's switches)")
+        if r != 1:
+            raise ValueError(f"a {c.name} torus has no fat tree to "
+                             "oversubscribe; use oversubscription=1")
+    return r
+
+
+def _gpu_times(kind: str, V: float, spec: MeshSpec, names: tuple[str, ...],
+               c: Chip, hop_latency: float, algorithm: str, sharp: bool,
+               r: float) -> tuple[float, float, list]:
+    """(bandwidth seconds, latency seconds, [(level, seconds)]) of one
+    collective on the GPU cluster that holds `spec` (module docstring)."""
+    N = spec.size(names)
+    spans = _cluster.for_mesh(c, spec, r).placement(spec, names)
+    levels, steps = [], 0
+    for sp in spans:
+        D, s, W = sp.children, sp.groups_per_child, sp.level.uplink_bw
+        if D == 1:
+            continue
+        m_c = sp.members_per_child
         if kind == "all-to-all":
-            bw = V * (N - 1) / (N * N * W)
+            if sp.level.name == "NVLink":
+                t = V * (D - 1) / (N * N * W)
+            else:
+                t = m_c * V * (N - m_c) / (N * N) * s / W
+            steps += 1
+        elif kind == "all-reduce" and sharp:
+            t = V * s / W
+            steps += 2
         else:
-            bw = V * (N - 1) / (N * W)
-    else:
-        if N % g:
-            raise ValueError(
-                f"a group of {N} {c.name} GPUs is not a whole number of "
-                f"{g}-GPU nodes; use a multiple of {g} (or at most {g})")
-        if c.dcn_bw is None:
-            raise ValueError(f"the registry has no node egress for {c.name}")
-        M = N // g
-        W_node = c.dcn_bw * g
-        if kind == "all-to-all":
-            bw = max(V * (g - 1) / (N * N * W),
-                     V * (M - 1) / (M * M * W_node))
-        else:
-            bw = V * max((g - 1) / (g * W), (M - 1) / (M * W_node))
-    if kind == "all-reduce":
-        bw, lat = 2 * bw, 2 * lat
-    return bw, lat
+            t = V * (D - 1) / D * s / W
+            if kind == "all-reduce":
+                t *= 2
+            hops = D - 1 if algorithm == "ring" else math.ceil(math.log2(D))
+            steps += 2 * hops if kind == "all-reduce" else hops
+        levels.append((sp.level.name, t))
+    bw = max(t for _, t in levels) if levels else 0.0
+    return bw, hop_latency * steps, levels
 
 
 def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
                 chip: str | Chip, wraparound: Wrap, bidirectional: bool,
-                hop_latency: float) -> CollectiveCost:
+                hop_latency: float, algorithm: str = "ring",
+                sharp: bool = False, oversubscription: float = 1.0
+                ) -> CollectiveCost:
     kind = canonical_kind(kind)
     V = _check_bytes(array_bytes)
     hop_latency = _check_bytes(hop_latency, "hop_latency")
     c = _chip(chip)
+    r = _check_options(c, kind, algorithm, sharp, oversubscription)
     spec = describe(mesh)
     sizes = spec.sizes_of(axes)
     names = tuple(sizes)
@@ -434,8 +492,9 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
     if N == 1:
         return _finish(kind, names, 1, V, 0.0, 0.0, c, wraps, where)
     if c.kind == "gpu":
-        bw, lat = _gpu_times(kind, V, N, c, hop_latency)
-        return _finish(kind, names, N, V, bw, lat, c, wraps, where)
+        bw, lat, levels = _gpu_times(kind, V, spec, names, c, hop_latency,
+                                     algorithm, sharp, r)
+        return _finish(kind, names, N, V, bw, lat, c, wraps, where, levels)
     live = [(n, w) for n, w in zip(sizes.values(), wraps) if n > 1]
     steps = sum(ring_hops(n, w, bidirectional) for n, w in live)
     lat = hop_latency * steps
@@ -457,47 +516,91 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
+               hop_latency: float = ICI_HOP_LATENCY,
+               algorithm: str = "ring", sharp: bool = False,
+               oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-gather over `axes`; V = `array_bytes` is the gathered
-    array as one group sees it (bytes).  About V / W_ici on a wrapped axis."""
+    array as one group sees it (bytes).  About V / W_ici on a wrapped axis.
+
+    GPU clusters also take `algorithm` ("ring" or "tree": latency only),
+    `sharp` (in-switch reduction: changes all-reduce only) and
+    `oversubscription` (>= 1, the fat tree's top tier); see the module
+    docstring."""
     return _collective("all-gather", array_bytes, mesh, axes, chip,
-                       wraparound, bidirectional, hop_latency)
+                       wraparound, bidirectional, hop_latency, algorithm,
+                       sharp, oversubscription)
 
 
 def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
                    chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                    bidirectional: bool = True,
-                   hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
+                   hop_latency: float = ICI_HOP_LATENCY,
+                   algorithm: str = "ring", sharp: bool = False,
+                   oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a reduce-scatter over `axes`; V = `array_bytes` is the full
     unreduced array one device holds (bytes).  Same time as the all-gather."""
     return _collective("reduce-scatter", array_bytes, mesh, axes, chip,
-                       wraparound, bidirectional, hop_latency)
+                       wraparound, bidirectional, hop_latency, algorithm,
+                       sharp, oversubscription)
 
 
 def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
+               hop_latency: float = ICI_HOP_LATENCY,
+               algorithm: str = "ring", sharp: bool = False,
+               oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-reduce over `axes` of an array of `array_bytes`
     (bytes): a reduce-scatter then an all-gather, so 2x the all-gather."""
     return _collective("all-reduce", array_bytes, mesh, axes, chip,
-                       wraparound, bidirectional, hop_latency)
+                       wraparound, bidirectional, hop_latency, algorithm,
+                       sharp, oversubscription)
 
 
 def all_to_all(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
+               hop_latency: float = ICI_HOP_LATENCY,
+               algorithm: str = "ring", sharp: bool = False,
+               oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-to-all over `axes`; V = `array_bytes` is the whole
     array the group shares (bytes).  V / (4 W_ici) on a wrapped axis."""
     return _collective("all-to-all", array_bytes, mesh, axes, chip,
-                       wraparound, bidirectional, hop_latency)
+                       wraparound, bidirectional, hop_latency, algorithm,
+                       sharp, oversubscription)
+
+
+def _gpu_permute_time(V: float, spec: MeshSpec, axis: str, d: int, c: Chip,
+                      r: float) -> float:
+    """Seconds for every GPU to send V bytes d places along `axis`: each
+    level's slowest child sends (GPUs whose partner is outside it) x V over
+    its uplink."""
+    import numpy as np
+
+    ids = np.arange(spec.n_devices)
+    coords = list(np.unravel_index(ids, spec.sizes))
+    i = spec.names.index(axis)
+    coords[i] = (coords[i] + d) % spec.sizes[i]
+    partner = np.ravel_multi_index(tuple(coords), spec.sizes)
+    t = 0.0
+    for lv in _cluster.for_mesh(c, spec, r).levels:
+        size = lv.gpus_per_child
+        if lv.name == "NVLink":
+            out = (partner != ids) & (partner // c.max_slice[0]
+                                      == ids // c.max_slice[0])
+        else:
+            out = partner // size != ids // size
+        if out.any():
+            per_child = np.bincount(ids[out] // size).max()
+            t = max(t, per_child * V / lv.uplink_bw)
+    return t
 
 
 def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
             chip: str | Chip = "TPU v5e", hops: int = 1, *,
             wraparound: Wrap = None, bidirectional: bool = True,
-            hop_latency: float = ICI_HOP_LATENCY) -> CollectiveCost:
+            hop_latency: float = ICI_HOP_LATENCY,
+            oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a ring shift (collective-permute): every device on `axis`
     sends its `shard_bytes` (bytes) to the device `hops` places along.
 
@@ -505,7 +608,8 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
     (min(d, n-d) with both directions and wraparound; d one-way), so
     T = d' shard / link_bw; latency d' hops (max(d, n-d) on a line, whose
     wrapping shards travel back the long way).  GPU: one switch hop,
-    shard / gpu_egress_bw (node egress when the axis spans nodes).
+    shard / gpu_egress_bw inside a domain; a shard leaving its domain
+    shares the uplinks of the levels it crosses (one NIC per GPU).
     """
     V = _check_bytes(shard_bytes, "shard_bytes")
     hop_latency = _check_bytes(hop_latency, "hop_latency")
@@ -524,10 +628,13 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
         return CollectiveCost(kind, names, n, 0.0, 0.0, 0.0, 0.0, "none",
                               V, c.name, wraps, where)
     if c.kind == "gpu":
-        g = c.max_slice[0]
-        W = c.gpu_egress_bw if n <= g else c.dcn_bw
-        bw, lat = V / W, hop_latency
+        r = _cluster.check_oversubscription(oversubscription)
+        bw = _gpu_permute_time(V, spec, names[0], d, c, r)
+        lat = hop_latency
     else:
+        if oversubscription != 1:
+            raise ValueError(f"a {c.name} torus has no fat tree to "
+                             "oversubscribe; use oversubscription=1")
         w = wraps[0]
         if w and bidirectional:
             load = steps = min(d, n - d)
@@ -544,17 +651,21 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
 def cost(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
          chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
          bidirectional: bool = True, hop_latency: float = ICI_HOP_LATENCY,
-         hops: int = 1) -> CollectiveCost:
+         hops: int = 1, algorithm: str = "ring", sharp: bool = False,
+         oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a collective named by `kind` ("all-gather", "AR", "ppermute",
-    an HLO op name, ...); the other arguments as in the functions above
-    (`hops` is used by a collective-permute only)."""
+    an HLO op name, ...) on a TPU torus or a GPU cluster, whichever `chip`
+    is; the other arguments as in the functions above (`hops` is used by a
+    collective-permute only)."""
     kind = canonical_kind(kind)
     if kind == "collective-permute":
         return permute(array_bytes, mesh, axes, chip, hops,
                        wraparound=wraparound, bidirectional=bidirectional,
-                       hop_latency=hop_latency)
+                       hop_latency=hop_latency,
+                       oversubscription=oversubscription)
     return _collective(kind, array_bytes, mesh, axes, chip, wraparound,
-                       bidirectional, hop_latency)
+                       bidirectional, hop_latency, algorithm, sharp,
+                       oversubscription)
 
 
 def crossover_bytes(kind: str, mesh: MeshLike, axes: Axes,

@@ -217,13 +217,22 @@ def flops_groups(flops: Mapping[str, int]) -> dict[str, int]:
     return g
 
 
+def six_n_d(params: Any, tokens: Any) -> Any:
+    """The rule of thumb as numbers: training FLOPs ~= 6 x params x tokens.
+
+    Also the definition of a compute budget C = 6 N D in scaling laws
+    (Chapter 13).  Works elementwise on arrays.
+    """
+    return 6.0 * params * tokens
+
+
 def six_p_t(cfg: Any, tokens: int, include_embedding: bool = True) -> float:
     """The rule of thumb: training FLOPs ~= 6 x params x tokens."""
     c = _cfg(cfg)
     p = param_count(c)
     if not include_embedding:
         p -= param_counts(c)["embed"]
-    return 6.0 * p * tokens
+    return six_n_d(p, tokens)
 
 
 def six_p_t_error(cfg: Any, B: int | None = None, T: int | None = None,

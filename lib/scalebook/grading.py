@@ -213,11 +213,24 @@ class Hint:
     value: Any = None
     rtol: float | None = None
 
+    def target(self, expected: float) -> float | None:
+        """The wrong value this hint stands for, given the expected one."""
+        if self.factor is not None:
+            return expected * self.factor
+        return None if self.value is None else float(self.value)
+
     def matches(self, answer: float, expected: float, rtol: float) -> bool:
-        target = expected * self.factor if self.factor is not None else self.value
+        target = self.target(expected)
         if target is None:
             return False
-        return _close(answer, float(target), self.rtol or rtol)
+        return _close(answer, target, self.rtol or rtol)
+
+    def gap(self, answer: float, expected: float) -> float:
+        """Relative distance of `answer` from this hint's wrong value."""
+        target = self.target(expected)
+        if target is None:
+            return math.inf
+        return abs(answer - target) / abs(target) if target else abs(answer)
 
 
 def off_by(factor: float, message: str) -> Hint:
@@ -324,9 +337,11 @@ class Number(Question):
         unit = f" {self.unit}" if self.unit else ""
         if _close(x, want, self.rtol):
             return Feedback(self.qid, PASS, f"correct ({x:.4g}{unit}).")
-        for hint in self.hints:
-            if hint.matches(x, want, self.rtol):
-                return Feedback(self.qid, FAIL, hint.message)
+        # Known mistakes can lie close together: the nearest one wins.
+        near = [h for h in self.hints if h.matches(x, want, self.rtol)]
+        if near:
+            best = min(near, key=lambda h: h.gap(x, want))
+            return Feedback(self.qid, FAIL, best.message)
         return Feedback(self.qid, FAIL, _direction(x, want, self.unit))
 
 
@@ -653,6 +668,14 @@ def question(qid: str) -> Question:
     """
     qid = str(qid)
     chapter = qid.split(".")[0]
+    _load_chapter(chapter)
+    if qid not in _REGISTRY:
+        raise KeyError(f"no exercise {qid!r}; known in chapter {chapter}: "
+                       + (", ".join(chapter_questions(chapter)) or "none"))
+    return _REGISTRY[qid]
+
+
+def _load_chapter(chapter: str) -> None:
     if chapter.isdigit():
         import importlib
 
@@ -662,13 +685,15 @@ def question(qid: str) -> Question:
         except ModuleNotFoundError as err:
             if err.name != name:
                 raise
-    if qid not in _REGISTRY:
-        known = sorted((k for k in _REGISTRY if k.split(".")[0] == chapter),
-                       key=lambda k: [int(p) if p.isdigit() else p
-                                      for p in k.split(".")])
-        raise KeyError(f"no exercise {qid!r}; known in chapter {chapter}: "
-                       + (", ".join(known) or "none"))
-    return _REGISTRY[qid]
+
+
+def chapter_questions(chapter: str | int) -> list[str]:
+    """Ids of the registered questions of `chapter`, in exercise order."""
+    chapter = str(chapter)
+    _load_chapter(chapter)
+    return sorted((k for k in _REGISTRY if k.split(".")[0] == chapter),
+                  key=lambda k: [int(p) if p.isdigit() else p
+                                 for p in k.split(".")])
 
 
 def grade(qid: str, answer: Any) -> Feedback:
@@ -676,6 +701,41 @@ def grade(qid: str, answer: Any) -> Feedback:
     return question(qid).grade(answer)
 
 
+_LAST: dict[str, Feedback] = {}
+"""The latest feedback per exercise in this Python session.  It lives in
+the kernel's memory only: nothing is written to disk, and a restarted
+kernel starts from "not attempted"."""
+
+
 def check(qid: str, answer: Any) -> None:
-    """Grade and print the feedback (returns None, so nbval sees one line)."""
-    print(grade(qid, answer))
+    """Grade and print the feedback (returns None, so nbval sees one line);
+    the result counts towards `progress`."""
+    fb = grade(qid, answer)
+    _LAST[str(qid)] = fb
+    print(fb)
+
+
+def progress(chapter: str | int):
+    """Where the reader stands in a chapter's exercises: one row per
+    exercise with its latest result in this session (NOT ATTEMPTED if it
+    was never checked), and a count of each result in the title.  Nothing
+    is saved outside the notebook."""
+    from scalebook.tabular import Table
+
+    ids = chapter_questions(chapter)
+    if not ids:
+        raise ValueError(f"chapter {chapter} has no exercises; chapters "
+                         "with exercises have a module "
+                         "scalebook.exercises.chNN")
+    rows = []
+    for qid in ids:
+        fb = _LAST.get(qid)
+        rows.append([qid, fb.label if fb else LABELS[BLANK]])
+    counts: dict[str, int] = {}
+    for _, label in rows:
+        counts[label] = counts.get(label, 0) + 1
+    order = [LABELS[s] for s in (PASS, FAIL, BAD_TYPE, BUG, BLANK)]
+    summary = ", ".join(f"{counts[k]} {k.lower()}" for k in order
+                        if k in counts)
+    return Table(["exercise", "result"], rows,
+                 title=f"Chapter {chapter}: {summary} (of {len(ids)})")

@@ -16,6 +16,8 @@ _TPU_TEXT = "Austin et al. 2025, Part 2 text"
 _GPU_TABLE = "Austin et al. 2025, Part 12 (GPUs) spec table"
 _GPU_TEXT = "Austin et al. 2025, Part 12 (GPUs) text and calculations"
 _GPU_NET = "Austin et al. 2025, Part 12 networking tables"
+_ASSUMED_POD = (_GPU_NET + ": the book describes the H100 SuperPod; the "
+                "same layout is assumed for this 8-GPU node")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ class Chip:
     mxus_per_core: int | None = None
     vmem_bytes: float | None = None
     sms: int | None = None  # streaming multiprocessors (GPU)
+    # ---- GPU details (Chapter 12); None on TPUs ----
+    clock_hz: float | None = None  # boost clock (Hz)
+    base_clock_hz: float | None = None  # base clock (Hz)
+    smem_per_sm: float | None = None  # shared memory per SM (bytes)
+    l2_bytes: float | None = None  # L2 cache (bytes)
+    tc_flops_per_cycle: float | None = None  # dense bf16 FLOPs per Tensor
+    #   Core per clock cycle (an SM has SM_SUBPARTITIONS Tensor Cores)
+    nvswitches: int | None = None  # NVSwitch chips in one NVLink domain
+    nvswitch: str | None = None  # the switch model, a key of SWITCHES
+    scale_out: str | None = None  # the cluster layout, a key of SCALE_OUT
     release: int | None = None  # year
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -54,9 +66,12 @@ class Chip:
     def peak_flops(self, dtype: str = "bf16") -> float:
         """Peak dense FLOP/s (OP/s for integer types) for `dtype`."""
         if dtype not in self.flops:
+            others = [c.name for c in CHIPS.values() if dtype in c.flops]
+            alt = (f"; chips that have it: {', '.join(others)}" if others
+                   else "")
             raise ValueError(
                 f"{self.name} has no {dtype!r} throughput in the registry; "
-                f"known dtypes for it: {', '.join(self.flops)}")
+                f"known dtypes for it: {', '.join(self.flops)}{alt}")
         return self.flops[dtype]
 
     @property
@@ -187,16 +202,27 @@ def _tpu(name, *, bf16, int8, hbm, hbm_bw, link, topology, max_slice,
 
 
 def _gpu(name, *, flops, hbm, hbm_bw, nvlink, links, sms, node=8,
-         node_egress=50e9, release=None, extra_sources=None) -> Chip:
-    sources = {k: _GPU_TABLE for k in ("flops", "hbm_bytes", "hbm_bw", "sms")}
+         node_egress=50e9, release=None, clock=None, base_clock=None,
+         smem_per_sm=None, l2=None, tc_flops=None, nvswitches=None,
+         nvswitch=None, scale_out=None, extra_sources=None) -> Chip:
+    sources = {k: _GPU_TABLE for k in ("flops", "hbm_bytes", "hbm_bw", "sms",
+                                       "clock_hz", "base_clock_hz",
+                                       "smem_per_sm", "l2_bytes")}
     sources.update({"link_bw": _GPU_NET, "links": _GPU_NET,
                     "max_slice": _GPU_NET, "topology": _GPU_NET,
+                    "nvswitches": _GPU_NET, "nvswitch": _GPU_NET,
+                    "scale_out": _GPU_NET + " (the H100 DGX SuperPod)",
+                    "tc_flops_per_cycle": _GPU_TEXT + " (SM internals)",
                     "dcn_bw": _GPU_NET + " (one 400 Gb/s NIC per GPU)"})
     sources.update(extra_sources or {})
     return Chip(name=name, kind="gpu", flops=flops, hbm_bytes=hbm,
                 hbm_bw=hbm_bw, link_bw=nvlink, links=links,
                 topology="NVSwitch", max_slice=(node,), dcn_bw=node_egress,
-                sms=sms, release=release, sources=sources)
+                sms=sms, release=release, clock_hz=clock,
+                base_clock_hz=base_clock, smem_per_sm=smem_per_sm,
+                l2_bytes=l2, tc_flops_per_cycle=tc_flops,
+                nvswitches=nvswitches, nvswitch=nvswitch,
+                scale_out=scale_out, sources=sources)
 
 
 CHIPS: dict[str, Chip] = {c.name: c for c in [
@@ -221,21 +247,49 @@ CHIPS: dict[str, Chip] = {c.name: c for c in [
          link=9.0e10, topology="3D torus", max_slice=(4, 4, 576),
          dcn=12.5e9, cores=2, host=(2, 2, 1), mxu=256, release=2025),
     _gpu("A100", flops={"bf16": 3.1e14, "int8": 6.2e14}, hbm=80e9,
-         hbm_bw=2.0e12, nvlink=25e9, links=12, sms=108, release=2020),
+         hbm_bw=2.0e12, nvlink=25e9, links=12, sms=108, release=2020,
+         clock=1.41e9, base_clock=1.10e9, smem_per_sm=192 * 2**10, l2=40e6,
+         tc_flops=512, nvswitches=6, scale_out="DGX SuperPod",
+         extra_sources={
+             "flops": _GPU_TABLE + " (its fp8/int8 column is int8 only: "
+                                   "Ampere has no fp8 Tensor Cores)",
+             "scale_out": _ASSUMED_POD}),
     _gpu("H100", flops={"bf16": 9.89e14, "fp8": 1.979e15, "int8": 1.979e15},
          hbm=80e9, hbm_bw=3.35e12, nvlink=25e9, links=18, sms=132,
-         release=2022, extra_sources={
+         release=2022, clock=1.98e9, base_clock=1.59e9,
+         smem_per_sm=256 * 2**10, l2=50e6, tc_flops=1024, nvswitches=4,
+         nvswitch="NVSwitch (Hopper)", scale_out="DGX SuperPod",
+         extra_sources={
              "flops": _GPU_TEXT + " (dense = half of the 1.979e15 sparse "
                                   "figure)",
              "hbm_bw": _GPU_TEXT + " (3.35e12 in the calculations)"}),
     _gpu("H200", flops={"bf16": 9.9e14, "fp8": 2.0e15, "int8": 2.0e15},
          hbm=141e9, hbm_bw=4.8e12, nvlink=25e9, links=18, sms=132,
-         release=2024),
+         release=2024, clock=1.98e9, base_clock=1.59e9,
+         smem_per_sm=256 * 2**10, l2=50e6, tc_flops=1024, nvswitches=4,
+         nvswitch="NVSwitch (Hopper)", scale_out="DGX SuperPod",
+         extra_sources={"scale_out": _ASSUMED_POD}),
     _gpu("B200", flops={"bf16": 2.25e15, "fp8": 4.5e15, "int8": 4.5e15,
                         "fp4": 9.0e15},
          hbm=192e9, hbm_bw=8.0e12, nvlink=50e9, links=18, sms=148,
-         release=2025, extra_sources={
-             "flops": _GPU_TEXT + " (2.25e15 bf16 in the calculations)"}),
+         release=2025, smem_per_sm=256 * 2**10, l2=126e6, tc_flops=2048,
+         nvswitches=2, scale_out="DGX SuperPod", extra_sources={
+             "flops": _GPU_TEXT + " (2.25e15 bf16 in the calculations)",
+             "hbm_bw": _GPU_TEXT + " (8e12 in the table and calculations; "
+                                   "the text also says 9 TB/s)",
+             "scale_out": _ASSUMED_POD}),
+    # One NVL72 rack: 36 GB200 boards of 2 B200 GPUs + 1 Grace CPU each, all
+    # 72 GPUs in one NVLink domain. Per-GPU numbers are the B200 row.
+    _gpu("GB200 NVL72", flops={"bf16": 2.25e15, "fp8": 4.5e15,
+                               "int8": 4.5e15, "fp4": 9.0e15},
+         hbm=192e9, hbm_bw=8.0e12, nvlink=50e9, links=18, sms=148, node=72,
+         node_egress=3.6e12 / 72, release=2025, smem_per_sm=256 * 2**10,
+         l2=126e6, tc_flops=2048, nvswitches=18, extra_sources={
+             k: _GPU_TABLE + " (B200 row: a GB200 is 2 B200 + 1 Grace)"
+             for k in ("flops", "hbm_bytes", "hbm_bw", "sms", "smem_per_sm",
+                       "l2_bytes")} | {
+             "dcn_bw": _GPU_NET + " (3.6e12 B/s rack egress over 72 GPUs)",
+             "max_slice": _GPU_NET + " (72 GPUs per NVLink domain)"}),
 ]}
 
 # Peak of the vector unit (VPU) of one TensorCore, FLOP/s.
@@ -257,11 +311,101 @@ def vmem_bw(name: str | Chip) -> float:
 # Latency of one ICI hop between neighbouring chips (seconds).
 ICI_HOP_LATENCY = 1e-6  # Austin et al. 2025, Part 3 ("about 1 us per hop")
 
+# ---- GPU internals and networks (Chapter 12) -----------------------------
+
+SM_SUBPARTITIONS = 4
+"""Subpartitions per SM, each with one Tensor Core and one warp scheduler
+(Austin et al. 2025, Part 12, SM internals)."""
+
+FP32_LANES_PER_SUBPARTITION = 32
+"""fp32 CUDA cores per SM subpartition (Part 12, SM internals)."""
+
+REGISTER_BYTES_PER_SM = 4 * 16 * 2**10 * 4
+"""Register file of one SM (bytes): 4 subpartitions of 16k 32-bit
+registers = 256 KiB (Part 12, SM internals)."""
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A network switch: `ports` ports of `port_bw` bytes/s each (one way)."""
+
+    name: str
+    ports: int
+    port_bw: float
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def bandwidth(self) -> float:
+        """All ports together, one way (bytes/s)."""
+        return self.ports * self.port_bw
+
+
+SWITCHES: dict[str, Switch] = {s.name: s for s in [
+    Switch("NVSwitch (Hopper)", ports=64, port_bw=25e9, sources={
+        "ports": _GPU_NET, "port_bw": _GPU_NET + " (64 x 25 GB/s)"}),
+    Switch("InfiniBand NDR", ports=64, port_bw=50e9, sources={
+        "ports": _GPU_NET, "port_bw": _GPU_NET + " (NDR: 50 GB/s a port)"}),
+]}
+"""The switches whose port counts the registry knows."""
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    """How GPU nodes are joined beyond NVLink: a rail-optimised fat tree.
+
+    nodes_per_su: NVLink nodes in one scalable unit (SU), all under
+    `leaf_per_su` leaf switches; `spine_per_group` spine switches join
+    `sus_per_group` SUs at full bisection.  switch: a key of SWITCHES.
+    """
+
+    name: str
+    nodes_per_su: int
+    leaf_per_su: int
+    sus_per_group: int
+    spine_per_group: int
+    switch: str
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+SCALE_OUT: dict[str, ScaleOut] = {p.name: p for p in [
+    ScaleOut("DGX SuperPod", nodes_per_su=32, leaf_per_su=8, sus_per_group=4,
+             spine_per_group=16, switch="InfiniBand NDR", sources={
+                 k: _GPU_NET + " (H100 DGX SuperPod, 1024 GPUs)"
+                 for k in ("nodes_per_su", "leaf_per_su", "sus_per_group",
+                           "spine_per_group", "switch")}),
+]}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A number somebody measured (not a spec): value, unit, what, source."""
+
+    value: float
+    unit: str
+    what: str
+    source: str
+
+
+MEASURED: dict[str, Measured] = {
+    "H100 node all-reduce bus bandwidth": Measured(
+        370e9, "B/s", "8 x H100, NCCL all-reduce, best case (messages of "
+        "about 10 GB)", _GPU_TEXT),
+    "H100 node all-reduce bus bandwidth, SHARP": Measured(
+        480e9, "B/s", "8 x H100, all-reduce reduced inside NVSwitch",
+        _GPU_TEXT),
+    "H100 node all-reduce bus bandwidth, 58 MB": Measured(
+        150e9, "B/s", "8 x H100, all-reduce of a 58 MB array (one LLaMA-70B "
+        "MLP shard)", _GPU_TEXT),
+}
+"""Published measurements the chapters compare the model with."""
+
+
 _ALIASES = {"v3": "TPU v3", "v4": "TPU v4p", "v4p": "TPU v4p",
             "v5e": "TPU v5e", "v5p": "TPU v5p", "v6e": "TPU v6e",
             "trillium": "TPU v6e", "7x": "TPU7x", "tpu7x": "TPU7x",
             "tpuv5e": "TPU v5e", "tpuv5p": "TPU v5p", "tpuv4p": "TPU v4p",
-            "tpuv6e": "TPU v6e", "tpuv3": "TPU v3", "tpuv4": "TPU v4p"}
+            "tpuv6e": "TPU v6e", "tpuv3": "TPU v3", "tpuv4": "TPU v4p",
+            "gb200": "GB200 NVL72", "nvl72": "GB200 NVL72"}
 
 
 def _key(name: str) -> str:

@@ -15,7 +15,8 @@ from scalebook.tabular import Table
 from scalebook.units import fmt_bytes, si
 
 __all__ = ["Table", "spec_table", "derived_table", "bandwidth_chart",
-           "bandwidth_ratios"]
+           "bandwidth_ratios", "gpu_spec_table", "compute_units_table",
+           "network_table"]
 
 ChipList = Iterable[str | hardware.Chip] | None
 
@@ -134,3 +135,97 @@ def bandwidth_chart(chips: ChipList = None, ax=None):
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# ---- GPUs next to TPUs (Chapter 12) ------------------------------------
+
+def _gpu_or_tpu(gpu: Callable, tpu: Callable) -> Callable:
+    return lambda c: gpu(c) if c.kind == "gpu" else tpu(c)
+
+
+def _missing(_c):
+    raise ValueError("not in the registry")
+
+
+def gpu_spec_table(chips: ChipList = None) -> Table:
+    """Per-GPU specs from the registry (all GPUs by default): peak FLOP/s
+    by dtype (dense), HBM, the NVLink domain and the NIC (bytes/s one way).
+    A dash: the chip has no such Tensor Core format (fp8 on an A100)."""
+    cs = hardware.gpus() if chips is None else _chips(chips)
+    cols = [
+        ("chip", lambda c: c.name, str),
+        ("year", lambda c: c.release, str),
+        ("SMs", lambda c: c.sms, str),
+        ("bf16", lambda c: c.peak_flops("bf16"), _rate("FLOP/s")),
+        ("fp8", lambda c: c.peak_flops("fp8"), _rate("FLOP/s")),
+        ("fp4", lambda c: c.peak_flops("fp4"), _rate("FLOP/s")),
+        ("HBM", lambda c: c.hbm_bytes, fmt_bytes),
+        ("HBM BW", lambda c: c.hbm_bw, _rate("B/s")),
+        ("NVLink per GPU", lambda c: c.gpu_egress_bw, _rate("B/s")),
+        ("NVLink domain", lambda c: c.max_chips, lambda x: f"{x} GPUs"),
+        ("NVSwitches", lambda c: c.nvswitches, str),
+        ("NIC", lambda c: c.bandwidth("dcn"), _rate("B/s")),
+    ]
+    return _build(cs, cols, "Per-GPU specs (registry: scalebook.hardware; "
+                  "dense FLOP/s)")
+
+
+def compute_units_table(chips: ChipList = ("H100", "B200", "TPU v5p",
+                                           "TPU v5e")) -> Table:
+    """Where the FLOPs come from: SMs and Tensor Cores of a GPU next to the
+    TensorCores and MXUs of a TPU (counts per chip, FLOP/s, bytes)."""
+    from scalebook.hardware import REGISTER_BYTES_PER_SM, SM_SUBPARTITIONS
+
+    count = lambda x: f"{x:,.0f}"
+    cols = [
+        ("chip", lambda c: c.name, str),
+        ("cores", _gpu_or_tpu(lambda c: c.sms, lambda c: c.cores),
+         count),
+        ("core is", _gpu_or_tpu(lambda c: "SM", lambda c: "TensorCore"),
+         str),
+        ("matrix units", _gpu_or_tpu(
+            lambda c: c.sms * SM_SUBPARTITIONS,
+            lambda c: c.cores * c.mxus_per_core), count),
+        ("unit is", _gpu_or_tpu(lambda c: "Tensor Core",
+                                lambda c: f"MXU {c.mxu_size}x{c.mxu_size}"),
+         str),
+        ("bf16 per unit", _gpu_or_tpu(
+            lambda c: c.peak_flops() / (c.sms * SM_SUBPARTITIONS),
+            lambda c: c.peak_flops() / (c.cores * c.mxus_per_core)),
+         _rate("FLOP/s")),
+        ("scratchpad", _gpu_or_tpu(lambda c: c.sms * c.smem_per_sm,
+                                   lambda c: c.vmem_bytes or _missing(c)),
+         lambda x: fmt_bytes(x, binary=True)),
+        ("registers", _gpu_or_tpu(lambda c: c.sms * REGISTER_BYTES_PER_SM,
+                                  _missing),
+         lambda x: fmt_bytes(x, binary=True)),
+        ("L2", _gpu_or_tpu(lambda c: c.l2_bytes or _missing(c), _missing),
+         fmt_bytes),
+    ]
+    return _build(_chips(chips), cols, "Compute units per chip (registry: "
+                  "scalebook.hardware; scratchpad = SMEM on a GPU, VMEM on "
+                  "a TPU)")
+
+
+def network_table(chips: ChipList = ("H100", "B200", "GB200 NVL72",
+                                     "TPU v5p", "TPU v5e")) -> Table:
+    """HBM, scale-up (NVLink or ICI) and scale-out (InfiniBand NIC or DCN)
+    bandwidth of one chip (bytes/s, one way), and how many chips share the
+    scale-up network."""
+    cols = [
+        ("chip", lambda c: c.name, str),
+        ("HBM", lambda c: c.hbm_bw, _rate("B/s")),
+        ("scale-up", _gpu_or_tpu(lambda c: "NVLink", lambda c: "ICI"), str),
+        ("scale-up egress", lambda c: c.link_bw * c.links, _rate("B/s")),
+        ("scale-up domain", lambda c: c.max_chips, lambda x: f"{x:,}"),
+        ("scale-out", _gpu_or_tpu(lambda c: "InfiniBand", lambda c: "DCN"),
+         str),
+        ("scale-out egress", lambda c: c.bandwidth("dcn"), _rate("B/s")),
+        ("HBM / scale-up", lambda c: c.hbm_bw / (c.link_bw * c.links),
+         lambda x: f"{x:.1f}"),
+        ("scale-up / scale-out",
+         lambda c: c.link_bw * c.links / c.bandwidth("dcn"),
+         lambda x: f"{x:.0f}"),
+    ]
+    return _build(_chips(chips), cols, "Bandwidth out of one chip, one way, "
+                  "all links together (registry: scalebook.hardware)")

@@ -14,6 +14,9 @@ import scalebook.exercises.ch01 as ch01
 from scalebook.grading import (BAD_TYPE, BLANK, FAIL, PASS, Hint, Parts,
                                grade, question)
 
+import hint_checks
+_hint = hint_checks.hint
+
 V5E, V5P, V6E, H100 = (sb.chip(n) for n in ("v5e", "v5p", "v6e", "H100"))
 
 # ---------------------------------------------------------------------------
@@ -57,6 +60,13 @@ def _crossing(weight_bytes):
 
 
 B11 = _crossing(1)
+# 1.14: f32 x[64, 512] @ int8 w[512, 1024] converted to f32 first.
+B14, D14, F14 = 64, 512, 1024
+IDEAL_14 = 4 * B14 * D14 + D14 * F14 + 4 * B14 * F14
+# XLA:CPU's ops: convert (reads int8 w, writes f32 w), then the dot (reads
+# x and the f32 w, writes y).
+XLA_14 = (D14 * F14 + 4 * D14 * F14) + (4 * B14 * D14 + 4 * D14 * F14
+                                        + 4 * B14 * F14)
 
 
 def _mystery_chip():
@@ -101,6 +111,7 @@ READER = {
     "1.11": B11,
     "1.12": _mystery_chip(),
     "1.13": step_time,
+    "1.14": {"ideal": IDEAL_14, "xla": XLA_14},
 }
 NUMBER_QIDS = ["1.1", "1.2", "1.4", "1.5", "1.6", "1.7", "1.8", "1.10",
                "1.11"]
@@ -119,6 +130,7 @@ def test_the_givens_agree_with_the_statements():
         B7, D7, F7)
     assert (ch01.NARROW["d"], ch01.NARROW["f"]) == (D11, F11)
     assert BOUND_3 == "compute" and READER["1.12"] == ch01.MYSTERY["chip"]
+    assert ch01.DEQUANT == dict(b=B14, d=D14, f=F14)
 
 
 @pytest.mark.parametrize("qid", list(READER))
@@ -135,21 +147,10 @@ def test_a_string_gets_a_type_message(qid):
 # ---------------------------------------------------------------------------
 # Every hint, reached by the mistake it names
 # ---------------------------------------------------------------------------
-def _sub(qid, part):
-    q = question(qid)
-    return q.parts[part] if part else q
 
 
-def _hint(qid, part, words):
-    found = {h.message for h in _sub(qid, part).hints if words in h.message}
-    assert len(found) == 1, (qid, part, words, found)
-    return found.pop()
 
 
-def _answer(qid, part, value):
-    if part is None:
-        return value
-    return dict(READER[qid], **{part: value})
 
 
 MS, US = 1e3, 1e6
@@ -203,28 +204,23 @@ MISTAKES = [
     ("1.12", None, "TPU v5e", "both features"),
     ("1.12", None, "TPU v5p", "both features"),
     ("1.12", None, "H100", "both features"),
+    ("1.14", "ideal", 4 * (B14 * D14 + D14 * F14 + B14 * F14), "counts w in"),
+    ("1.14", "ideal", B14 * D14 + D14 * F14 + B14 * F14, "elements"),
+    ("1.14", "xla", IDEAL_14, "converts w as it loads"),
+    ("1.14", "xla", IDEAL_14 + 4 * D14 * F14, "crosses memory twice"),
+    ("1.14", "xla", 4 * (B14 * D14 + D14 * F14 + B14 * F14), "f32 w read"),
 ]
 
 
 @pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
 def test_each_mistake_gets_its_own_hint(qid, part, answer, words):
-    fb = grade(qid, _answer(qid, part, answer))
-    want = _hint(qid, part, words)
-    assert fb.status == FAIL
-    assert fb.message == (f"{part}: {want}" if part else want)
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer, words)
 
 
-def _all_hints(qid):
-    q = question(qid)
-    subs = q.parts.items() if isinstance(q, Parts) else [(None, q)]
-    return {(qid, part, h.message) for part, sub in subs for h in sub.hints}
 
 
 def test_every_hint_is_reached_by_a_mistake():
-    reached = {(qid, part, _hint(qid, part, words))
-               for qid, part, _, words in MISTAKES}
-    every = set().union(*(_all_hints(q) for q in READER))
-    assert every == reached, every - reached
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
 
 
 def _hints_with_expected(qid):
@@ -235,7 +231,7 @@ def _hints_with_expected(qid):
             yield sub, h
 
 
-@pytest.mark.parametrize("qid", NUMBER_QIDS + ["1.3", "1.9"])
+@pytest.mark.parametrize("qid", NUMBER_QIDS + ["1.3", "1.9", "1.14"])
 def test_hints_that_say_too_small_or_too_large_point_the_right_way(qid):
     """Issue 8: a too-small answer must not be explained by a mistake that
     would make it larger."""
@@ -348,3 +344,41 @@ def test_no_hint_is_unreachable_by_construction():
         for sub, h in _hints_with_expected(qid):
             if isinstance(h, Hint) and isinstance(h.value, str):
                 assert h.value != sub.expected_value(), (qid, h.message)
+
+
+# ---------------------------------------------------------------------------
+# 1.14: graded against the compiled program
+# ---------------------------------------------------------------------------
+def test_dequant_bytes_are_xlas_count_of_the_compiled_program():
+    from scalebook import bench
+
+    want = question("1.14").parts["xla"].expected_value()
+    assert want == bench.bytes_accessed(ch01.dequant_program())
+    assert want > 4 * IDEAL_14        # the unfused convert costs that much
+
+
+def _shape_bytes(text):
+    import re
+
+    size = {"s8": 1, "f32": 4, "bf16": 2}
+    dtype, dims = re.match(r"(\w+)\[([\d,]*)\]", text).groups()
+    return size[dtype] * math.prod(int(d) for d in dims.split(",") if d)
+
+
+def test_dequant_ops_list_what_the_reader_adds_up():
+    """Reading the listed ops as the statement says (each op reads its
+    operands and writes its result) gives XLA's count."""
+    import re
+
+    ops = ch01.dequant_ops()
+    shapes, total = {}, 0
+    for line in ops:
+        name, rest = re.match(r"(?:ROOT )?%([\w.\-]+) = (.*)", line).groups()
+        shapes[name] = _shape_bytes(rest)
+        if "parameter(" in rest:
+            continue
+        operands = re.search(r"\(([^)]*)\)", rest).group(1)
+        total += shapes[name] + sum(shapes[o.strip().lstrip("%")]
+                                    for o in operands.split(","))
+    assert any("s8[" in ln and "parameter" in ln for ln in ops)
+    assert total == XLA_14 == question("1.14").parts["xla"].expected_value()

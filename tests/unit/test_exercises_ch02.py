@@ -14,6 +14,9 @@ from scalebook import grading
 from scalebook.exercises import ch02
 from scalebook.grading import BAD_TYPE, BLANK, FAIL, PASS, Parts, question
 
+import hint_checks
+_hint = hint_checks.hint
+
 V5E, V5P, V6E = sb.chip("v5e"), sb.chip("v5p"), sb.chip("v6e")
 LAT = sb.hardware.ICI_HOP_LATENCY
 
@@ -69,6 +72,11 @@ VPU = {"ratio": V5P.peak_flops("bf16") / (VPU_CORE * V5P.cores),
        "add": "memory" if T_ADD_BYTES > T_ADD_FLOPS else "compute"}
 # 2.8: row m meets cell (k, n) on cycle m + k + n, counting from 0.
 MXU = {"cycles": 511 + 127 + 127 + 1, "util_small": 8 / (8 + 127 + 127)}
+# 2.10: f32 x[96, 150] @ w[150, 300]. XLA counts the dot: 2MKN. A v5e MXU
+# (128x128) holds w in 2 x 3 tiles of 128x128 (zero-padded); the 96 rows
+# of x stream through each: 6 tiles x 128 x 128 MAC slots x 96 rows.
+M10, K10, N10 = 96, 150, 300
+TILES = {"xla": 2 * M10 * K10 * N10, "mxu": 2 * 6 * 128 * 128 * M10}
 
 
 def torus_hops(a, b, shape, wraparound):
@@ -80,7 +88,8 @@ def torus_hops(a, b, shape, wraparound):
 
 
 READER = {"2.1": T1, "2.2": POD, "2.3": B3, "2.4": INT8, "2.5": SEND,
-          "2.6": HOST, "2.7": VPU, "2.8": MXU, "2.9": torus_hops}
+          "2.6": HOST, "2.7": VPU, "2.8": MXU, "2.9": torus_hops,
+          "2.10": TILES}
 
 
 @pytest.mark.parametrize("qid", list(READER))
@@ -95,6 +104,8 @@ def test_the_statements_facts_hold_in_the_registry():
     assert INT8["vmem"] < INT8["hbm"] / 10           # "a small batch"
     assert INT8["hbm"] > I4 / 2                       # above weights-only
     assert (ch02.SEND["src"], ch02.SEND["dst"]) == ((0, 0), (6, 13))
+    assert ch02.TILE == dict(chip="v5e", m=M10, k=K10, n=N10)
+    assert V5E.mxu_size == 128                        # "a 128x128 MXU"
 
 
 @pytest.mark.parametrize("qid", list(READER))
@@ -127,19 +138,10 @@ def test_other_spellings_of_a_right_answer_pass(qid, answer):
 # ---------------------------------------------------------------------------
 # Every hint, reached by the mistake it names
 # ---------------------------------------------------------------------------
-def _sub(qid, part):
-    q = question(qid)
-    return q.parts[part] if part else q
 
 
-def _hint(qid, part, words):
-    found = {h.message for h in _sub(qid, part).hints if words in h.message}
-    assert len(found) == 1, (qid, part, words, found)
-    return found.pop()
 
 
-def _answer(qid, part, value):
-    return value if part is None else dict(READER[qid], **{part: value})
 
 
 MISTAKES = [
@@ -178,25 +180,23 @@ MISTAKES = [
     ("2.8", "cycles", 512 + 128 + 128, "off by 2"),
     ("2.8", "cycles", 512 * 128 * 128, "MAC count"),
     ("2.8", "util_small", 1.0, "idle"),
+    ("2.10", "xla", TILES["mxu"], "zero padding"),
+    ("2.10", "xla", M10 * K10 * N10, "multiply-add is two"),
+    ("2.10", "mxu", TILES["xla"], "useful work"),
+    ("2.10", "mxu", 2 * 128 * 256 * 384, "m needs no rounding"),
+    ("2.10", "mxu", 2 * M10 * 256 * N10, "round n up"),
+    ("2.10", "mxu", 2 * M10 * K10 * 384, "round k up"),
+    ("2.10", "mxu", TILES["mxu"] / 2, "2 FLOPs per MAC slot"),
 ]
 
 
 @pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
 def test_each_mistake_gets_its_own_hint(qid, part, answer, words):
-    fb = grade(qid, _answer(qid, part, answer))
-    want = _hint(qid, part, words)
-    assert fb.status == FAIL
-    assert fb.message == (f"{part}: {want}" if part else want)
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer, words)
 
 
 def test_every_hint_is_reached_by_a_mistake():
-    every = set()
-    for qid in READER:
-        q = question(qid)
-        subs = q.parts.items() if isinstance(q, Parts) else [(None, q)]
-        every |= {(qid, p, h.message) for p, sub in subs for h in sub.hints}
-    reached = {(qid, p, _hint(qid, p, w)) for qid, p, _, w in MISTAKES}
-    assert every == reached, every - reached
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
 
 
 def test_the_pod_cores_of_the_chapter_chip():
@@ -245,3 +245,15 @@ def test_hop_counter_accepts_numpy_results_and_knows_the_stub():
 
     assert grade("2.9", with_numpy).passed
     assert grade("2.9", stub).status == BLANK
+
+
+# ---------------------------------------------------------------------------
+# 2.10: graded against the compiled program
+# ---------------------------------------------------------------------------
+def test_tile_flops_are_xlas_count_of_the_compiled_program():
+    from scalebook import bench
+
+    want = question("2.10").parts["xla"].expected_value()
+    assert want == bench.flops(ch02.tile_program())
+    assert want == TILES["xla"]         # XLA counts no padding
+

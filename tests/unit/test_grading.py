@@ -430,3 +430,35 @@ def test_chapter_modules_load_on_attribute_access_without_jax():
     out = subprocess.run([sys.executable, "-c", code], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_progress_lists_every_exercise_with_its_latest_result(capsys):
+    from scalebook import grading
+    grading._LAST.clear()
+    grading.check("2.8", "nonsense")       # wrong type
+    grading.check("2.8", None)             # then blank again: latest wins
+    grading.check("2.5", {"hops_pod": 0})  # some result for 2.5
+    table = grading.progress(2)
+    assert table.column("exercise") == grading.chapter_questions(2)
+    results = dict(zip(table.column("exercise"), table.column("result")))
+    assert results["2.8"] == "NOT ATTEMPTED"
+    assert results["2.5"] in ("NOT YET", "WRONG TYPE")
+    assert results["2.1"] == "NOT ATTEMPTED"
+    n = len(grading.chapter_questions(2))
+    title = str(table).splitlines()[0]
+    assert title.startswith("Chapter 2:") and title.endswith(f"(of {n})")
+    assert f"{n - 1} not attempted" in title
+    capsys.readouterr()
+
+
+def test_progress_of_a_chapter_without_exercises_says_so():
+    from scalebook import grading
+    with pytest.raises(ValueError, match="no exercises"):
+        grading.progress(4321)
+
+
+def test_when_several_hints_match_the_nearest_one_wins():
+    q = g.Number("t.hints", 200.0, rtol=0.05, hints=[
+        g.wrong_value(100.0, "first"), g.wrong_value(103.0, "second")])
+    assert q.grade(102.9).message == "second"
+    assert q.grade(100.1).message == "first"

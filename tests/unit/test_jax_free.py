@@ -49,6 +49,11 @@ JAX_FREE_MODULES = {
     "tabular": ("t = sb.tabular.Table(['a', 'n'], [['x', 1.5]])\n"
                 "assert str(t).splitlines()[-1] == 'x  1.5'"),
     "tables": "assert 'TPU v5e' in str(sb.tables.spec_table())",
+    "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
+                "assert cl.switch_count()['total'] == 560"),
+    "gpu_training": ("c = sb.gpu_training.layer_cost('H100', 4e6, 8192, "
+                     "28672, dp=1024)\n"
+                     "assert c.critical_tokens_per_gpu > 2000"),
     "moe_config": "assert sb.moe_config.moe_preset('deepseek-v3').E == 256",
     "moe_cost": ("p = sb.moe_cost.param_counts('deepseek-v3')\n"
                  "assert 0.05 < p['active'] / p['total'] < 0.06\n"

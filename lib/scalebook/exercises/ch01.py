@@ -1,15 +1,19 @@
 """Chapter 1 exercises: rooflines.
 
 Every expected value is computed from `scalebook.roofline` and
-`scalebook.hardware`, so answers follow the registry. The givens of each
-problem are the constants below; the notebook states the same values.
+`scalebook.hardware`, so answers follow the registry, except 1.14's XLA
+bytes, which are read from the compiled program (`scalebook.bench`) when
+the answer is checked.  The givens of each problem are the constants
+below; the notebook states the same values.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
 from scalebook import hardware, roofline as rl
+from scalebook.dtypes import dtype_bytes
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, returned_number, wrong_value)
 
@@ -278,3 +282,82 @@ def _grade_step_time(fn: Any) -> tuple[bool | None, str]:
 
 
 register(Custom("1.13", None, grader=_grade_step_time))
+
+
+# ---------------------------------------------------------------------------
+# 1.14 int8 weights converted on the fly: predict XLA's bytes
+# ---------------------------------------------------------------------------
+DEQUANT = dict(b=64, d=512, f=1024)  # x f32[b, d], w int8[d, f], y f32
+
+
+def _dq() -> tuple[int, int, int]:
+    return DEQUANT["b"], DEQUANT["d"], DEQUANT["f"]
+
+
+def dequant_matmul(x: Any, w: Any) -> Any:
+    """x[b, d] @ w[d, f], the int8 weights converted to x's dtype first
+    (exercise 1.14)."""
+    return x @ w.astype(x.dtype)
+
+
+@functools.lru_cache(maxsize=1)
+def dequant_program() -> Any:
+    """`dequant_matmul` for f32 x[b, d] and int8 w[d, f] (1.14's shapes),
+    compiled on this machine: a `jax.stages.Compiled`, built once per
+    session from abstract shapes (nothing runs)."""
+    import jax
+    import jax.numpy as jnp
+
+    b, d, f = _dq()
+    return jax.jit(dequant_matmul).lower(
+        jax.ShapeDtypeStruct((b, d), jnp.float32),
+        jax.ShapeDtypeStruct((d, f), jnp.int8)).compile()
+
+
+def dequant_ops() -> list[str]:
+    """The ops of `dequant_program`'s ENTRY computation, one short line
+    each: result shape, op and operands (metadata cut off)."""
+    text = dequant_program().as_text()
+    entry = text[text.index("\nENTRY"):].splitlines()[1:]
+    return [ln.strip().split(", metadata=")[0].split(", backend_config=")[0]
+            for ln in entry if " = " in ln]
+
+
+def dequant_ideal_bytes() -> float:
+    """Bytes if each array crosses memory once in its stored dtype: x and y
+    in f32, w in int8 (the chapter's count)."""
+    return rl.matmul_bytes(*_dq(), "f32", weight_dtype="int8")
+
+
+def dequant_xla_bytes() -> float:
+    """Bytes XLA's cost analysis counts for `dequant_program`."""
+    from scalebook import bench
+
+    return bench.bytes_accessed(dequant_program())
+
+
+_ALL_F32 = rl.matmul_bytes(*_dq(), "f32")
+_ELEMENTS = rl.matmul_bytes(*_dq(), "int8")       # 1 byte per element
+_W_COPY = dtype_bytes("f32") * DEQUANT["d"] * DEQUANT["f"]  # f32 w, once
+register(Parts("1.14", None, parts={
+    "ideal": Number("1.14.ideal", dequant_ideal_bytes, rtol=0.01,
+                    unit="bytes", hints=[
+        wrong_value(_ALL_F32, "that counts w in f32 (4 bytes per weight); "
+                    "it is stored in int8, 1 byte each."),
+        wrong_value(_ELEMENTS, "you counted elements; x and y take 4 bytes "
+                    "each (f32), w 1 byte (int8)."),
+    ]),
+    "xla": Number("1.14.xla", dequant_xla_bytes, rtol=0.01, unit="bytes",
+                  hints=[
+        wrong_value(dequant_ideal_bytes(), "that is what a kernel that "
+                    "converts w as it loads it would move. Read the "
+                    "program's ops: XLA:CPU converts w in an op of its own, "
+                    "and cost analysis adds every op's reads and writes."),
+        wrong_value(dequant_ideal_bytes() + _W_COPY, "the f32 copy of w "
+                    "crosses memory twice: the convert writes it and the "
+                    "matmul reads it back."),
+        wrong_value(_ALL_F32, "that is an f32 w read once. Here the int8 w "
+                    "is read too, and its f32 copy is written before the "
+                    "matmul reads it."),
+    ]),
+}))

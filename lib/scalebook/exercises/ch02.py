@@ -2,10 +2,15 @@
 
 Every expected value is computed from `scalebook.hardware`,
 `scalebook.topology` and `scalebook.systolic`, so the answers follow the
-registry.  The givens of each problem (model sizes, shapes, chip
-coordinates) are the constants below; the notebook states the same values.
+registry; 2.10's XLA FLOPs are read from the compiled program
+(`scalebook.bench`) when the answer is checked.  The givens of each
+problem (model sizes, shapes, chip coordinates) are the constants below;
+the notebook states the same values.
 """
 from __future__ import annotations
+
+import functools
+from typing import Any
 
 import numpy as np
 
@@ -336,3 +341,80 @@ def _grade_hops(fn) -> tuple[bool | None, str]:
 
 
 register(Custom("2.9", None, grader=_grade_hops))
+
+
+# ---------------------------------------------------------------------------
+# 2.10 A matmul that does not fill the tiles: XLA's FLOPs vs the MXU's
+# ---------------------------------------------------------------------------
+TILE = dict(chip="v5e", m=96, k=150, n=300)  # x f32[m, k] @ w f32[k, n]
+
+
+def _tile_dims() -> tuple[int, int, int]:
+    return TILE["m"], TILE["k"], TILE["n"]
+
+
+@functools.lru_cache(maxsize=1)
+def tile_program() -> Any:
+    """x[m, k] @ w[k, n] in f32 for 2.10's shapes, compiled on this
+    machine: a `jax.stages.Compiled`, built once per session from abstract
+    shapes (nothing runs)."""
+    import jax
+    import jax.numpy as jnp
+
+    m, k, n = _tile_dims()
+    return jax.jit(jnp.matmul).lower(
+        jax.ShapeDtypeStruct((m, k), jnp.float32),
+        jax.ShapeDtypeStruct((k, n), jnp.float32)).compile()
+
+
+def tile_xla_flops() -> float:
+    """FLOPs XLA's cost analysis counts for `tile_program`."""
+    from scalebook import bench
+
+    return bench.flops(tile_program())
+
+
+def padded(size: int, tile: int) -> int:
+    """`size` rounded up to a whole number of tiles of `tile`."""
+    return -(-size // tile) * tile
+
+
+def tile_mxu_flops(chip: str | None = None) -> float:
+    """FLOPs' worth of MAC slots the MXU spends on x[m, k] @ w[k, n] when
+    every weight tile fills the whole mxu_size x mxu_size array, zeros
+    included: the m rows of x stream through each tile of w."""
+    s = _c(chip or TILE["chip"]).mxu_size
+    m, k, n = _tile_dims()
+    return 2 * m * padded(k, s) * padded(n, s)
+
+
+def _flops_2mkn(m: int, k: int, n: int) -> float:
+    return 2 * m * k * n
+
+
+_M, _K, _N = _tile_dims()
+_S = _c(TILE["chip"]).mxu_size
+register(Parts("2.10", None, parts={
+    "xla": Number("2.10.xla", tile_xla_flops, rtol=0.01, unit="FLOPs",
+                  hints=[
+        wrong_value(tile_mxu_flops(), "that counts the zero padding of the "
+                    "MXU tiles. XLA's cost analysis counts the dot in the "
+                    "program, whatever the hardware does with it."),
+        off_by(0.5, "off by 2×: a multiply-add is two FLOPs."),
+    ]),
+    "mxu": Number("2.10.mxu", tile_mxu_flops, rtol=0.01, unit="FLOPs",
+                  hints=[
+        wrong_value(_flops_2mkn(_M, _K, _N), "that is the useful work. "
+                    "A weight tile fills the whole array even where it "
+                    "holds zeros: round k and n up to whole tiles."),
+        wrong_value(_flops_2mkn(padded(_M, _S), padded(_K, _S),
+                                padded(_N, _S)),
+                    "only the weights are tiled: the rows of x stream "
+                    "through one per cycle, so m needs no rounding."),
+        wrong_value(_flops_2mkn(_M, padded(_K, _S), _N), "round n up to "
+                    "whole tiles too: the array's columns hold w's n."),
+        wrong_value(_flops_2mkn(_M, _K, padded(_N, _S)), "round k up to "
+                    "whole tiles too: the array's rows hold w's k."),
+        off_by(0.5, "off by 2×: count 2 FLOPs per MAC slot."),
+    ]),
+}))

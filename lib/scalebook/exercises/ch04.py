@@ -4,17 +4,19 @@ Expected values come from `scalebook.counting`, and two exercises are
 graded against the real model: 4.1's parameter count is the number of
 values in `scalebook.model.init_params`' tree (traced with
 `jax.eval_shape`, so nothing is drawn), and 4.9's FLOPs are XLA's count of
-the compiled `scalebook.model.forward` (`scalebook.model_xla`).  The givens
-are the constants below; the notebook states the same values.
+the compiled `scalebook.model.forward` (`scalebook.model_xla`).  4.9's
+known mistakes lie within its tolerance of each other; `grading.Number`
+shows the hint nearest the answer.  The givens are the
+constants below; the notebook states the same values.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from scalebook import counting as cnt
 from scalebook.grading import (Custom, Number, Parts, off_by, register,
-                               returned_number,
-                               wrong_value)
+                               returned_number, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -110,8 +112,8 @@ register(Number("4.3", lambda: cnt.attention_crossover(_cross_cfg(),
     off_by(4, "that is where attention matches the projections AND the "
            "MLP together; the question asks for the projections only."),
     off_by(3, "that is the crossover with the MLP alone."),
-    off_by(0.5, "too small by 2×: the attention core is two matmuls "
-           "(scores and the weighted sum of values)."),
+    off_by(2, "too large by 2×: the attention core is two matmuls "
+           "(scores and the weighted sum of values), not one."),
 ]))
 
 
@@ -244,6 +246,7 @@ def _fwd_work() -> Any:
     return Workload(**FWD_WORK)
 
 
+@functools.lru_cache(maxsize=1)
 def _fwd_xla() -> float:
     """FLOPs XLA counts for the compiled `scalebook.model.forward`."""
     from scalebook.model_xla import xla_forward_flops
@@ -261,8 +264,9 @@ def _fwd_without(key: str) -> float:
     return sum(f.values()) - f[key]
 
 
-register(Number("4.9", _fwd_xla, rtol=0.03,
-                unit="FLOPs", hints=[
+# Leaving out the attention core and leaving out the unembedding give
+# answers within 3 % of each other here: the nearer hint must win.
+register(Number("4.9", _fwd_xla, rtol=0.03, unit="FLOPs", hints=[
     wrong_value(_fwd_without("unembed"), "you left out the unembedding: "
                 "logits for every position, [B*T, D] x [D, V]."),
     wrong_value(_fwd_without("scores")

@@ -1,0 +1,234 @@
+"""Chapter 12 exercises: GPUs.
+
+Every expected value is computed by `scalebook.comms`, `scalebook.cluster`
+and `scalebook.gpu_training` from the registry, so the answers follow it.
+The givens of each problem are the constants below; the notebook states
+the same values.
+"""
+from __future__ import annotations
+
+import math
+
+from scalebook import cluster, comms, counting, hardware
+from scalebook import gpu_training as gt
+from scalebook.grading import (Choice, Number, Parts, off_by, register,
+                               wrong_value)
+
+# ---------------------------------------------------------------------------
+# Givens (the notebook's problem statements use these values)
+# ---------------------------------------------------------------------------
+GRADS = dict(chip="H100", params=8e9, bytes_per_param=2, node=8, su=256)
+FSDP = dict(chip="B200", gpus=1024, d=8192, f=28672, batch=4e6)
+PLACE = dict(chip="H100", mesh={"dp": 16, "pp": 4, "tp": 8})
+LEVELS = ("NVLink", "leaf", "spine")
+SHARP = dict(chip="H100", nbytes=1e9, gpus=8)
+OVERSUB = dict(chip="H100", mesh={"su": 4, "rest": 256}, axis="su",
+               nbytes=1e9, oversubscription=2)
+TP = dict(chip="B200", d=8192, f=16384)
+TP_CHOICES = (1, 2, 4, 8)
+DOMAINS = dict(h100="H100", nvl72="GB200 NVL72")
+MEMORY = dict(chip="H200", model="llama3-405b")
+
+
+def _c(name: str) -> hardware.Chip:
+    return hardware.chip(name)
+
+
+# ---------------------------------------------------------------------------
+# 12.1 All-reduce of gradients, inside a node and across an SU
+# ---------------------------------------------------------------------------
+def _grad_bytes() -> float:
+    return GRADS["params"] * GRADS["bytes_per_param"]
+
+
+def grad_allreduce(n: int) -> float:
+    """Bandwidth time (seconds) of the gradient all-reduce over n H100s."""
+    return comms.all_reduce(_grad_bytes(), {"g": n}, "g",
+                            GRADS["chip"]).bandwidth_time
+
+
+def _w_node() -> float:
+    c = _c(GRADS["chip"])
+    return c.max_slice[0] * c.dcn_bw
+
+
+register(Parts("12.1", None, parts={
+    "node": Number("12.1.node", lambda: grad_allreduce(GRADS["node"]),
+                   unit="s", hints=[
+        off_by(0.5, "off by 2×: an all-reduce is a reduce-scatter then an "
+               "all-gather, so the bytes cross the links twice."),
+        off_by(8 / 7, "close: each GPU keeps its own 1/N of the data, so "
+               "the ring moves (N-1)/N of V, not all of it."),
+        off_by(2, "off by 2×: the gradients are bf16, 2 bytes each."),
+    ]),
+    "su": Number("12.1.su", lambda: grad_allreduce(GRADS["su"]), unit="s",
+                 hints=[
+        off_by(8, "that uses one GPU's NIC; the hierarchical all-reduce "
+               "sends each node's share over all of the node's NICs at "
+               "once."),
+        wrong_value(2 * _grad_bytes() * 7 / 8 / _c(GRADS["chip"])
+                    .gpu_egress_bw,
+                    "that is the NVLink term; across nodes the NICs are "
+                    "slower. Take the slower level."),
+        off_by(0.5, "off by 2×: an all-reduce moves the bytes twice."),
+    ]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 12.2 The critical batch of FSDP across nodes (B200 cluster)
+# ---------------------------------------------------------------------------
+def fsdp_critical() -> float:
+    """Tokens per GPU above which FSDP over all GPUs is compute-bound."""
+    return gt.layer_cost(FSDP["chip"], FSDP["batch"], FSDP["d"], FSDP["f"],
+                         dp=FSDP["gpus"], zero=3).critical_tokens_per_gpu
+
+
+register(Number("12.2", fsdp_critical, unit="tokens", hints=[
+    wrong_value(_c(FSDP["chip"]).critical_intensity(over="ici"),
+                "that is the NVLink threshold; across nodes the weight "
+                "traffic goes through the nodes' NICs."),
+    off_by(_c(FSDP["chip"]).max_slice[0], "that uses one GPU's NIC: "
+           "hierarchical collectives send each node's traffic over all of "
+           "its NICs together."),
+    off_by(FSDP["gpus"], "that is the global batch; the question asks for "
+           "tokens per GPU."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 12.3 Which level does each parallelism cross?
+# ---------------------------------------------------------------------------
+def top_level(axis: str) -> str:
+    """The highest cluster level that a group over `axis` of PLACE's mesh
+    crosses (row-major placement)."""
+    mesh = PLACE["mesh"]
+    cl = cluster.cluster(PLACE["chip"], math.prod(mesh.values()))
+    crossed = [s.level.name for s in cl.placement(mesh, axis)
+               if s.children > 1]
+    return crossed[-1]
+
+
+register(Parts("12.3", None, parts={
+    "tp": Choice("12.3.tp", lambda: top_level("tp"), options=LEVELS,
+                 hints=[wrong_value("leaf", "the mesh is laid out "
+                                    "row-major: the last axis is "
+                                    "consecutive GPUs, inside one node.")]),
+    "pp": Choice("12.3.pp", lambda: top_level("pp"), options=LEVELS,
+                 hints=[wrong_value("NVLink", "a pp group takes one GPU "
+                                    "from each of several nodes: it "
+                                    "leaves the node."),
+                        wrong_value("spine", "count the nodes a pp group "
+                                    "spans: do they fit in one SU?")]),
+    "dp": Choice("12.3.dp", lambda: top_level("dp"), options=LEVELS,
+                 hints=[wrong_value("leaf", "count the nodes one dp group "
+                                    "spans (its stride is pp x tp GPUs): "
+                                    "more than one SU holds.")]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 12.4 What SHARP buys inside a node
+# ---------------------------------------------------------------------------
+def sharp_gain() -> float:
+    """Ring all-reduce time over SHARP all-reduce time (bandwidth terms)."""
+    kw = dict(chip=SHARP["chip"])
+    mesh = {"g": SHARP["gpus"]}
+    ring = comms.all_reduce(SHARP["nbytes"], mesh, "g", **kw)
+    sharp = comms.all_reduce(SHARP["nbytes"], mesh, "g", sharp=True, **kw)
+    return ring.bandwidth_time / sharp.bandwidth_time
+
+
+register(Number("12.4", sharp_gain, rtol=0.02, hints=[
+    wrong_value(2.0, "close: the ring sends 2(N-1)/N of V, not 2V."),
+    wrong_value(1.0, "SHARP changes the bytes, not only the latency: the "
+                "switch adds the arrays, so each GPU sends V once."),
+    off_by(1 / sharp_gain() ** 2, "upside down: ring time over SHARP "
+           "time."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 12.5 Oversubscription: an all-gather across the spine
+# ---------------------------------------------------------------------------
+def oversub_time() -> float:
+    """Bandwidth time (seconds) of OVERSUB's all-gather."""
+    return comms.all_gather(OVERSUB["nbytes"], OVERSUB["mesh"],
+                            OVERSUB["axis"], OVERSUB["chip"],
+                            oversubscription=OVERSUB["oversubscription"]
+                            ).bandwidth_time
+
+
+register(Number("12.5", oversub_time, unit="s", hints=[
+    off_by(1 / OVERSUB["oversubscription"], "that is a full-bisection "
+           "tree: the spine is oversubscribed."),
+    off_by(4 / 3, "close: each SU already holds its own quarter, so it "
+           "receives (D-1)/D of V."),
+    off_by(1 / OVERSUB["mesh"]["rest"], "that is one group alone; all the "
+           "groups run at once and share each SU's uplinks."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 12.6 How wide can tensor parallelism go?
+# ---------------------------------------------------------------------------
+def tp_max() -> int:
+    """Widest TP among TP_CHOICES that keeps the layer compute-bound."""
+    return gt.max_tensor_parallel(TP["chip"], TP["d"], TP["f"], TP_CHOICES)
+
+
+register(Number("12.6", tp_max, rtol=0, hints=[
+    wrong_value(8, "8 fills the NVLink domain, but the matmuls must still "
+                "outrun the activations' collectives: compare tp - 1 with "
+                "F W / C."),
+    wrong_value(1, "tensor parallelism inside the node is cheap as long "
+                "as tp - 1 < F W / C; that allows more than 1."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 12.7 Data parallelism across domains: H100 nodes against NVL72 racks
+# ---------------------------------------------------------------------------
+def domain_threshold(name: str) -> float:
+    """C / (bandwidth out of one NVLink domain per domain), tokens per GPU."""
+    c = _c(DOMAINS[name])
+    return c.peak_flops() / (c.max_slice[0] * c.dcn_bw)
+
+
+def _parts_12_7():
+    out = {}
+    for key in DOMAINS:
+        c = _c(DOMAINS[key])
+        out[key] = Number(f"12.7.{key}", lambda k=key: domain_threshold(k),
+                          unit="tokens", hints=[
+            off_by(c.max_slice[0], "that uses one GPU's NIC; a domain "
+                   "sends over all of its NICs at once."),
+            wrong_value(c.critical_intensity(over="ici"), "that is the "
+                        "NVLink threshold, inside the domain."),
+        ])
+    return out
+
+
+register(Parts("12.7", None, parts=_parts_12_7()))
+
+
+# ---------------------------------------------------------------------------
+# 12.8 Just fitting the weights and Adam state
+# ---------------------------------------------------------------------------
+def min_gpus() -> int:
+    """Fewest GPUs whose HBM holds bf16 weights + fp32 Adam state."""
+    params = counting.param_count(MEMORY["model"])
+    return math.ceil(gt.memory_per_gpu(params) / _c(MEMORY["chip"]).hbm_bytes)
+
+
+def _weights_only() -> int:
+    params = counting.param_count(MEMORY["model"])
+    return math.ceil(params * 2 / _c(MEMORY["chip"]).hbm_bytes)
+
+
+register(Number("12.8", min_gpus, rtol=0, unit="GPUs", hints=[
+    wrong_value(_weights_only(), "that holds the bf16 weights only; Adam "
+                "keeps two fp32 states per parameter as well."),
+    wrong_value(min_gpus() - 1, "round up: a part of a GPU cannot hold the "
+                "rest."),
+]))

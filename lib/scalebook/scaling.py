@@ -1,0 +1,825 @@
+"""Scaling laws: how loss falls with parameters N and tokens D, and what a
+compute budget should buy.  Chapter 13 (Scaling laws) explains every
+function here.
+
+The law is the parametric form of Hoffmann et al. (2022),
+
+    L(N, D) = E + A / N**alpha + B / D**beta        (nats per token),
+
+fitted to their real training runs (`load_chinchilla`) the way the Epoch
+replication (Besiroglu et al. 2024) did: a Huber loss on the residuals of
+log L, the law written as a log-sum-exp, L-BFGS from a grid of starting
+points, and the five highest-loss runs left out.  A budget of C training
+FLOPs buys N parameters trained on D tokens with C = 6 N D (the rule of
+`counting.six_n_d`), so the law gives the compute-optimal split of C.
+
+Units: N in parameters (a count), D in tokens, C in FLOPs, loss in nats
+per token, time in seconds (days where the name says so).
+
+JAX-free (numpy and scipy only) and matplotlib-free: the figures live in
+`scalebook.explore.scaling`.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from scalebook import counting, roofline
+from scalebook.config import Config
+from scalebook.hardware import chip as _chip
+
+__all__ = [
+    "Law", "HOFFMANN_2022", "BESIROGLU_2024", "PUBLISHED", "PARAM_NAMES",
+    "Runs", "load_chinchilla", "FitError", "Fit", "fit", "huber",
+    "objective", "law_objective", "Bootstrap", "bootstrap", "compute_optimal",
+    "tokens_for", "isoflop_loss", "tokens_per_param_rule",
+    "shape_for_params", "training_days", "CLUSTERS", "cluster", "Plan",
+    "plan",
+    "DEFAULT_MFU", "DEFAULT_SEQ_LEN", "SECONDS_PER_DAY",
+]
+
+PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
+"""The five parameters of the law, in the order arrays hold them."""
+
+SECONDS_PER_DAY = 86_400.0
+
+
+# ---------------------------------------------------------------------------
+# The law
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Law:
+    """L(N, D) = E + A / N**alpha + B / D**beta, loss in nats per token.
+
+    E is the loss no model reaches (the entropy of text); A / N**alpha is
+    what a finite model loses; B / D**beta what finite data loses.
+    """
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    name: str = ""
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        for k in PARAM_NAMES:
+            v = getattr(self, k)
+            if not (isinstance(v, (int, float)) and math.isfinite(v)):
+                raise ValueError(f"Law.{k} must be a finite number, got {v!r}")
+        for k in ("A", "B", "alpha", "beta"):
+            if getattr(self, k) <= 0:
+                raise ValueError(f"Law.{k} must be positive, got "
+                                 f"{k}={getattr(self, k)}: a law whose loss "
+                                 "does not fall with N and D has no optimum")
+
+    def loss(self, N: Any, D: Any) -> Any:
+        """Predicted loss (nats/token) of N parameters trained on D tokens."""
+        N, D = _positive("N (parameters)", N), _positive("D (tokens)", D)
+        out = self.E + self.A / N ** self.alpha + self.B / D ** self.beta
+        return float(out) if np.ndim(out) == 0 else out
+
+    def values(self) -> dict[str, float]:
+        """{"E": .., "A": .., "B": .., "alpha": .., "beta": ..}."""
+        return {k: float(getattr(self, k)) for k in PARAM_NAMES}
+
+    def as_array(self) -> np.ndarray:
+        """The parameters as an array in `PARAM_NAMES` order."""
+        return np.array([getattr(self, k) for k in PARAM_NAMES], float)
+
+    @property
+    def a(self) -> float:
+        """Exponent of N in the optimum, N_opt ~ C**a, a = beta/(alpha+beta)."""
+        return self.beta / (self.alpha + self.beta)
+
+    @property
+    def b(self) -> float:
+        """Exponent of D in the optimum, D_opt ~ C**b, b = alpha/(alpha+beta)."""
+        return self.alpha / (self.alpha + self.beta)
+
+    def compute_optimal(self, C: Any) -> tuple[Any, Any]:
+        """(N, D) that minimise the loss for C training FLOPs, C = 6 N D."""
+        return compute_optimal(self, C)
+
+    def tokens_per_param(self, C: Any) -> Any:
+        """Compute-optimal D / N (tokens per parameter) at C FLOPs."""
+        N, D = compute_optimal(self, C)
+        return D / N
+
+
+HOFFMANN_2022 = Law(
+    E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28,
+    name="Hoffmann et al. 2022",
+    source="Hoffmann et al., 'Training Compute-Optimal Large Language "
+           "Models' (2022), parametric fit; values as listed in "
+           "scalebook/data/chinchilla/README.md")
+"""The original Chinchilla fit, as published (rounded) in the paper."""
+
+BESIROGLU_2024 = Law(
+    E=1.82, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
+    name="Epoch replication 2024",
+    source="Besiroglu, Erdil, Barnett and You, 'Chinchilla Scaling: A "
+           "replication attempt' (Epoch AI, 2024); values as listed in "
+           "scalebook/data/chinchilla/README.md")
+"""The Epoch replication's fit to the runs read off Chinchilla's Figure 4."""
+
+PUBLISHED: Mapping[str, Law] = {"hoffmann2022": HOFFMANN_2022,
+                                "besiroglu2024": BESIROGLU_2024}
+
+
+def _positive(what: str, x: Any) -> Any:
+    """x as a float or float array, refusing non-positive or non-finite values."""
+    arr = np.asarray(x, dtype=float)
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        first = arr[bad].flat[0] if arr.ndim else float(arr)
+        raise ValueError(f"{what} must be positive and finite, got {first!r}"
+                         + (f" ({int(bad.sum())} bad values)"
+                            if arr.ndim else ""))
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def tokens_for(C: Any, N: Any) -> Any:
+    """Tokens D (a count) that C FLOPs buy for N parameters: C / (6 N)."""
+    C, N = _positive("C (FLOPs)", C), _positive("N (parameters)", N)
+    return C / counting.six_n_d(N, 1.0)
+
+
+def compute_optimal(law: Law, C: Any) -> tuple[Any, Any]:
+    """(N_opt, D_opt): the split of C FLOPs (C = 6 N D) of least loss.
+
+    Setting dL/dN = 0 along C = 6ND gives
+    N_opt = G (C/6)**(beta/(alpha+beta)), D_opt = (C/6) / N_opt, with
+    G = (alpha A / (beta B))**(1/(alpha+beta)).  Any C works here: a law
+    knows nothing of its data.  `Fit.compute_optimal` refuses budgets
+    outside the fitted runs unless asked to extrapolate.
+    """
+    C = _positive("C (FLOPs)", C)
+    half = C / counting.six_n_d(1.0, 1.0)            # N * D
+    G = (law.alpha * law.A / (law.beta * law.B)) ** (1 / (law.alpha + law.beta))
+    N = G * half ** law.a
+    return N, half / N
+
+
+def isoflop_loss(law: Law, C: float, N: Any) -> Any:
+    """Loss (nats/token) along the iso-FLOP curve of C FLOPs: each N trained
+    on the D = C / (6 N) tokens the budget leaves it."""
+    return law.loss(N, tokens_for(C, N))
+
+
+def tokens_per_param_rule(C: Any, ratio: float = 20.0) -> tuple[Any, Any]:
+    """(N, D) with D = ratio * N and 6 N D = C: the fixed-ratio rule of thumb."""
+    if not ratio > 0:
+        raise ValueError(f"ratio (tokens per parameter) must be positive, "
+                         f"got {ratio!r}")
+    C = _positive("C (FLOPs)", C)
+    N = np.sqrt(C / counting.six_n_d(1.0, ratio))
+    return N, ratio * N
+
+
+# ---------------------------------------------------------------------------
+# The runs
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Runs:
+    """Training runs: N parameters, C training FLOPs and final loss
+    (nats/token) per run, as float arrays of equal length."""
+
+    N: np.ndarray
+    C: np.ndarray
+    loss: np.ndarray
+
+    def __post_init__(self) -> None:
+        cols = {}
+        for name in ("N", "C", "loss"):
+            try:
+                arr = np.asarray(getattr(self, name), dtype=float).ravel()
+            except (TypeError, ValueError):
+                raise TypeError(f"Runs.{name} must be numbers, got "
+                                f"{getattr(self, name)!r}") from None
+            cols[name] = arr
+            object.__setattr__(self, name, arr)
+        sizes = {k: len(v) for k, v in cols.items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"N, C and loss need one value per run, got "
+                             f"lengths {sizes}")
+        for name, arr in cols.items():
+            bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
+            if bad.size:
+                rows = ", ".join(map(str, bad[:5])) + (
+                    ", ..." if bad.size > 5 else "")
+                raise ValueError(
+                    f"{bad.size} run(s) have a non-positive or non-finite "
+                    f"{name} (rows {rows}; first value {arr[bad[0]]!r}). The "
+                    "law works on logarithms, so every N, C and loss must be "
+                    "> 0: drop or correct those rows.")
+
+    def __len__(self) -> int:
+        return len(self.N)
+
+    @property
+    def D(self) -> np.ndarray:
+        """Tokens per run, D = C / (6 N)."""
+        return tokens_for(self.C, self.N)
+
+    @property
+    def flops_range(self) -> tuple[float, float]:
+        """(smallest, largest) training FLOPs among the runs."""
+        return float(self.C.min()), float(self.C.max())
+
+    def subset(self, keep: Any) -> "Runs":
+        """The runs selected by a boolean mask, an index array or a slice."""
+        if not isinstance(keep, slice):
+            keep = np.asarray(keep)
+        return Runs(self.N[keep], self.C[keep], self.loss[keep])
+
+    def drop_highest_loss(self, k: int) -> tuple["Runs", "Runs"]:
+        """(kept, dropped): the runs without the k of highest loss, and those k."""
+        if not (isinstance(k, (int, np.integer)) and 0 <= k < len(self)):
+            raise ValueError(f"can drop 0 to {len(self) - 1} runs of "
+                             f"{len(self)}, not {k!r}")
+        order = np.argsort(self.loss, kind="stable")
+        keep = np.sort(order[:len(self) - k])
+        drop = np.sort(order[len(self) - k:])
+        return self.subset(keep), self.subset(drop)
+
+    @classmethod
+    def from_tokens(cls, N: Any, D: Any, loss: Any) -> "Runs":
+        """Runs given tokens D instead of FLOPs (C = 6 N D)."""
+        N = np.asarray(N, float)
+        return cls(N, counting.six_n_d(N, np.asarray(D, float)), loss)
+
+
+_DATA = ("data", "chinchilla", "chinchilla_fig4_points.csv")
+
+
+def load_chinchilla() -> Runs:
+    """The 245 runs of Chinchilla's Figure 4 (Hoffmann et al. 2022), as read
+    off the figure by Epoch AI (2024).  Shipped inside the package, so it
+    loads the same from a clone, an editable install or a pip install;
+    provenance and credit in scalebook/data/chinchilla/README.md."""
+    path = resources.files("scalebook").joinpath(*_DATA)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"the Chinchilla data file is missing from the installed "
+            f"scalebook ({path}); reinstall scalebook, and check that "
+            "pyproject.toml lists data/chinchilla/* as package data") from None
+    lines = text.strip().splitlines()
+    header = [h.strip() for h in lines[0].split(",")]
+    if header != ["params", "train_flops", "loss"]:
+        raise ValueError(f"unexpected columns {header} in {path}")
+    data = np.array([[float(x) for x in ln.split(",")] for ln in lines[1:]])
+    return Runs(N=data[:, 0], C=data[:, 1], loss=data[:, 2])
+
+
+# ---------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------
+HUBER_DELTA = 1e-3
+"""Huber threshold on log-loss residuals used by the replication."""
+
+EXCLUDE_HIGHEST = 5
+"""How many of the highest-loss runs the replication left out."""
+
+GRID = {"a": np.arange(0.0, 30.0, 5.0),       # log A
+        "b": np.arange(0.0, 30.0, 5.0),       # log B
+        "e": np.arange(-1.0, 1.5, 0.5),       # log E
+        "alpha": np.arange(0.0, 2.5, 0.5),
+        "beta": np.arange(0.0, 2.5, 0.5)}
+"""Starting points for L-BFGS: every combination (6*6*5*5*5 = 4,500)."""
+
+
+class FitError(RuntimeError):
+    """The optimiser did not converge from any starting point."""
+
+
+def huber(r: Any, delta: float = HUBER_DELTA) -> Any:
+    """Huber loss of residuals r: r**2/2 within delta, linear beyond."""
+    r = np.asarray(r, float)
+    a = np.abs(r)
+    return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+
+
+def _theta(law: Law) -> np.ndarray:
+    """Optimiser coordinates (a, b, e, alpha, beta) = (log A, log B, log E, ...)."""
+    if law.E <= 0:
+        raise ValueError(f"E must be positive to start a fit, got {law.E}")
+    return np.array([math.log(law.A), math.log(law.B), math.log(law.E),
+                     law.alpha, law.beta])
+
+
+def _law(theta: Sequence[float], name: str = "") -> Law:
+    a, b, e, alpha, beta = (float(t) for t in theta)
+    return Law(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=alpha,
+               beta=beta, name=name)
+
+
+def _lse_terms(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray
+               ) -> np.ndarray:
+    """The three log-terms [..., 3, runs]: a - alpha logN, b - beta logD, e."""
+    theta = np.asarray(theta, float)
+    a, b, e, al, be = (theta[..., i, None] for i in range(5))
+    return np.stack(np.broadcast_arrays(a - al * logN, b - be * logD,
+                                        e + 0.0 * logN), axis=-2)
+
+
+def objective(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray,
+              logL: np.ndarray, delta: float = HUBER_DELTA
+              ) -> tuple[float, np.ndarray]:
+    """Robust fitting objective and its gradient (Chapter 13).
+
+    theta = (log A, log B, log E, alpha, beta).  log L(N, D) is the
+    log-sum-exp of the three terms, which keeps every term positive and
+    the arithmetic stable; the residual r = LSE - log L_observed goes
+    through a Huber loss, summed over runs and divided by delta (a
+    rescaling that leaves the minimum where it is but gives L-BFGS
+    gradients of order one).
+    """
+    t = _lse_terms(theta, logN, logD)                       # [3, runs]
+    m = t.max(axis=0)
+    w = np.exp(t - m)
+    s = w.sum(axis=0)
+    r = m + np.log(s) - logL
+    w /= s                                                  # softmax weights
+    dh = np.clip(r, -delta, delta) / delta                  # huber'(r) / delta
+    grad = np.array([(dh * w[0]).sum(), (dh * w[1]).sum(), (dh * w[2]).sum(),
+                     -(dh * w[0] * logN).sum(), -(dh * w[1] * logD).sum()])
+    return float(huber(r, delta).sum() / delta), grad
+
+
+def law_objective(law: Law, runs: "Runs", delta: float = HUBER_DELTA
+                  ) -> float:
+    """The fitting objective of `law` on `runs` (see `objective`): lower
+    fits better.  Compares laws on the same runs, e.g. a published one
+    against a fit."""
+    return objective(_theta(law), np.log(runs.N), np.log(runs.D),
+                     np.log(runs.loss), delta)[0]
+
+
+def _grid_values(grid: Mapping[str, np.ndarray], logN, logD, logL,
+                 delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(starts [n, 5], objective at each start [n]), vectorised over starts."""
+    starts = np.array(list(itertools.product(
+        grid["a"], grid["b"], grid["e"], grid["alpha"], grid["beta"])), float)
+    values = np.empty(len(starts))
+    for lo in range(0, len(starts), 1024):                  # bounded memory
+        t = _lse_terms(starts[lo:lo + 1024], logN, logD)    # [n, 3, runs]
+        m = t.max(axis=-2)
+        r = m + np.log(np.exp(t - m[:, None, :]).sum(axis=-2)) - logL
+        values[lo:lo + 1024] = huber(r, delta).sum(axis=-1) / delta
+    return starts, values
+
+
+def _openblas_thread_setters() -> list[tuple[Any, Any]]:
+    """(get, set) thread-count functions of every OpenBLAS this process has
+    loaded, found through /proc/self/maps (Linux); [] elsewhere."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = {ln.split()[-1] for ln in f
+                     if "openblas" in ln.rsplit("/", 1)[-1].lower()}
+    except OSError:
+        return []
+    out = []
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas64_", "scipy_openblas", "openblas"):
+            get = getattr(lib, f"{prefix}_get_num_threads", None)
+            put = getattr(lib, f"{prefix}_set_num_threads", None)
+            if get is not None and put is not None:
+                get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+                out.append((get, put))
+                break
+    return out
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """Run the enclosed fits with OpenBLAS on one thread.
+
+    SciPy's L-BFGS-B makes thousands of tiny BLAS calls on 5 parameters;
+    with OpenBLAS threads on a shared machine each call can cost
+    milliseconds (measured on the book's 2-core machine: a 50-resample
+    bootstrap took 1.3 s with the default threads, 0.2 s with one).
+    Uses threadpoolctl when it is installed, else the OpenBLAS libraries'
+    own setters (Linux); elsewhere it changes nothing.
+    """
+    import scipy.optimize  # noqa: F401  (load SciPy's BLAS first)
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if threadpool_limits is not None:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+        return
+    setters = _openblas_thread_setters()
+    before = [(get(), put) for get, put in setters]
+    for _, put in before:
+        put(1)
+    try:
+        yield
+    finally:
+        for n, put in before:
+            put(n)
+
+
+def _minimise(starts: Iterable[np.ndarray], logN, logD, logL, delta: float,
+              maxiter: int) -> tuple[np.ndarray | None, float, int, str]:
+    """Run L-BFGS-B from each start; (best theta, its value, converged, msg)."""
+    from scipy.optimize import minimize
+
+    best, best_f, ok, msg = None, math.inf, 0, "no starting point"
+    for x0 in starts:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = minimize(objective, np.asarray(x0, float),
+                           args=(logN, logD, logL, delta), jac=True,
+                           method="L-BFGS-B", options={"maxiter": maxiter})
+        msg = str(res.message)
+        if not (res.success and np.all(np.isfinite(res.x))
+                and math.isfinite(res.fun)):
+            continue
+        ok += 1
+        if res.fun < best_f:
+            best, best_f = res.x, float(res.fun)
+    return best, best_f, ok, msg
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A law fitted to runs, with what was left out and how it went."""
+
+    law: Law
+    runs: Runs            # the runs the law was fitted to
+    excluded: Runs | None  # the runs left out (highest loss), if any
+    objective: float      # Huber objective at the optimum (sum / delta)
+    starts: int           # L-BFGS starting points tried
+    converged: int        # how many of them converged
+    delta: float = HUBER_DELTA
+
+    def residuals(self, runs: Runs | None = None) -> np.ndarray:
+        """log(predicted loss) - log(observed loss) for each run (default:
+        the runs fitted); positive means the law predicts too high a loss."""
+        runs = self.runs if runs is None else runs
+        return np.log(self.law.loss(runs.N, runs.D)) - np.log(runs.loss)
+
+    @property
+    def flops_range(self) -> tuple[float, float]:
+        """(smallest, largest) FLOPs of the fitted runs: beyond is extrapolation."""
+        return self.runs.flops_range
+
+    def check_budget(self, C: Any, extrapolate: bool = False) -> None:
+        """Raise unless every budget C lies within the fitted runs' FLOPs."""
+        C = np.atleast_1d(_positive("C (FLOPs)", C))
+        lo, hi = self.flops_range
+        out = C[(C < lo) | (C > hi)]
+        if out.size and not extrapolate:
+            raise ValueError(
+                f"a budget of {out[0]:.3g} FLOPs is outside the runs this "
+                f"law was fitted to ({lo:.3g} to {hi:.3g} FLOPs), so the "
+                "answer would be an extrapolation. Pass extrapolate=True to "
+                "accept that (and say so wherever the number is shown).")
+
+    def compute_optimal(self, C: Any, extrapolate: bool = False
+                        ) -> tuple[Any, Any]:
+        """(N_opt, D_opt) for C FLOPs; refuses budgets beyond the data
+        unless extrapolate=True."""
+        self.check_budget(C, extrapolate)
+        return compute_optimal(self.law, C)
+
+    def tokens_per_param(self, C: Any, extrapolate: bool = False) -> Any:
+        """Compute-optimal D / N at C FLOPs (see `compute_optimal`)."""
+        N, D = self.compute_optimal(C, extrapolate)
+        return D / N
+
+
+def fit(runs: Runs, exclude_highest: int = EXCLUDE_HIGHEST,
+        delta: float = HUBER_DELTA, n_starts: int = 8,
+        grid: Mapping[str, Any] | None = None, maxiter: int = 1000,
+        name: str = "our fit") -> Fit:
+    """Fit L(N, D) to `runs` with the replication's robust objective.
+
+    Leaves out the `exclude_highest` runs of highest loss (0 keeps all),
+    evaluates `objective` at every point of `grid` (default `GRID`), runs
+    L-BFGS-B from the `n_starts` best of them and keeps the lowest
+    optimum.  Raises FitError if no start converges.
+    """
+    if not isinstance(runs, Runs):
+        raise TypeError(f"fit expects scalebook.scaling.Runs (e.g. "
+                        f"load_chinchilla()), got {type(runs).__name__}")
+    if not (isinstance(n_starts, int) and n_starts >= 1):
+        raise ValueError(f"n_starts must be a positive int, got {n_starts!r}")
+    if not delta > 0:
+        raise ValueError(f"the Huber delta must be positive, got {delta!r}")
+    excluded = None
+    if exclude_highest:
+        runs, excluded = runs.drop_highest_loss(exclude_highest)
+    if len(runs) < 6:
+        raise ValueError(f"{len(runs)} runs cannot pin down 5 parameters; "
+                         "fit at least 6 (and many more for a stable fit)")
+    logN, logD, logL = np.log(runs.N), np.log(runs.D), np.log(runs.loss)
+    grid = GRID if grid is None else {k: np.atleast_1d(np.asarray(v, float))
+                                      for k, v in grid.items()}
+    missing = sorted(set(GRID) - set(grid))
+    if missing:
+        raise ValueError(f"grid lacks {', '.join(missing)}; give values for "
+                         f"each of {', '.join(GRID)}")
+    starts, values = _grid_values(grid, logN, logD, logL, delta)
+    order = np.argsort(np.where(np.isfinite(values), values, np.inf),
+                       kind="stable")[:n_starts]
+    with _one_blas_thread():
+        theta, value, ok, msg = _minimise(starts[order], logN, logD, logL,
+                                          delta, maxiter)
+    if theta is None:
+        raise FitError(
+            f"L-BFGS did not converge from any of the {len(order)} starting "
+            f"points (last message: {msg!r}). Try more starting points "
+            f"(n_starts > {n_starts}), a larger maxiter (now {maxiter}), or "
+            "check the runs for outliers.")
+    return Fit(law=_law(theta, name), runs=runs, excluded=excluded,
+               objective=value, starts=len(order), converged=ok, delta=delta)
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Bootstrap:
+    """Refits on resampled runs: the spread of every parameter and of
+    anything derived from the law."""
+
+    fit: Fit                # the fit to all (kept) runs
+    samples: np.ndarray     # [n, 5] parameters in PARAM_NAMES order
+    objectives: np.ndarray  # [n] each refit's objective on its resample
+    failed: int             # resamples whose refit did not converge
+    seed: int
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def laws(self) -> list[Law]:
+        """One Law per successful resample."""
+        return [Law(*map(float, s), name=f"bootstrap {i}")
+                for i, s in enumerate(self.samples)]
+
+    def interval(self, name: str, level: float = 0.95) -> tuple[float, float]:
+        """Central `level` percentile interval of one parameter."""
+        if name not in PARAM_NAMES:
+            raise ValueError(f"unknown parameter {name!r}; known: "
+                             f"{', '.join(PARAM_NAMES)}")
+        return _percentiles(self.samples[:, PARAM_NAMES.index(name)], level)
+
+    def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """{parameter: (low, high)} central percentile intervals."""
+        return {k: self.interval(k, level) for k in PARAM_NAMES}
+
+    def derived(self, C: float, extrapolate: bool = False
+                ) -> dict[str, np.ndarray]:
+        """N_opt, D_opt and D/N at C FLOPs for every resample:
+        {"N": [n], "D": [n], "D/N": [n]}."""
+        self.fit.check_budget(C, extrapolate)
+        N, D = compute_optimal(self._vector_law(), float(C))
+        return {"N": N, "D": D, "D/N": D / N}
+
+    def derived_interval(self, C: float, quantity: str = "N",
+                         level: float = 0.95, extrapolate: bool = False
+                         ) -> tuple[float, float]:
+        """Central `level` interval of "N", "D" or "D/N" at C FLOPs."""
+        d = self.derived(C, extrapolate)
+        if quantity not in d:
+            raise ValueError(f"unknown quantity {quantity!r}; known: "
+                             f"{', '.join(d)}")
+        return _percentiles(d[quantity], level)
+
+    def _vector_law(self) -> Any:
+        """A Law-like object whose fields are arrays over resamples."""
+        s = self.samples
+        return _VectorLaw(E=s[:, 0], A=s[:, 1], B=s[:, 2], alpha=s[:, 3],
+                          beta=s[:, 4])
+
+
+@dataclass(frozen=True)
+class _VectorLaw:
+    E: np.ndarray
+    A: np.ndarray
+    B: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+
+    @property
+    def a(self) -> np.ndarray:
+        return self.beta / (self.alpha + self.beta)
+
+
+def _percentiles(x: np.ndarray, level: float) -> tuple[float, float]:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+    lo, hi = np.percentile(x, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def bootstrap(runs: Runs, n: int = 100, seed: int = 0,
+              exclude_highest: int = EXCLUDE_HIGHEST,
+              delta: float = HUBER_DELTA, n_starts: int = 0,
+              full: Fit | None = None, maxiter: int = 1000) -> Bootstrap:
+    """Refit the law on `n` resamples (with replacement) of the kept runs.
+
+    The highest-loss runs are left out once, before resampling, so every
+    resample draws from the same pool the full fit used.  Each refit starts
+    from the full fit's optimum (a few milliseconds) and, if n_starts > 0,
+    also from the `n_starts` best grid points of its resample (a grid
+    search per resample: about 100x slower), keeping the lowest optimum.
+    Resamples whose refit does not converge are counted in `failed` and
+    dropped.
+    """
+    if not (isinstance(n, int) and n >= 10):
+        raise ValueError(f"n (resamples) must be an int >= 10 for a "
+                         f"percentile interval to mean anything, got {n!r}")
+    if full is None:
+        full = fit(runs, exclude_highest=exclude_highest, delta=delta)
+    pool = full.runs
+    rng = np.random.default_rng(seed)
+    theta0 = _theta(full.law)
+    samples, objectives, failed = [], [], 0
+    with _one_blas_thread():
+        for _ in range(n):
+            idx = rng.integers(0, len(pool), len(pool))
+            logN = np.log(pool.N[idx])
+            logD = np.log(pool.D[idx])
+            logL = np.log(pool.loss[idx])
+            starts = [theta0]
+            if n_starts:
+                grid_starts, values = _grid_values(GRID, logN, logD, logL,
+                                                   delta)
+                starts += list(grid_starts[np.argsort(values)[:n_starts]])
+            theta, value, _, _ = _minimise(starts, logN, logD, logL, delta,
+                                           maxiter)
+            if theta is None:
+                failed += 1
+                continue
+            samples.append(_law(theta).as_array())
+            objectives.append(value)
+    if len(samples) < 10:
+        raise FitError(f"only {len(samples)} of {n} bootstrap refits "
+                       "converged; raise maxiter or check the runs")
+    return Bootstrap(fit=full, samples=np.array(samples),
+                     objectives=np.array(objectives), failed=failed,
+                     seed=seed)
+
+
+# ---------------------------------------------------------------------------
+# From a budget to a model and days on chips
+# ---------------------------------------------------------------------------
+DEFAULT_MFU = 0.40
+"""Model FLOPs utilisation assumed for budgets: the book's v5p example."""
+
+DEFAULT_SEQ_LEN = 2048
+"""Tokens per training sequence assumed when counting exact FLOPs."""
+
+CLUSTERS: Mapping[str, tuple[str, int | None]] = {
+    "TPU v5p pod": ("TPU v5p", None),   # None: the registry's full pod
+    "H100 cluster": ("H100", 4096),     # the book's LLaMA-3-70B H100 example
+}
+"""Named clusters: (chip, number of chips; None = the chip's largest slice)."""
+
+
+def cluster(name: str) -> tuple[Any, int]:
+    """(Chip, chips) of a named cluster in `CLUSTERS`."""
+    if name not in CLUSTERS:
+        raise ValueError(f"unknown cluster {name!r}; known: "
+                         f"{', '.join(CLUSTERS)}")
+    c, n = CLUSTERS[name]
+    c = _chip(c)
+    return c, c.max_chips if n is None else n
+
+
+def training_days(flops: float, chip: Any, chips: int,
+                  mfu: float = DEFAULT_MFU, dtype: str = "bf16") -> float:
+    """Days to do `flops` training FLOPs on `chips` chips running at a
+    fraction `mfu` of their peak `dtype` rate.
+
+    time = FLOPs / (chips x peak FLOP/s x MFU).  The compute time comes from
+    `roofline.roofline_time` (compute term only): this is the compute
+    floor, which the training planner of Chapters 5-6 refines with the
+    communication and memory of a real sharding.
+    """
+    flops = _positive("flops", flops)
+    if not (isinstance(chips, (int, np.integer)) and chips >= 1):
+        raise ValueError(f"chips must be a positive int, got {chips!r}")
+    if not 0 < mfu <= 1:
+        raise ValueError(f"mfu is a fraction of peak in (0, 1], got {mfu!r}"
+                         + (" (a percentage? divide by 100)"
+                            if 1 < mfu <= 100 else ""))
+    per_chip = roofline.roofline_time(flops / chips, 0.0, chip, dtype)
+    return per_chip.t_compute / mfu / SECONDS_PER_DAY
+
+
+def shape_for_params(N: float, aspect: int = 128, head_dim: int = 128,
+                     vocab: int = 32_000) -> Config:
+    """A LLaMA-style Config with about N parameters (`counting.param_count`).
+
+    The family: width D = head_dim x round(aspect x L / head_dim), give or
+    take one head (about `aspect` units of width per layer), multi-head
+    attention with D / head_dim heads, a gated MLP of width F ~ 8D/3 (rounded to 256, so the
+    MLP holds ~8 D^2 per layer like an ungated 4D one), untied embeddings of
+    `vocab` tokens.  Returns the depth whose count is nearest N in ratio.
+    """
+    N = _positive("N (parameters)", N)
+    best, best_err = None, math.inf
+    for L in range(1, 1024):
+        k0 = max(1, round(aspect * L / head_dim))
+        counts = []
+        for k in (k0 - 1, k0, k0 + 1):      # one head either side
+            if k < 1:
+                continue
+            D = head_dim * k
+            F = 256 * max(1, round(8 * D / 3 / 256))
+            cfg = Config(D=D, F=F, L=L, N=k, K=k, H=head_dim, V=vocab,
+                         name=f"{N:.3g}-param shape")
+            counts.append(counting.param_count(cfg))
+            err = abs(math.log(counts[-1] / N))
+            if err < best_err:
+                best, best_err = cfg, err
+        if min(counts) > N:
+            break
+    assert best is not None
+    if best_err > math.log(1.5):
+        raise ValueError(
+            f"no shape in this family has about {N:.3g} parameters (nearest: "
+            f"{counting.param_count(best):.3g}, L={best.L}, D={best.D}); "
+            "the vocabulary alone sets a floor. Use a smaller vocab or a "
+            "larger N.")
+    return best
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A budget turned into a model, a token count and days on clusters."""
+
+    C: float               # budget, FLOPs (C = 6 N D)
+    N: float               # compute-optimal parameters
+    D: float               # compute-optimal tokens
+    extrapolated: bool     # C lies beyond the fitted runs
+    config: Config         # a shape with about N parameters
+    params: int            # that shape's exact parameter count
+    flops_6nd: float       # 6 x params x D
+    flops_exact: float     # counting.train_flops_total over D tokens
+    seq_len: int
+    mfu: float
+    days: Mapping[str, float]  # cluster name -> days at `mfu`
+
+    @property
+    def tokens_per_param(self) -> float:
+        """D / N (tokens per parameter)."""
+        return self.D / self.N
+
+
+def plan(C: float, fitted: Fit | Law, mfu: float = DEFAULT_MFU,
+         seq_len: int = DEFAULT_SEQ_LEN,
+         clusters: Sequence[str] = tuple(CLUSTERS),
+         extrapolate: bool = True) -> Plan:
+    """From a FLOP budget to N, D, a model shape, its training FLOPs and
+    days on each named cluster at `mfu` (see `training_days`).
+
+    `fitted` is a Fit (budgets beyond its runs need extrapolate=True, and
+    are flagged) or a bare Law.  Exact FLOPs count every matmul of one
+    step of `seq_len`-token sequences (`counting.train_flops_total`,
+    attention included, the embedding lookup free), scaled to D tokens.
+    """
+    if isinstance(fitted, Fit):
+        N, D = fitted.compute_optimal(C, extrapolate)
+        lo, hi = fitted.flops_range
+        extrapolated = not lo <= C <= hi
+        law = fitted.law
+    elif isinstance(fitted, Law):
+        law, extrapolated = fitted, False
+        N, D = compute_optimal(law, C)
+    else:
+        raise TypeError(f"plan needs a Fit or a Law, got "
+                        f"{type(fitted).__name__}")
+    cfg = shape_for_params(N)
+    params = counting.param_count(cfg)
+    per_seq = counting.train_flops_total(cfg, B=1, T=seq_len)
+    exact = per_seq * D / seq_len
+    days = {}
+    for name in clusters:
+        c, n = cluster(name)
+        days[name] = training_days(exact, c, n, mfu)
+    return Plan(C=float(C), N=float(N), D=float(D), extrapolated=extrapolated,
+                config=cfg, params=params,
+                flops_6nd=counting.six_n_d(params, D), flops_exact=exact,
+                seq_len=seq_len, mfu=mfu, days=days)

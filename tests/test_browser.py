@@ -1,0 +1,111 @@
+"""The built site in a real browser: headless Chromium (the system's), offline.
+
+`make browser` (part of `make test`) builds the site first when a source
+changed, then runs this file. The first test checks every page of
+_build/html and prints the per-page table; the others show, on small pages
+made here, that each check fails when it should.
+"""
+import os
+import pathlib
+import shutil
+
+import pytest
+
+from helpers import ROOT
+
+import bookpdf
+import browsercheck
+import frontpage
+
+SITE = pathlib.Path(os.environ.get("SCALEBOOK_SITE", ROOT / "_build" / "html"))
+"""The built site to check: `make browser` points this at its stored-output
+build; by default, the site `make book` built."""
+SHOTS = ROOT / "_build" / "screenshots"
+REPORT = ROOT / "_build" / "browser-report.md"
+
+
+def test_every_page_of_the_built_site_reads_right_in_chromium(capsys):
+    if not (SITE / "index.html").exists():
+        pytest.fail("no built site in _build/html: run `make browser` (it builds it)")
+    if SHOTS.exists():
+        shutil.rmtree(SHOTS)
+
+    results = browsercheck.check_site(SITE, SHOTS)
+
+    report = browsercheck.table(results)
+    REPORT.write_text(report + "\n", encoding="utf-8")
+    with capsys.disabled():
+        print("\n" + report + f"\n(screenshots in {SHOTS.relative_to(ROOT)}/)")
+    pages = {r.page.split(" ")[0] for r in results}
+    built = {f + ".html" for f in frontpage.toc_files(ROOT)}
+    assert built <= pages, f"pages not checked: {sorted(built - pages)}"
+    for r in results:
+        assert r.screenshot and pathlib.Path(r.screenshot).stat().st_size > 10_000
+    failures = [f"{r.page}: {p}" for r in results for p in r.problems()]
+    assert not failures, "\n".join(failures)
+
+
+BAD_PAGE = """<!DOCTYPE html><html><head><title>bad</title>
+<script src="https://cdn.example.invalid/lib.js"></script></head><body>
+<p>Inline math never typeset: <span class="math">\\(x^2\\)</span>.</p>
+<img src="missing.png" alt="a figure that is not there">
+<script type="application/vnd.jupyter.widget-view+json">{"model_id": "1"}</script>
+<script>console.error("boom");</script>
+</body></html>"""
+
+
+def test_the_checks_fail_on_what_a_reader_would_trip_over(tmp_path):
+    site = tmp_path / "html"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body><p>home</p></body></html>")
+    (site / "bad.html").write_text(BAD_PAGE)
+
+    results = {r.page: r for r in browsercheck.check_site(site, tmp_path / "shots")}
+
+    bad = results["bad.html"]
+    assert not bad.ok
+    assert any("boom" in m for m in bad.console)
+    assert any("cdn.example.invalid" in m for m in bad.console), bad.console
+    assert (bad.math, bad.untypeset) == (1, 1)
+    assert bad.raw_tex
+    assert bad.broken_images == ["missing.png"] and bad.images_ok == 0
+    assert any("widget output" in p for p in bad.widget_problems)
+    assert "no repository button" in bad.button_problems
+    assert (tmp_path / "shots" / "bad.png").exists()
+
+
+EXERCISE_PAGE = """<!DOCTYPE html><html><body><article class="bd-article">
+<section id="exercise-1-1"><h2>Exercise 1.1: counting</h2><p>How many?</p>
+<details class="hide above-input"><summary>Show solution</summary>
+<pre>answer = 6 * 7</pre></details>
+<div class="admonition dropdown"><p class="admonition-title">Worked solution</p>
+<p>Six sevens make 42.</p></div></section>
+<section id="notes"><h2>Notes</h2>
+<details><summary>More detail</summary><p>Not a solution.</p></details></section>
+</article></body></html>"""
+
+
+def test_pdf_moves_solutions_to_an_appendix_and_counts_pages(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = browsercheck.launch(pw)
+        page = browser.new_page()
+        page.set_content(EXERCISE_PAGE)
+        moved = page.evaluate(bookpdf.APPENDIX_JS)
+        exercise = page.inner_text("#exercise-1-1")
+        appendix = page.inner_text("#appendix-worked-solutions")
+        kept = page.inner_text("#notes")
+        page.add_style_tag(content=bookpdf.PRINT_CSS)
+        out = tmp_path / "x.pdf"
+        page.pdf(path=str(out), format="A4")
+        browser.close()
+
+    assert moved == 2
+    assert "42" not in exercise and "6 * 7" not in exercise
+    assert "appendix" in exercise
+    assert "Exercise 1.1" in appendix and "42" in appendix and "6 * 7" in appendix
+    assert "Show solution" not in appendix
+    assert "More detail" in kept, "a toggle that is not a solution stays in place"
+    # Print CSS: the appendix starts a page of its own.
+    assert bookpdf.page_count(out) == 2

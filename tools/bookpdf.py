@@ -1,0 +1,147 @@
+"""Print the single-page build of the book to one PDF, offline.
+
+`jupyter-book build . --builder singlehtml` writes the whole book as one page;
+this opens it in the system Chromium (see browsercheck.py: no browser is
+downloaded, no request leaves the machine), waits until MathJax has typeset
+every formula and every image has loaded, moves the exercises' worked
+solutions into an appendix at the end (each exercise keeps a link to its
+solution), and prints the page to PDF with page numbers.
+
+usage: python tools/bookpdf.py [_build/singlehtml [_build/pdf/book.pdf]]
+"""
+from __future__ import annotations
+
+import pathlib
+import re
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import browsercheck  # noqa: E402
+
+# Runs in the page. A solution is a toggle (<details> or dropdown admonition)
+# whose label says "solution", or an element classed solution / tag_solution
+# (sphinx-exercise, cell tags). Each moves, open, into the appendix; the
+# first one of an exercise leaves a link behind.
+APPENDIX_JS = r"""() => {
+  const label = el => {
+    const t = el.querySelector(':scope > summary, :scope > .admonition-title');
+    return t ? t.textContent : '';
+  };
+  const found = [...document.querySelectorAll(
+      'details, .admonition, .solution, .tag_solution')].filter(el =>
+      /solution/i.test(label(el)) || el.classList.contains('solution')
+      || el.classList.contains('tag_solution'));
+  const solutions = found.filter(el => !found.some(o => o !== el && o.contains(el)));
+  if (!solutions.length) return 0;
+  const appendix = document.createElement('section');
+  appendix.id = 'appendix-worked-solutions';
+  appendix.className = 'appendix-solutions';
+  appendix.innerHTML = '<h1>Appendix: worked solutions</h1><p>The exercises ' +
+    'show no solutions in print; each one links here, to the solution the ' +
+    'website keeps behind a toggle.</p>';
+  let last = null, n = 0;
+  for (const el of solutions) {
+    const section = el.closest('section');
+    const heading = section && section.querySelector(':scope > h1, :scope > h2, :scope > h3');
+    const title = heading ? heading.textContent.replace(/#\s*$/, '').trim() : 'Exercise';
+    if (section !== last) {
+      n += 1;
+      const h = document.createElement('h3');
+      h.id = 'worked-solution-' + n;
+      h.textContent = title;
+      appendix.appendChild(h);
+      const note = document.createElement('p');
+      note.className = 'solution-moved';
+      note.innerHTML = '<a href="#worked-solution-' + n + '">Worked solution: see the appendix.</a>';
+      el.before(note);
+      last = section;
+    }
+    let moved = el;
+    if (el.tagName === 'DETAILS') {  // its contents, without the toggle
+      moved = document.createElement('div');
+      moved.className = 'solution-code';
+      [...el.children].filter(c => c.tagName !== 'SUMMARY').forEach(c => moved.appendChild(c));
+      el.remove();
+    }
+    moved.classList.remove('dropdown', 'toggle', 'toggle-hidden');
+    moved.querySelectorAll('.toggle-button, .tb-icon').forEach(b => b.remove());
+    moved.querySelectorAll('.toggle-hidden').forEach(b => b.classList.remove('toggle-hidden'));
+    appendix.appendChild(moved);
+  }
+  const main = document.querySelector('article.bd-article') || document.body;
+  main.appendChild(appendix);
+  return solutions.length;
+}"""
+
+# Print layout: each chapter on a new page, code wrapped rather than cut at
+# the margin, figures and tables kept whole.
+PRINT_CSS = """
+@media print {
+  span[id^="document-"] + section, .appendix-solutions { break-before: page; }
+  pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+  img, figure, table, .cell_input, .cell_output, .admonition { break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; }
+  .appendix-solutions .admonition > * { display: block !important; }
+}
+"""
+
+FOOTER = ('<div style="font-size:8px; width:100%; text-align:center; color:#555;">'
+          '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+
+
+def page_count(pdf: pathlib.Path) -> int:
+    """Number of pages of a PDF written by Chromium (its page objects)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf.read_bytes()))
+
+
+def print_book(single: pathlib.Path, out: pathlib.Path) -> dict:
+    """Print _build/singlehtml to a PDF; returns what was done."""
+    from playwright.sync_api import sync_playwright
+
+    index = single / "intro.html"
+    if not index.exists():
+        raise SystemExit(f"{index} is missing: run the singlehtml build first (make pdf)")
+    refused = []
+    with sync_playwright() as pw:
+        browser = browsercheck.launch(pw)
+        context = browser.new_context(viewport={"width": 1100, "height": 1400})
+        context.route(re.compile(r"^(https?|wss?|ftp)://"),
+                      lambda route: (refused.append(route.request.url), route.abort()))
+        page = context.new_page()
+        page.goto(index.resolve().as_uri(), wait_until="load")
+        page.evaluate(browsercheck.WAIT_JS)
+        dom = page.evaluate(browsercheck.INSPECT_JS)
+        moved = page.evaluate(APPENDIX_JS)
+        page.add_style_tag(content=PRINT_CSS)
+        page.emulate_media(media="print")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.pdf(path=str(out), format="A4", print_background=True,
+                 margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
+                 display_header_footer=True, header_template="<span></span>",
+                 footer_template=FOOTER)
+        browser.close()
+    return {"pages": page_count(out), "math": dom["math"],
+            "untypeset": dom["math"] - dom["typeset"],
+            "images": len(dom["images"]),
+            "broken_images": [i["src"] for i in dom["images"] if not i["ok"]],
+            "solutions_moved": moved, "refused": refused}
+
+
+def main(argv: list[str]) -> int:
+    single = pathlib.Path(argv[1] if len(argv) > 1 else "_build/singlehtml")
+    out = pathlib.Path(argv[2] if len(argv) > 2 else "_build/pdf/book.pdf")
+    r = print_book(single, out)
+    print(f"pdf: {out}: {r['pages']} pages; {r['math'] - r['untypeset']} of "
+          f"{r['math']} formulas typeset; {r['images'] - len(r['broken_images'])} of "
+          f"{r['images']} images loaded; {r['solutions_moved']} solutions moved "
+          "to the appendix")
+    problems = ([f"{r['untypeset']} formulas not typeset"] if r["untypeset"] else []) \
+        + [f"image did not load: {s}" for s in r["broken_images"]] \
+        + [f"network request refused (offline): {u}" for u in r["refused"]]
+    for p in problems:
+        print(f"FAIL {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

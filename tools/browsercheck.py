@@ -1,0 +1,347 @@
+"""Open every page of the built site in a real (headless) Chromium, offline.
+
+For each page this checks what a reader sees:
+
+- console: no console errors, no uncaught exceptions, and no request that
+  leaves the machine (every http(s) request is refused and counted);
+- math: MathJax typeset every formula (each `.math` element holds an
+  `mjx-container`) and no raw TeX delimiters such as \\( \\) \\[ \\] $$ are
+  left in the text a reader sees (code blocks excepted);
+- images: every <img> loaded (naturalWidth > 0), and every Font Awesome
+  icon was drawn;
+- widgets: no widget output on the page (there is no widget manager on the
+  static site), and every widget cell of the page's notebook has a static
+  figure or table in its own or one of the next two code cells;
+- buttons: the launch (Colab), download and repository buttons exist where
+  the page's source allows them, and resolve: Colab to a notebook in the
+  configured repository (the student copy on exercise pages), download to a
+  file of the site (on exercise pages, the student notebook byte for byte),
+  repository to the URL of _config.yml.
+
+It saves a full-page screenshot of each page under _build/screenshots/ and
+prints one row per page. Chromium is Debian's (`apt-get install chromium`),
+driven through playwright's Python API; no browser is ever downloaded.
+
+usage: python tools/browsercheck.py [_build/html [_build/screenshots]]
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import checklinks  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def chromium() -> str:
+    """Path of the system Chromium; installs Debian's package when missing
+    and this user can (root with apt-get). Never downloads a browser build."""
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("chromium is missing: installing Debian's package", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"],
+                       check=True, env=env)
+        found = shutil.which("chromium")
+        if found:
+            return found
+    raise SystemExit("No Chromium found. Install your system's package "
+                     "(Debian/Ubuntu: `sudo apt-get install chromium`) and retry.")
+
+
+def launch(playwright):
+    """A headless system Chromium with a fresh profile."""
+    return playwright.chromium.launch(executable_path=chromium(),
+                                      args=CHROMIUM_FLAGS, headless=True)
+
+
+# Runs in the page: wait for MathJax's first typeset, fonts and images.
+WAIT_JS = """async () => {
+  for (const img of document.images) img.loading = 'eager';
+  const mj = window.MathJax;
+  if (mj && mj.startup && mj.startup.promise) await mj.startup.promise;
+  if (document.fonts) await document.fonts.ready;
+  await Promise.all([...document.images].map(i => i.complete ? null :
+      new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); })));
+  await new Promise(r => setTimeout(r, 100));  // let icon scripts finish
+  return true;
+}"""
+
+# Runs in the page: what the checks need, read from the rendered DOM.
+INSPECT_JS = """() => {
+  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (el && !el.closest(skip)) texts.push(n.nodeValue);
+  }
+  const math = [...document.querySelectorAll('.math')];
+  const cells = [...document.querySelectorAll('div.cell')].map(c => {
+    const input = c.querySelector('.cell_input pre');
+    const imgs = [...c.querySelectorAll('.cell_output img')];
+    const out = c.querySelector('.cell_output');
+    return {
+      source: input ? input.innerText : null,
+      images: imgs.filter(i => i.naturalWidth > 0).length,
+      output: out ? out.innerText.trim().length : 0,
+    };
+  });
+  const button = sel => [...document.querySelectorAll(sel)].map(a => a.getAttribute('href'));
+  return {
+    text: texts.join(' '),
+    math: math.length,
+    typeset: math.filter(m => m.querySelector('mjx-container')).length,
+    images: [...document.images].map(i => ({src: i.getAttribute('src'),
+                                            ok: i.complete && i.naturalWidth > 0})),
+    icons: document.querySelectorAll('i.fa, i.fas, i.far, i.fab, i.fa-solid').length,
+    widgets: document.querySelectorAll(
+      'script[type="application/vnd.jupyter.widget-view+json"], .jupyter-widgets, .widget-area').length,
+    cells: cells,
+    launch: button('.dropdown-launch-buttons a'),
+    download: button('.dropdown-download-buttons a'),
+    repository: button('a.btn-source-repository-button'),
+  };
+}"""
+
+REDIRECT = re.compile(r'<meta[^>]+http-equiv="refresh"', re.I)
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\n]{0,200}?\\[A-Za-z]+[^$\n]{0,200}?\$")
+
+
+@dataclasses.dataclass
+class PageResult:
+    page: str
+    console: list[str] = dataclasses.field(default_factory=list)
+    math: int = 0
+    untypeset: int = 0
+    raw_tex: list[str] = dataclasses.field(default_factory=list)
+    images_ok: int = 0
+    images: int = 0
+    broken_images: list[str] = dataclasses.field(default_factory=list)
+    icons_undrawn: int = 0
+    widget_cells: int = 0
+    widget_problems: list[str] = dataclasses.field(default_factory=list)
+    buttons: list[str] = dataclasses.field(default_factory=list)  # those present
+    button_problems: list[str] = dataclasses.field(default_factory=list)
+    screenshot: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.console or self.untypeset or self.raw_tex
+                    or self.broken_images or self.icons_undrawn
+                    or self.widget_problems or self.button_problems)
+
+    def problems(self) -> list[str]:
+        out = [f"console: {m}" for m in self.console]
+        out += [f"{self.untypeset} of {self.math} formulas not typeset"] if self.untypeset else []
+        out += [f"raw TeX in the text: {t!r}" for t in self.raw_tex]
+        out += [f"image did not load: {s}" for s in self.broken_images]
+        out += [f"{self.icons_undrawn} icons not drawn"] if self.icons_undrawn else []
+        return out + self.widget_problems + self.button_problems
+
+
+def source_of(page: str, root: pathlib.Path = ROOT) -> pathlib.Path | None:
+    """The book source a page was built from (.ipynb or .md), if any."""
+    stem = page[:-len(".html")]
+    for suffix in (".ipynb", ".md"):
+        if (root / (stem + suffix)).exists():
+            return root / (stem + suffix)
+    return None
+
+
+def widget_cells(notebook: pathlib.Path) -> list[str]:
+    """Sources of the code cells whose stored outputs include a widget, and
+    that a page shows (not removed whole)."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if "remove-cell" in tags or {"remove-input", "remove-output"} <= tags:
+            continue
+        if any(WIDGET_MIME in o.get("data", {}) for o in cell.get("outputs", [])):
+            src = cell["source"]
+            found.append(("".join(src) if isinstance(src, list) else src).strip())
+    return found
+
+
+def check_widgets(result: PageResult, dom: dict, source: pathlib.Path | None):
+    if dom["widgets"]:
+        result.widget_problems.append(
+            f"{dom['widgets']} widget outputs on the page, which no widget "
+            "manager draws offline: tag the cell remove-output and show a "
+            "static figure beside it")
+    if source is None or source.suffix != ".ipynb":
+        return
+    cells = dom["cells"]
+    for src in widget_cells(source):
+        result.widget_cells += 1
+        where = [i for i, c in enumerate(cells)
+                 if c["source"] is not None and c["source"].strip() == src]
+        if not where:
+            result.widget_problems.append(
+                f"widget cell not found on the page: {src.splitlines()[0]!r}")
+            continue
+        near = cells[where[0]:where[0] + 3]
+        if not any(c["images"] or c["output"] for c in near):
+            result.widget_problems.append(
+                f"no static figure or table next to the widget cell "
+                f"{src.splitlines()[0]!r}")
+
+
+def check_buttons(result: PageResult, dom: dict, page: str, site: pathlib.Path,
+                  source: pathlib.Path | None, root: pathlib.Path = ROOT):
+    repo_url, branch = checklinks.repository(root)
+    problems = result.button_problems
+    is_exercise = (source is not None and source.suffix == ".ipynb"
+                   and source.parent.name == "exercises")
+    student = root / "exercises" / "student" / source.name if is_exercise else None
+
+    repo = dom["repository"]
+    if repo:
+        result.buttons.append("repository")
+    if not repo:
+        problems.append("no repository button")
+    elif any(h.rstrip("/") != repo_url for h in repo):
+        problems.append(f"repository button {repo} is not {repo_url}")
+
+    if source is not None:
+        if dom["download"]:
+            result.buttons.append("download")
+        else:
+            problems.append("no download button")
+        for href in dom["download"]:
+            target = (site / page).parent / urllib.parse.unquote(href.split("#")[0])
+            if not target.is_file():
+                problems.append(f"download button points at a missing file: {href}")
+            elif student is not None and target.read_bytes() != student.read_bytes():
+                problems.append(f"download button serves {href}, not the student "
+                                f"notebook {student.relative_to(root)}")
+
+    if source is not None and source.suffix == ".ipynb":
+        colab = [h for h in dom["launch"] if "colab.research.google.com" in h]
+        if colab:
+            result.buttons.append("launch")
+        else:
+            problems.append("no Colab launch button")
+        for href in colab:
+            opened = checklinks.colab_target(href, repo_url)
+            why = (f"opens a notebook outside {repo_url}" if opened is None
+                   or not opened.startswith(repo_url + "/") else
+                   checklinks.check_repository_link(opened, repo_url, branch, root))
+            if why:
+                problems.append(f"Colab button {why}: {href}")
+            want = (student if student is not None else source).relative_to(root)
+            if opened and not opened.endswith("/" + want.as_posix()):
+                problems.append(f"Colab button opens {opened}, not {want}")
+
+
+def check_page(browser, site: pathlib.Path, page: str,
+               shots: pathlib.Path | None) -> PageResult:
+    result = PageResult(page)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def refuse(route):
+        result.console.append(f"network request refused (offline): {route.request.url}")
+        route.abort()
+
+    context.route(re.compile(r"^(https?|wss?|ftp)://"), refuse)
+    tab = context.new_page()
+    tab.on("console", lambda m: m.type == "error" and result.console.append(m.text))
+    tab.on("pageerror", lambda e: result.console.append(f"uncaught: {e}"))
+    tab.on("requestfailed", lambda r: r.url.startswith("file:") and result.console.append(
+        f"failed to load {r.url}: {r.failure}"))
+    start = (site / page).resolve().as_uri()
+    tab.goto(start, wait_until="load")
+    if REDIRECT.search((site / page).read_text(encoding="utf-8", errors="replace")):
+        tab.wait_for_url(lambda url: url != start, timeout=10_000)
+        tab.wait_for_load_state("load")
+        page_shown = tab.url[len((site.resolve().as_uri() + "/")):]
+        result.page = f"{page} -> {page_shown}"
+        page = page_shown
+    tab.evaluate(WAIT_JS)
+    dom = tab.evaluate(INSPECT_JS)
+
+    result.math, result.untypeset = dom["math"], dom["math"] - dom["typeset"]
+    result.raw_tex = [m.group(0)[:60] for m in RAW_TEX.finditer(dom["text"])][:5]
+    result.images = len(dom["images"])
+    result.images_ok = sum(i["ok"] for i in dom["images"])
+    result.broken_images = [i["src"] for i in dom["images"] if not i["ok"]]
+    result.icons_undrawn = dom["icons"]
+    source = source_of(page)
+    check_widgets(result, dom, source)
+    check_buttons(result, dom, page, site, source)
+    if shots is not None:
+        shot = shots / (page[:-len(".html")].replace("/", "__") + ".png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(shot), full_page=True)
+        result.screenshot = str(shot)
+    context.close()
+    return result
+
+
+def check_site(site: pathlib.Path, shots: pathlib.Path | None = None) -> list[PageResult]:
+    """Check every page of a built site in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    if not (site / "index.html").exists():
+        raise SystemExit(f"{site} has no index.html: build the book first (make book)")
+    pages = [p.relative_to(site).as_posix() for p in checklinks.pages(site)]
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            return [check_page(browser, site, page, shots) for page in pages]
+        finally:
+            browser.close()
+
+
+def table(results: list[PageResult]) -> str:
+    """The per-page table, as Markdown."""
+    rows = ["| page | console errors | untypeset math | images ok/total "
+            "| widgets with static figure | buttons ok | result |",
+            "|---|---|---|---|---|---|---|"]
+    for r in results:
+        untypeset = r.untypeset + len(r.raw_tex)
+        widgets = (f"{r.widget_cells - len(r.widget_problems)}/{r.widget_cells}"
+                   if r.widget_cells or r.widget_problems else "none")
+        buttons = ("no: " + "; ".join(r.button_problems) if r.button_problems
+                   else "yes (" + ", ".join(r.buttons) + ")")
+        rows.append(f"| {r.page} | {len(r.console)} | {untypeset} of {r.math} "
+                    f"| {r.images_ok}/{r.images} | {widgets} | {buttons} "
+                    f"| {'ok' if r.ok else 'FAIL'} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    site = pathlib.Path(argv[1] if len(argv) > 1 else "_build/html")
+    shots = pathlib.Path(argv[2] if len(argv) > 2 else site.parent / "screenshots")
+    results = check_site(site, shots)
+    print(table(results))
+    for r in results:
+        for p in r.problems():
+            print(f"FAIL {r.page}: {p}")
+    print(f"browsercheck: {sum(r.ok for r in results)} of {len(results)} pages ok; "
+          f"screenshots in {shots}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
