@@ -313,6 +313,7 @@ def ep_moe_mlp(cfg: MoEConfig, lay: Layout, mesh: Any, tokens: int):
 # ---------------------------------------------------------------------------
 # Load balance experiments
 # ---------------------------------------------------------------------------
+@functools.partial(jax.jit, static_argnames=("n", "D", "E"))
 def skewed_tokens(key: jax.Array, n: int, D: int, E: int,
                   skew: float = 3.0) -> tuple[jax.Array, jax.Array]:
     """(tokens x [n, D], router [D, E]) where expert 0 attracts too many
