@@ -222,7 +222,7 @@ def intensity_figure(E: int = 256, k: int = 8, chip: Any = "v5e",
     ax.text(E / k, 0.5, f" E/k = {E / k:g}", fontsize=8,
             transform=ax.get_xaxis_transform())
     ax.axvline(bc, color="crimson", ls=":", lw=1)
-    ax.text(bc, 0.05, f" critical batch {bc:,.0f}", fontsize=8,
+    ax.text(bc, 0.9, f" critical batch {bc:,.0f}", fontsize=8,
             color="crimson", transform=ax.get_xaxis_transform())
     ax.set_xlabel("tokens per step B (per model replica)")
     ax.set_ylabel("FLOPs per byte of expert weights")
