@@ -73,8 +73,8 @@ register(Parts("14.1", None, parts={
     ]),
     "active": Number("14.1.active", lambda: _p("active"), rtol=0,
                      unit="parameters", hints=[
-        wrong_value(_p("active") - _one_mlp(), "each token uses k = 2 "
-                    "experts per layer, not one."),
+        wrong_value(_p("active") - _one_mlp(), f"each token uses "
+                    f"k = {PARAMS['k']} experts per layer, not one."),
         off_by(PARAMS["k"] / PARAMS["E"] * _p("total") / _p("active"),
                "only the experts are sparse: attention, embeddings and "
                "the router serve every token in full."),
@@ -156,8 +156,9 @@ register(Parts("14.3", None, parts={
     ]),
     "per_chip": Number("14.3.per_chip", lambda: _crit() / CRIT["ep"],
                        rtol=0.03, unit="tokens", hints=[
-        off_by(CRIT["ep"], "that is the whole group's batch: the 16 chips "
-               "share one copy of the experts and split its tokens."),
+        off_by(CRIT["ep"], f"that is the whole group's batch: the "
+               f"{CRIT['ep']} chips share one copy of the experts and split "
+               "its tokens."),
         off_by(1 / 2, "half: check the bytes per weight (bf16 is 2) and "
                "that each expert sees only k / E of the tokens."),
     ]),
@@ -232,7 +233,7 @@ register(Number("14.5", lambda: TRAIN_LAYERS
            "each all-to-all in reverse."),
     off_by(1 / 4, "each layer has a dispatch AND a combine, and both run "
            "backwards too."),
-    wrong_value(4, "that is one layer: the model has 24."),
+    wrong_value(4, f"that is one layer: the model has {TRAIN_LAYERS}."),
 ]))
 
 
@@ -374,9 +375,11 @@ def _touched() -> float:
 register(Number("14.8", _touched, rtol=0.02, unit="experts", hints=[
     wrong_value(DECODE["B"] * DECODE["k"], "B x k counts an expert again "
                 "each time another token picks it: count distinct experts."),
-    wrong_value(DECODE["E"], "not quite every expert: with B x k = 256 "
-                "choices among 128 experts, some are still never picked."),
-    wrong_value(DECODE["k"], "that is one token; the batch has 64."),
+    wrong_value(DECODE["E"], f"not quite every expert: with B x k = "
+                f"{DECODE['B'] * DECODE['k']} choices among {DECODE['E']} "
+                "experts, some are still never picked."),
+    wrong_value(DECODE["k"], f"that is one token; the batch has "
+                f"{DECODE['B']}."),
 ]))
 
 
