@@ -7,7 +7,7 @@ VENV311 := .venv311
 PY := $(VENV)/bin/python
 BOOK_DEPS := "jupyter-book<2" "jax>=0.12,<0.13" numpy matplotlib ipywidgets \
              nbval pytest rich nbclient ipykernel jupyter-cache \
-             sphinx-mathjax-offline playwright
+             sphinx-mathjax-offline "sphinx-exercise>=1.2.1,<2" playwright
 LIB_DEPS_311 := "jax>=0.10,<0.11" numpy matplotlib ipywidgets pytest
 LIB_HASH = $(shell cat $$(find lib -name '*.py' | sort) pyproject.toml | sha256sum | cut -c1-16)
 # The execution cache ignores library edits: clear it when lib/ changed.
@@ -99,11 +99,17 @@ unit: $(VENV)/.installed
 unit311: $(VENV311)/.installed
 	$(VENV311)/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
-## student: regenerate the student notebooks from the solution notebooks.
+## student: put every exercise notebook in sphinx-exercise's form (an
+## exercise written the old way, a "## Exercise N.M" heading and a worked-
+## solution admonition, is moved; the rest is left as it is), then regenerate
+## the student notebooks from the solution notebooks.
 student: $(VENV)/.installed
+	$(PY) tools/exercise_directives.py
 	$(PY) tools/student.py
 
+## notebooks: every notebook under nbval, JAX's deprecation warnings as errors.
 notebooks: $(VENV)/.installed
+	SCALEBOOK_JAX_WARNINGS=error \
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 	  --durations=0 chapters/*.ipynb exercises/[0-9]*.ipynb
 

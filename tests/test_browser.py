@@ -51,6 +51,8 @@ BAD_PAGE = """<!DOCTYPE html><html><head><title>bad</title>
 <img src="missing.png" alt="a figure that is not there">
 <script type="application/vnd.jupyter.widget-view+json">{"model_id": "1"}</script>
 <script>console.error("boom");</script>
+<div class="solution admonition"><p class="admonition-title">Solution to Exercise 1.1</p>
+<p>Six sevens make 42.</p></div>
 </body></html>"""
 
 
@@ -71,6 +73,8 @@ def test_the_checks_fail_on_what_a_reader_would_trip_over(tmp_path):
     assert bad.broken_images == ["missing.png"] and bad.images_ok == 0
     assert any("widget output" in p for p in bad.widget_problems)
     assert "no repository button" in bad.button_problems
+    assert (bad.answers, bad.answers_shown) == (1, 1)
+    assert any("visible before a toggle" in p for p in bad.answer_problems)
     assert (tmp_path / "shots" / "bad.png").exists()
 
 
@@ -83,6 +87,54 @@ EXERCISE_PAGE = """<!DOCTYPE html><html><body><article class="bd-article">
 <section id="notes"><h2>Notes</h2>
 <details><summary>More detail</summary><p>Not a solution.</p></details></section>
 </article></body></html>"""
+
+
+# An exercise page as sphinx-exercise builds it: each exercise a box with
+# its answer cell's toggle inside, its solution a dropdown linking back.
+def sphinx_exercise_html(n, title, code, worked):
+    return f"""<div class="exercise admonition" id="ex-1-{n}"><p class="admonition-title">
+<span class="caption-number">Exercise 1.{n} </span> ({title})</p>
+<section id="exercise-content"><p>How many?</p>
+<div class="cell tag_hide-input"><details class="admonition hide above-input">
+<summary><p class="admonition-title">Show solution</p></summary>
+<pre>{code}</pre></details></div></section></div>
+<div class="solution dropdown admonition" id="sol-1-{n}"><p class="admonition-title">
+Solution to<a class="reference internal" href="#ex-1-{n}"> Exercise 1.{n}</a></p>
+<section id="solution-content"><p>{worked}</p></section></div>"""
+
+
+SPHINX_EXERCISE_PAGE = ("""<!DOCTYPE html><html><body><article class="bd-article">
+<section id="exercises"><h1>Exercises</h1>"""
+                        + sphinx_exercise_html(1, "a solution in words", "answer = 6 * 7",
+                                               "Six sevens make 42.")
+                        + sphinx_exercise_html(2, "more", "answer = 8 * 9",
+                                               "Eight nines make 72.")
+                        + "</section></article></body></html>")
+
+
+def test_pdf_appendix_groups_sphinx_exercise_solutions_by_exercise():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = browsercheck.launch(pw)
+        page = browser.new_page()
+        page.set_content(SPHINX_EXERCISE_PAGE)
+        moved = page.evaluate(bookpdf.APPENDIX_JS)
+        boxes = [page.inner_text(f"#ex-1-{i}") for i in (1, 2)]
+        headings = page.eval_on_selector_all(
+            "#appendix-worked-solutions h3", "hs => hs.map(h => h.textContent)")
+        parts = page.eval_on_selector_all(
+            "#appendix-worked-solutions h3 + div", "ds => ds.map(d => d.innerText)")
+        browser.close()
+
+    assert moved == 4, "two answer cells and two solutions"
+    # The exercises stay where they were, with no answer and one link each.
+    for box, answer in zip(boxes, ("42", "72")):
+        assert answer not in box and "* " not in box
+        assert box.count("see the appendix") == 1
+    assert headings == ["Exercise 1.1 (a solution in words)", "Exercise 1.2 (more)"]
+    assert "6 * 7" in parts[0] and "42" in parts[0] and "72" not in parts[0]
+    assert "8 * 9" in parts[1] and "72" in parts[1] and "42" not in parts[1]
 
 
 def test_pdf_moves_solutions_to_an_appendix_and_counts_pages(tmp_path):

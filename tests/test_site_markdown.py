@@ -52,6 +52,16 @@ def test_a_notebook_becomes_prose_code_and_text_outputs(tmp_path):
     assert "quiet()" in md
 
 
+@pytest.mark.parametrize("role,expected", [
+    ("{numref}`ex-1-14`", "Exercise 1.14"),
+    ("{ref}`ex-12-3`", "Exercise 12.3"),
+    ("{numref}`Problem %s <ex-2-10>`", "Problem 2.10"),
+    ("{ref}`the last one <ex-2-10>`", "the last one"),
+    ("{ref}`some-section`", "{ref}`some-section`")])
+def test_references_to_exercises_read_as_their_names(role, expected):
+    assert bookmd.convert_markdown(f"See {role}.", {}, "nb") == f"See {expected}."
+
+
 def test_a_glued_name_without_a_stored_value_is_an_error(tmp_path):
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps({"cells": [cell("markdown", "{glue:text}`nope`")],
@@ -70,7 +80,7 @@ def test_the_book_export_has_every_chapter_in_order_and_no_markup_left():
               for p in chapters]
     where = [text.index(f"\n# {t}\n") for t in titles]
     assert where == sorted(where)
-    assert not re.search(r"\{(glue|cite|doc)[:}]", text)
+    assert not re.search(r"\{(glue|cite|doc|numref|ref)[:}]", text)
     assert "NBVAL_" not in text
     assert len(re.findall(r"^```", text, re.M)) % 2 == 0
     assert "# References" in text and "[austin2025scaling]" in text

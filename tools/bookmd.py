@@ -5,7 +5,9 @@ outputs, and writes:
 
 - markdown cells as they are, with each glued value ({glue:text}`name`)
   replaced by the value the notebook stored, {cite}`key` by [key] (the
-  references are listed at the end) and {doc}`path` by the notebook's path;
+  references are listed at the end), {doc}`path` by the notebook's path and
+  a reference to an exercise ({numref}`ex-1-14`, {ref}`ex-1-14`) by its
+  name, "Exercise 1.14";
 - code cells as ```python blocks, without the nbval marker comments;
 - outputs as text: streams and text/plain results as ```text blocks, text/markdown
   as Markdown, a figure as a one-line note (images are not embedded).
@@ -23,6 +25,7 @@ import re
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import exercise_directives  # noqa: E402
 import frontpage  # noqa: E402  (reads _toc.yml)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -72,7 +75,17 @@ def convert_markdown(src: str, values: dict[str, str], where: str) -> str:
     src = re.sub(r"\{cite(:[a-z]+)?\}`([^`]+)`", lambda m: f"[{m.group(2)}]", src)
     src = re.sub(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`",
                  lambda m: f"`{pathlib.PurePosixPath(m.group(1)).name}.ipynb`", src)
+    src = re.sub(r"\{(?:num)?ref\}`(?:([^`<]*?)\s*<)?([^`>]+)>?`", _exercise, src)
     return src
+
+
+def _exercise(m: re.Match) -> str:
+    """A reference to an exercise label: its own text, else "Exercise N.M"."""
+    num = exercise_directives.number(m.group(2))
+    if num is None:
+        return m.group(0)
+    text = m.group(1) or "Exercise %s"
+    return text.replace("%s", f"{num[0]}.{num[1]}")
 
 
 def convert_outputs(outputs: list[dict]) -> list[str]:

@@ -20,8 +20,10 @@ import browsercheck  # noqa: E402
 
 # Runs in the page. A solution is a toggle (<details> or dropdown admonition)
 # whose label says "solution", or an element classed solution / tag_solution
-# (sphinx-exercise, cell tags). Each moves, open, into the appendix; the
-# first one of an exercise leaves a link behind.
+# (sphinx-exercise, cell tags). Each moves, open, into the appendix, under the
+# title of its exercise: the sphinx-exercise box it sits in or the exercise
+# its solution links to (else its section's heading). The first one of an
+# exercise leaves a link behind.
 APPENDIX_JS = r"""() => {
   const label = el => {
     const t = el.querySelector(':scope > summary, :scope > .admonition-title');
@@ -29,8 +31,9 @@ APPENDIX_JS = r"""() => {
   };
   const found = [...document.querySelectorAll(
       'details, .admonition, .solution, .tag_solution')].filter(el =>
-      /solution/i.test(label(el)) || el.classList.contains('solution')
-      || el.classList.contains('tag_solution'));
+      !el.classList.contains('exercise') && (
+        /solution/i.test(label(el)) || el.classList.contains('solution')
+        || el.classList.contains('tag_solution')));
   const solutions = found.filter(el => !found.some(o => o !== el && o.contains(el)));
   if (!solutions.length) return 0;
   const appendix = document.createElement('section');
@@ -39,22 +42,38 @@ APPENDIX_JS = r"""() => {
   appendix.innerHTML = '<h1>Appendix: worked solutions</h1><p>The exercises ' +
     'show no solutions in print; each one links here, to the solution the ' +
     'website keeps behind a toggle.</p>';
-  let last = null, n = 0;
+  const exerciseOf = el => {
+    const box = el.closest('.exercise');
+    if (box) return box;
+    const link = el.classList.contains('solution') &&
+      el.querySelector(':scope > .admonition-title a[href*="#"]');
+    const id = link ? decodeURIComponent(link.getAttribute('href').split('#').pop()) : '';
+    const target = id && document.getElementById(id);
+    return target && target.classList.contains('exercise') ? target : null;
+  };
+  const titleOf = group => {
+    const t = group.classList.contains('exercise')
+      ? group.querySelector(':scope > .admonition-title')
+      : group.querySelector(':scope > h1, :scope > h2, :scope > h3');
+    return t ? t.textContent.replace(/#\s*$/, '').replace(/\s+/g, ' ').trim() : 'Exercise';
+  };
+  const groups = new Map();
+  let n = 0;
   for (const el of solutions) {
-    const section = el.closest('section');
-    const heading = section && section.querySelector(':scope > h1, :scope > h2, :scope > h3');
-    const title = heading ? heading.textContent.replace(/#\s*$/, '').trim() : 'Exercise';
-    if (section !== last) {
+    const group = exerciseOf(el) || el.closest('section') || document.body;
+    if (!groups.has(group)) {
       n += 1;
       const h = document.createElement('h3');
       h.id = 'worked-solution-' + n;
-      h.textContent = title;
+      h.textContent = titleOf(group);
       appendix.appendChild(h);
       const note = document.createElement('p');
       note.className = 'solution-moved';
       note.innerHTML = '<a href="#worked-solution-' + n + '">Worked solution: see the appendix.</a>';
       el.before(note);
-      last = section;
+      const part = document.createElement('div');
+      appendix.appendChild(part);
+      groups.set(group, part);
     }
     let moved = el;
     if (el.tagName === 'DETAILS') {  // its contents, without the toggle
@@ -66,7 +85,7 @@ APPENDIX_JS = r"""() => {
     moved.classList.remove('dropdown', 'toggle', 'toggle-hidden');
     moved.querySelectorAll('.toggle-button, .tb-icon').forEach(b => b.remove());
     moved.querySelectorAll('.toggle-hidden').forEach(b => b.classList.remove('toggle-hidden'));
-    appendix.appendChild(moved);
+    groups.get(group).appendChild(moved);
   }
   const main = document.querySelector('article.bd-article') || document.body;
   main.appendChild(appendix);
@@ -82,6 +101,8 @@ PRINT_CSS = """
   img, figure, table, .cell_input, .cell_output, .admonition { break-inside: avoid; }
   h1, h2, h3 { break-after: avoid; }
   .appendix-solutions .admonition > * { display: block !important; }
+  /* the theme's print style hides each section's first h1 */
+  .appendix-solutions > h1 { display: block !important; }
 }
 """
 

@@ -12,6 +12,9 @@ For each page this checks what a reader sees:
 - widgets: no widget output on the page (there is no widget manager on the
   static site), and every widget cell of the page's notebook has a static
   figure or table in its own or one of the next two code cells;
+- answers: nothing that holds an answer (a solution, an answer cell's code,
+  a check's output) is visible before its toggle is opened, and a solution's
+  toggle opens;
 - buttons: the launch (Colab), download and repository buttons exist where
   the page's source allows them, and resolve: Colab to a notebook in the
   configured repository (the student copy on exercise pages), download to a
@@ -84,8 +87,19 @@ WAIT_JS = """async () => {
   return true;
 }"""
 
+# What holds an answer: a worked solution (sphinx-exercise), an answer cell's
+# code, a check cell's output, a cell tagged solution.
+ANSWERS = ('.solution > :not(.admonition-title), .tag_hide-input .cell_input, '
+           '.tag_hide-output .cell_output, .tag_solution')
+# Runs in the page: whether an element can be seen (a closed toggle hides its
+# content with display, visibility or opacity).
+SHOWN_JS = """e => e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true,
+                                    opacityProperty: true, visibilityProperty: true})"""
+
 # Runs in the page: what the checks need, read from the rendered DOM.
 INSPECT_JS = """() => {
+  const ANSWERS = '""" + ANSWERS + """';
+  const shown = """ + SHOWN_JS + """;
   const skip = 'pre, code, script, style, textarea, mjx-container, .highlight';
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const texts = [];
@@ -105,6 +119,7 @@ INSPECT_JS = """() => {
     };
   });
   const button = sel => [...document.querySelectorAll(sel)].map(a => a.getAttribute('href'));
+  const answers = [...document.querySelectorAll(ANSWERS)];
   return {
     text: texts.join(' '),
     math: math.length,
@@ -115,6 +130,8 @@ INSPECT_JS = """() => {
     widgets: document.querySelectorAll(
       'script[type="application/vnd.jupyter.widget-view+json"], .jupyter-widgets, .widget-area').length,
     cells: cells,
+    answers: answers.length,
+    answers_shown: answers.filter(shown).length,
     launch: button('.dropdown-launch-buttons a'),
     download: button('.dropdown-download-buttons a'),
     repository: button('a.btn-source-repository-button'),
@@ -140,13 +157,17 @@ class PageResult:
     widget_problems: list[str] = dataclasses.field(default_factory=list)
     buttons: list[str] = dataclasses.field(default_factory=list)  # those present
     button_problems: list[str] = dataclasses.field(default_factory=list)
+    answers: int = 0
+    answers_shown: int = 0
+    answer_problems: list[str] = dataclasses.field(default_factory=list)
     screenshot: str = ""
 
     @property
     def ok(self) -> bool:
         return not (self.console or self.untypeset or self.raw_tex
                     or self.broken_images or self.icons_undrawn
-                    or self.widget_problems or self.button_problems)
+                    or self.widget_problems or self.button_problems
+                    or self.answer_problems)
 
     def problems(self) -> list[str]:
         out = [f"console: {m}" for m in self.console]
@@ -154,7 +175,8 @@ class PageResult:
         out += [f"raw TeX in the text: {t!r}" for t in self.raw_tex]
         out += [f"image did not load: {s}" for s in self.broken_images]
         out += [f"{self.icons_undrawn} icons not drawn"] if self.icons_undrawn else []
-        return out + self.widget_problems + self.button_problems
+        return (out + self.widget_problems + self.button_problems
+                + self.answer_problems)
 
 
 def source_of(page: str, root: pathlib.Path = ROOT) -> pathlib.Path | None:
@@ -254,6 +276,25 @@ def check_buttons(result: PageResult, dom: dict, page: str, site: pathlib.Path,
                 problems.append(f"Colab button opens {opened}, not {want}")
 
 
+def check_answers(result: PageResult, dom: dict, tab) -> None:
+    """No answer shows before its toggle is opened; the first worked
+    solution's toggle opens."""
+    result.answers, result.answers_shown = dom["answers"], dom["answers_shown"]
+    if result.answers_shown:
+        result.answer_problems.append(
+            f"{result.answers_shown} of {result.answers} answers visible "
+            "before a toggle is opened")
+    toggle = tab.query_selector(".solution.toggle .toggle-button")
+    if toggle is None:
+        return
+    toggle.click()
+    tab.wait_for_timeout(500)  # the toggle's opacity transition
+    opened = ("() => [...document.querySelectorAll("
+              "'.solution > :not(.admonition-title)')].some(" + SHOWN_JS + ")")
+    if not tab.evaluate(opened):
+        result.answer_problems.append("a worked solution's toggle does not open")
+
+
 def check_page(browser, site: pathlib.Path, page: str,
                shots: pathlib.Path | None) -> PageResult:
     result = PageResult(page)
@@ -294,6 +335,7 @@ def check_page(browser, site: pathlib.Path, page: str,
         shot.parent.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(shot), full_page=True)
         result.screenshot = str(shot)
+    check_answers(result, dom, tab)  # last: it opens a toggle
     context.close()
     return result
 
@@ -316,16 +358,19 @@ def check_site(site: pathlib.Path, shots: pathlib.Path | None = None) -> list[Pa
 def table(results: list[PageResult]) -> str:
     """The per-page table, as Markdown."""
     rows = ["| page | console errors | untypeset math | images ok/total "
-            "| widgets with static figure | buttons ok | result |",
-            "|---|---|---|---|---|---|---|"]
+            "| widgets with static figure | answers behind toggles | buttons ok "
+            "| result |",
+            "|---|---|---|---|---|---|---|---|"]
     for r in results:
         untypeset = r.untypeset + len(r.raw_tex)
         widgets = (f"{r.widget_cells - len(r.widget_problems)}/{r.widget_cells}"
                    if r.widget_cells or r.widget_problems else "none")
         buttons = ("no: " + "; ".join(r.button_problems) if r.button_problems
                    else "yes (" + ", ".join(r.buttons) + ")")
+        answers = (f"{r.answers - r.answers_shown}/{r.answers}" if r.answers
+                   else "none")
         rows.append(f"| {r.page} | {len(r.console)} | {untypeset} of {r.math} "
-                    f"| {r.images_ok}/{r.images} | {widgets} | {buttons} "
+                    f"| {r.images_ok}/{r.images} | {widgets} | {answers} | {buttons} "
                     f"| {'ok' if r.ok else 'FAIL'} |")
     return "\n".join(rows)
 

@@ -1,10 +1,16 @@
-"""Sphinx extension: fixes to the Jupyter Book 1 page head that a browser
-reports as console errors.
+"""Sphinx extension: fixes to Jupyter Book 1's toolchain: page-head errors a
+browser reports on the console, and a node the single-page build lost.
 
 - Sphinx 7.4 adds an inline script registered after the builder starts twice
   (once as filename None, once as ''), so sphinx-thebe's
   `const THEBE_JS_URL = ...` is declared twice and throws a SyntaxError on
   every page. Keep the first of each identical script.
+
+- The single-page build (`make pdf`) renders a node with the handlers
+  registered for `singlehtml`, and falls back to the `html` ones only when
+  no extension registered any for `singlehtml`. sphinx-exercise does, so
+  myst-nb's toggles (HideCodeCellNode, html only) stopped the build as an
+  "unknown node type". Every html handler is also given to singlehtml.
 
 (The theme's "invalid theme mode" error is fixed in _config.yml by giving
 pydata-sphinx-theme its `default_mode`.)
@@ -18,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import pathlib
 
-EXTENSIONS = ("frontpage.py", "sitefixes.py")
+EXTENSIONS = ("frontpage.py", "sitefixes.py", "exercisenumbers.py",
+              "exercise_directives.py")
 
 
 def extensions_hash() -> str:
@@ -46,7 +53,17 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = kept  # in place: it is the builder's own list
 
 
+def share_html_handlers(app) -> None:
+    """Give singlehtml every node handler registered for html only."""
+    handlers = app.registry.translation_handlers
+    single = handlers.get("singlehtml")
+    if single is not None:
+        for node, visit_depart in handlers.get("html", {}).items():
+            single.setdefault(node, visit_depart)
+
+
 def setup(app):
+    app.connect("builder-inited", share_html_handlers)
     # Late, after every handler that adds scripts.
     app.connect("html-page-context", dedupe_scripts, priority=900)
     app.add_config_value("scalebook_extensions_hash", extensions_hash(), "env")

@@ -10,6 +10,10 @@ convention).  The student copy, ``exercises/student/NN_name.ipynb``, gets:
   ``...`` body.  Working steps that nothing later reads are dropped, and
   givens stay as they are: write them above ``# BEGIN SOLUTION``;
 - cells tagged ``solution`` (worked solutions in prose) removed;
+- sphinx-exercise's directives, which Jupyter and Colab would show as raw
+  text, turned back into plain Markdown (tools/exercise_directives.py): an
+  ``exercise-start`` cell becomes a heading ``## Exercise 1.1: title`` above
+  its statement, ``exercise-end`` and ``solution`` cells are dropped;
 - all outputs and execution counts cleared, and site-only metadata dropped.
 
 usage: python tools/student.py [--check] [NOTEBOOK ...]
@@ -24,6 +28,8 @@ import json
 import pathlib
 import sys
 import textwrap
+
+import exercise_directives
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
@@ -113,9 +119,7 @@ def strip_solutions(source: str, wanted: set[str] | None = None) -> str:
     return "\n".join(out)
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+_source = exercise_directives.source
 
 
 def student_notebook(nb: dict) -> dict:
@@ -127,7 +131,7 @@ def student_notebook(nb: dict) -> dict:
         if cell["cell_type"] == "code":
             read |= _names_read(_source(cell))
     cells = []
-    for cell in nb["cells"]:
+    for cell in exercise_directives.student_cells(nb["cells"]):
         meta = cell.get("metadata", {})
         tags = set(meta.get("tags", []))
         if "solution" in tags:

@@ -14,18 +14,28 @@ two never import JAX, so every formula runs where JAX is not installed.
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs,
-   on a TPU torus or a GPU cluster), ``cluster`` (GPU clusters: NVLink
-   domains and fat trees), ``gpu_training`` (training strategies priced on
-   a GPU cluster), ``systolic``, ``tables``, ``moe_cost`` (what an MoE
-   layer costs).  New cost models (parallelism, inference, scaling) go
-   here.
+   on a TPU torus or a GPU cluster), ``ring`` (ring collectives step by
+   step), ``cluster`` (GPU clusters: NVLink domains and fat trees),
+   ``gpu_training`` (training strategies priced on a GPU cluster),
+   ``systolic``, ``tensorcore`` (unit rates from counts and the clock),
+   ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
+   paged KV cache's block manager), ``serving`` (a discrete-event serving
+   simulator), ``speculative``, ``moe_cost`` (what an MoE layer
+   costs).  New cost models (parallelism, scaling) go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
-   ``model``, ``sharding``, ``sharded_matmul``, ``moe`` (the MoE layer and
-   expert parallelism).
+   ``model``, ``remat`` (checkpointed layers), ``flash`` (attention with
+   an online softmax), ``sharding``, ``sharded_matmul``,
+   ``paged_attention`` (attention through block tables),
+   ``sharded_decode`` (tensor-parallel prefill and decode),
+   ``spec_decode`` (a real draft/target pair), ``collectives``
+   (collectives written with ppermute and all_to_all), ``modes`` (one
+   layer in Auto, Explicit and Manual sharding), ``moe`` (the MoE layer
+   and expert parallelism).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
-   ``model_xla`` (XLA's counts of the transformer's parts).  A profile
-   reader goes here.
+   ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
+   (layouts and TPU tiling notation), ``profiling`` (profiles read
+   offline), ``perfbug`` (Chapter 9's planted sharding bug).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and

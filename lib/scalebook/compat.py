@@ -6,6 +6,7 @@ else in `scalebook` calls JAX through its stable public API.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import jax
@@ -30,9 +31,7 @@ def make_mesh(shape: Sequence[int], names: Sequence[str],
                          axis_types=(kind,) * len(shape))
 
 
-_SHARD_MAP = getattr(jax, "shard_map", None)
-if _SHARD_MAP is None:  # pragma: no cover - older JAX
-    from jax.experimental.shard_map import shard_map as _SHARD_MAP
+_SHARD_MAP = jax.shard_map  # top level in every supported JAX (>= 0.10)
 
 _CHECK_KW = ("check_vma" if "check_vma" in inspect.signature(
     _SHARD_MAP).parameters else "check_rep")
@@ -48,3 +47,74 @@ def shard_map(f: Callable, mesh: jax.sharding.Mesh, in_specs: Any,
     """
     return _SHARD_MAP(f, mesh=mesh, in_specs=in_specs, out_specs=out_specs,
                       **{_CHECK_KW: check})
+
+
+# ---------------------------------------------------------------------------
+# What moved between the supported versions (Chapter 10 prints this table;
+# tests/unit/test_api_canary.py checks every row against the running JAX).
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApiChange:
+    """One JAX spelling that differs between jax 0.10 and jax 0.12.
+
+    `old` is what jax 0.10 shows, `new` what jax 0.12 shows; `since` is
+    the first version known to show `new` (0.11.1 for make_mesh, from
+    JAX's changelog; otherwise 0.12, the first tested version that shows
+    it); `book` says how the book copes.
+    """
+
+    what: str
+    old: str
+    new: str
+    since: tuple[int, ...]
+    book: str
+
+    def current(self) -> str:
+        """The spelling the running JAX shows."""
+        return self.new if jax_version() >= self.since else self.old
+
+
+API_CHANGES: tuple[ApiChange, ...] = (
+    ApiChange("jax.make_mesh: name of the sizes argument", "axis_shapes=",
+              "axis_sizes=", (0, 11, 1),
+              "pass the sizes by position (compat.make_mesh does)"),
+    ApiChange("jax.profiler.trace: log_dir", "required", "optional",
+              (0, 12), "always pass a directory (profiling.capture does)"),
+    ApiChange("replica groups in compiled HLO", "{{0,1,...,7}}",
+              "mesh['X'=8] {'X'}", (0, 12),
+              "scalebook.hlo reads both forms"),
+    ApiChange("PartitionSpec fields", "unreduced, reduced",
+              "unreduced, reduced, unreduced_kind", (0, 12),
+              "the book uses none of them"),
+)
+"""API moves the book meets between jax 0.10 and 0.12, checked by test."""
+
+
+def make_mesh_sizes_keyword() -> str:
+    """The keyword jax.make_mesh takes the sizes by in this JAX."""
+    params = inspect.signature(jax.make_mesh).parameters
+    return "axis_sizes" if "axis_sizes" in params else "axis_shapes"
+
+
+# ---------------------------------------------------------------------------
+# JAX's deprecation warnings as errors (the notebooks' canary)
+# ---------------------------------------------------------------------------
+STRICT_ENV = "SCALEBOOK_JAX_WARNINGS"
+"""Set to "error" (as `make notebooks` does) and `sb.use_cpu_devices`
+turns JAX's deprecation warnings into errors in that process."""
+
+
+def strict_jax_warnings() -> None:
+    """Make JAX's deprecation warnings errors: every DeprecationWarning or
+    FutureWarning whose message names jax, or that a jax module issues.
+
+    JAX issues its deprecations on behalf of the caller (the notebook, or
+    scalebook), so the warning's module cannot tell them apart; the
+    message can.  Other libraries' warnings are left alone.
+    """
+    import warnings
+
+    for category in (DeprecationWarning, FutureWarning):
+        warnings.filterwarnings("error", message=r".*\bjax", category=category)
+        warnings.filterwarnings("error", category=category,
+                                module=r"jax(\.|$)")

@@ -300,14 +300,17 @@ def weight_bytes(cfg: Any, dtype: str | float = "bf16") -> float:
 def bytes_per_param(param_dtype: str | float = "bf16",
                     optimizer: str = "adam",
                     state_dtype: str | float = "fp32",
-                    grad_dtype: str | float | None = None) -> float:
+                    grad_dtype: str | float | None = None,
+                    master_dtype: str | float | None = None) -> float:
     """Bytes held per parameter in training: weights + optimizer state
-    (+ gradients if `grad_dtype` is given).
+    (+ gradients if `grad_dtype` is given, + a master copy of the weights
+    if `master_dtype` is given, as mixed precision keeps in fp32).
 
-    bf16 weights + fp32 Adam m and v = 2 + 4 + 4 = 10 B/param (the book's
-    figure, which leaves the gradients out: they are consumed by the update
-    as they are produced). optimizer: "adam" (2 states), "sgd" (0),
-    "momentum" (1).
+    bf16 weights + fp32 Adam m and v = 2 + 4 + 4 = 10 B/param (the source
+    book's figure: the state that lives from step to step); with bf16
+    gradients, which exist whole at the end of the backward pass, 12; with
+    an fp32 master copy as well, 16 (`BYTES_PER_PARAM_CONVENTIONS`).
+    optimizer: "adam" (2 states), "sgd" (0), "momentum" (1).
     """
     states = {"adam": 2, "momentum": 1, "sgd": 0}
     if optimizer not in states:
@@ -316,7 +319,39 @@ def bytes_per_param(param_dtype: str | float = "bf16",
     out = _bytes(param_dtype) + states[optimizer] * _bytes(state_dtype)
     if grad_dtype is not None:
         out += _bytes(grad_dtype)
+    if master_dtype is not None:
+        out += _bytes(master_dtype)
     return out
+
+
+BYTES_PER_PARAM_CONVENTIONS: Mapping[str, Mapping[str, Any]] = {
+    "bf16 weights + fp32 Adam (no gradients)": dict(
+        param_dtype="bf16", state_dtype="fp32"),
+    "bf16 weights and gradients + fp32 Adam": dict(
+        param_dtype="bf16", state_dtype="fp32", grad_dtype="bf16"),
+    "mixed precision: + fp32 master weights": dict(
+        param_dtype="bf16", state_dtype="fp32", grad_dtype="bf16",
+        master_dtype="fp32"),
+    "all fp32": dict(param_dtype="fp32", state_dtype="fp32",
+                     grad_dtype="fp32"),
+}
+"""Common ways to count training bytes per parameter (Adam), as keyword
+arguments of `bytes_per_param`.  Chapter 4 uses the second throughout."""
+
+
+def matmul_output_elements(cfg: Any, B: int | None = None,
+                           T: int | None = None, S: int | None = None, *,
+                           work: Workload | None = None) -> dict[str, int]:
+    """Elements of each matmul's output in ONE layer (keys: `MATMULS`):
+    what a layer keeps when only matmul outputs are saved (remat "dots").
+    B sequences of T queries over S keys (default S = T)."""
+    c = _cfg(cfg)
+    B, T = _bt(c, B, T, work)
+    S = T if S is None else int(S)
+    D, F, N, K, H = c.D, c.F, c.N, c.K, c.H
+    return {"q": B * T * N * H, "k": B * T * K * H, "v": B * T * K * H,
+            "o": B * T * D, "scores": B * N * T * S, "av": B * T * N * H,
+            "gate": B * T * F, "up": B * T * F, "down": B * T * D}
 
 
 def activation_bytes(cfg: Any, tokens: int, remat: str | int = "none",

@@ -35,6 +35,9 @@ def use_cpu_devices(n: int = 8) -> list:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"the device count must be a positive int, got {n!r}")
+    if os.environ.get("SCALEBOOK_JAX_WARNINGS") == "error":
+        from scalebook.compat import strict_jax_warnings  # make notebooks
+        strict_jax_warnings()
     import jax
 
     if _backend_started():

@@ -16,6 +16,11 @@ _TPU_TEXT = "Austin et al. 2025, Part 2 text"
 _GPU_TABLE = "Austin et al. 2025, Part 12 (GPUs) spec table"
 _GPU_TEXT = "Austin et al. 2025, Part 12 (GPUs) text and calculations"
 _GPU_NET = "Austin et al. 2025, Part 12 networking tables"
+ASSUMED = "assumed"
+"""A source that starts with this word marks a registry default that no
+source gives; `assumed(chip, field)` asks for it."""
+_ASSUMED_MXUS = (ASSUMED + ": the source gives 4 MXUs per core for v4 and "
+                 "v5 only; the registry keeps that default")
 _ASSUMED_POD = (_GPU_NET + ": the book describes the H100 SuperPod; the "
                 "same layout is assumed for this 8-GPU node")
 
@@ -242,10 +247,11 @@ CHIPS: dict[str, Chip] = {c.name: c for c in [
     _tpu("TPU v6e", bf16=9.20e14, int8=1.84e15, hbm=32e9, hbm_bw=1.6e12,
          link=9.0e10, topology="2D torus", max_slice=(16, 16),
          dcn=12.5e9, pcie=3.2e10, cores=1, host=(4, 2), mxu=256,
-         release=2024),
+         release=2024, extra_sources={"mxus_per_core": _ASSUMED_MXUS}),
     _tpu("TPU7x", bf16=2.30e15, int8=4.61e15, hbm=192e9, hbm_bw=7.4e12,
          link=9.0e10, topology="3D torus", max_slice=(4, 4, 576),
-         dcn=12.5e9, cores=2, host=(2, 2, 1), mxu=256, release=2025),
+         dcn=12.5e9, cores=2, host=(2, 2, 1), mxu=256, release=2025,
+         extra_sources={"mxus_per_core": _ASSUMED_MXUS}),
     _gpu("A100", flops={"bf16": 3.1e14, "int8": 6.2e14}, hbm=80e9,
          hbm_bw=2.0e12, nvlink=25e9, links=12, sms=108, release=2020,
          clock=1.41e9, base_clock=1.10e9, smem_per_sm=192 * 2**10, l2=40e6,
@@ -292,8 +298,26 @@ CHIPS: dict[str, Chip] = {c.name: c for c in [
              "max_slice": _GPU_NET + " (72 GPUs per NVLink domain)"}),
 ]}
 
-# Peak of the vector unit (VPU) of one TensorCore, FLOP/s.
+# Peak of the vector unit (VPU) of one TensorCore, FLOP/s, as the source
+# rounds it; `scalebook.tensorcore.vpu_peak` derives it from VPU_SHAPE and
+# TPU_CLOCK_HZ (Chapter 2).
 VPU_FLOPS_PER_CORE = {"TPU v5p": 7e12}  # FLOP/s; Austin et al. 2025, Part 2
+
+# The VPU of one TensorCore: (sublanes, lanes, ALUs per lane), a count.
+VPU_SHAPE = {"TPU v5p": (8, 128, 4)}  # Austin et al. 2025, Part 2
+
+# TensorCore clock (Hz), where the source gives it.
+TPU_CLOCK_HZ = {
+    "TPU v5e": 1.5e9,   # Austin et al. 2025, Part 2 (the MXU rate at 1.5 GHz)
+    "TPU v5p": 1.75e9,  # Austin et al. 2025, Part 2 (the VPU peak at 1.75 GHz)
+}
+
+# One MXU pass: bf16[MXU_PASS_ROWS, size] @ bf16[size, size] -> f32, taking
+# MXU_PASS_CYCLES cycles (one row per cycle).  Austin et al. 2025, Part 2
+# gives it for the 128x128 MXU; the 256x256 MXUs are assumed to stream the
+# same way.
+MXU_PASS_ROWS = 8
+MXU_PASS_CYCLES = 8
 
 # VMEM-to-MXU bandwidth as a multiple of HBM bandwidth (unitless).
 VMEM_BW_OVER_HBM = {"TPU v5e": 22}  # Austin et al. 2025, Part 2
@@ -306,6 +330,26 @@ def vmem_bw(name: str | Chip) -> float:
         raise ValueError(f"the registry has no VMEM bandwidth for {c.name}; "
                          f"known for: {', '.join(VMEM_BW_OVER_HBM)}")
     return VMEM_BW_OVER_HBM[c.name] * c.hbm_bw
+
+
+def assumed(name: str | Chip, field_name: str) -> bool:
+    """True when the registry's value of `field_name` for this chip is a
+    default that no source gives (its source starts with ASSUMED)."""
+    return chip(name).sources.get(field_name, "").startswith(ASSUMED)
+
+
+# On-demand price of one chip-hour in US dollars (GCP, February 2025), as
+# the source book quotes it to compare FLOPs per dollar.
+PRICE_PER_HOUR = {"TPU v5e": 1.2, "TPU v5p": 4.2, "H100": 10.8}  # Austin et al. 2025, Part 8
+
+
+def flops_per_dollar(name: str | Chip, dtype: str = "bf16") -> float:
+    """Peak FLOPs bought by one dollar of chip time (FLOPs/$)."""
+    c = chip(name)
+    if c.name not in PRICE_PER_HOUR:
+        raise ValueError(f"the registry has no price for {c.name}; known "
+                         f"for: {', '.join(PRICE_PER_HOUR)}")
+    return c.peak_flops(dtype) * 3600 / PRICE_PER_HOUR[c.name]
 
 
 # Latency of one ICI hop between neighbouring chips (seconds).

@@ -6,7 +6,8 @@ program.  ``compiled(fn, *args)`` compiles, ``hlo_text`` returns the
 per-device HLO after SPMD partitioning, and ``collectives`` parses every
 all-gather, reduce-scatter, all-reduce, all-to-all and collective-permute
 in it into a :class:`Collective` with its replica groups, the mesh axes those
-groups run over, and the bytes each device sends.
+groups run over, and the bytes each device sends.  ``op_bytes`` lists what
+each op of the program reads and writes (Chapter 4's flash attention).
 
 Bytes per device (ring algorithm; the convention `scalebook.comms` uses).
 With V the bytes of the whole array inside one group of n devices:
@@ -46,7 +47,8 @@ from scalebook.tabular import Table
 
 __all__ = ["Collective", "compiled", "hlo_text", "collectives",
            "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
-           "DTYPE_BYTES"]
+           "DTYPE_BYTES", "Instruction", "instructions", "OpBytes",
+           "op_bytes"]
 
 DTYPE_BYTES: dict[str, float] = {
     "pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "s32": 4, "u32": 4,
@@ -209,6 +211,14 @@ def _mesh_groups(text: str) -> tuple[list[list[int]], list[str], list[int],
         ids = np.arange(n)
     elif "<=" in dev:
         ids = np.array(_iota_groups(dev)).reshape(-1)
+    elif re.fullmatch(r"\s*\[[\d,]+\](?:T\([\d,]+\))?\s*", dev):
+        # an iota list without '<=': [d0,d1,...] reshaped, then transposed
+        dims = _int_list(re.match(r"\s*\[([\d,]+)\]", dev).group(1))
+        perm = re.search(r"T\(([\d,]+)\)", dev)
+        ids = np.arange(math.prod(dims)).reshape(dims)
+        if perm:
+            ids = ids.transpose(_int_list(perm.group(1)))
+        ids = ids.reshape(-1)
     else:
         ids = np.array(_int_list(dev))
     # Each grouped axis ref is 'name' or 'name':(pre)size (a sub-axis).
@@ -271,8 +281,8 @@ def _groups_attr(line: str) -> str | None:
         return None
     s = line[i + len("replica_groups="):]
     if s.startswith("mesh"):
-        m = re.match(r"mesh\[[^\]]*\](?:,\s*device_ids=\([^)]*\))?\s*"
-                     r"\{[^}]*\}", s)
+        m = re.match(r"mesh\[[^\]]*\](?:,\s*device_ids=\((?:[^()]|"
+                     r"\([^()]*\))*\))?\s*\{[^}]*\}", s)
         return m.group(0) if m else s
     if s.startswith("["):
         m = re.match(r"\[[\d,]+\]<=\[[\d,]+\](?:T\([\d,]+\))?", s)
@@ -567,6 +577,139 @@ def bytes_per_device(fn_or_compiled: Any, *args: Any, mesh: Any = None
     """Total bytes each device sends over the program (loop bodies x trips)."""
     return float(sum(c.total_bytes for c in collectives(
         fn_or_compiled, *args, mesh=mesh)))
+
+
+# --------------------------------------------------------- instructions
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction of an HLO module, where it is written.
+
+    `line_no` counts from 1 in the module text; `calls` names the
+    computations it runs (a fusion's body, a while loop's body and
+    condition); `computation` is the one it belongs to.  Chapter 9 links
+    each op of a profile to this line.
+    """
+    name: str
+    opcode: str
+    shape: str
+    computation: str
+    line_no: int
+    text: str = field(repr=False)
+    calls: tuple[str, ...] = ()
+
+    @property
+    def op_name(self) -> str:
+        """The JAX operation it came from (its metadata op_name), or ''."""
+        m = re.search(r'op_name="([^"]*)"', self.text)
+        return m.group(1) if m else ""
+
+    @property
+    def operands(self) -> tuple[str, ...]:
+        """Names of the instructions it reads (its operand list)."""
+        rest = self.text.split("=", 1)[-1]
+        i = rest.find(f"{self.opcode}(")
+        if not self.opcode or i < 0:
+            return ()
+        depth, j = 0, i + len(self.opcode)
+        for j in range(i + len(self.opcode), len(rest)):
+            depth += rest[j] == "("
+            depth -= rest[j] == ")"
+            if depth == 0:
+                break
+        return tuple(re.findall(r"%([\w.\-]+)",
+                                rest[i + len(self.opcode):j + 1]))
+
+    @property
+    def fusion_kind(self) -> str:
+        """kLoop, kInput, kOutput, kCustom for a fusion; '' otherwise."""
+        m = re.search(r"\bkind=(k\w+)", self.text)
+        return m.group(1) if m else ""
+
+
+def instructions(fn_or_compiled: Any, *args: Any) -> dict[str, Instruction]:
+    """Every instruction of the compiled module by name (names are unique
+    in an HLO module), with its opcode, shape and line number."""
+    text = hlo_text(fn_or_compiled, *args)
+    out: dict[str, Instruction] = {}
+    cur = None
+    for no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("HloModule", "//")):
+            continue
+        if cur is None:
+            h = _HEADER.match(line)
+            if h and "=" not in line.split("(")[0]:
+                cur = h.group(2)
+            continue
+        if line == "}":
+            cur = None
+            continue
+        m = _INSTR.match(line)
+        if not m:
+            continue
+        name, rest = m.groups()
+        shape, after = _split_shape(rest)
+        op = re.match(r"([a-z][a-z0-9\-]*)\(", after)
+        calls = tuple(c for _, val in _CALLS.findall(line)
+                      for c in re.findall(r"%?([\w.\-]+)", val))
+        out[name] = Instruction(name, op.group(1) if op else "", shape, cur,
+                                no, raw, calls)
+    return out
+
+
+# ------------------------------------------------------- bytes per op
+@dataclass(frozen=True)
+class OpBytes:
+    """What one top-level op of the compiled program reads and writes.
+
+    arrays: (dtype, shape) of its result(s) then its operands, per device;
+    bytes: their sum, in bytes.
+    """
+    name: str
+    opcode: str
+    arrays: tuple[tuple[str, tuple[int, ...]], ...]
+    bytes: float
+
+    @property
+    def largest(self) -> int:
+        """Elements of the largest array the op touches."""
+        return max((math.prod(s) for _, s in self.arrays), default=0)
+
+
+_NO_TRAFFIC = ("parameter", "constant", "bitcast", "tuple",
+               "get-tuple-element", "after-all", "partition-id",
+               "replica-id")
+
+
+def op_bytes(fn_or_compiled: Any, *args: Any) -> list[OpBytes]:
+    """Bytes each op of the ENTRY computation reads and writes: its
+    operands plus its results, the per-op terms of XLA's "bytes accessed"
+    (`scalebook.bench.bytes_accessed`).  Chapter 4 uses it to see which
+    tensors go through memory.  Read through `instructions`.
+
+    Ops that move nothing (parameters, constants, bitcasts, tuples) are
+    left out.  A fusion that reads only a slice of an operand is charged
+    the whole operand here, where XLA charges the slice, so the sum can
+    exceed XLA's total a little; it never misses a tensor.
+    """
+    text = hlo_text(fn_or_compiled, *args)
+    _, entry = _computations(text)
+    if entry is None:
+        raise ValueError("no ENTRY computation found in this HLO text")
+    instrs = instructions(text)
+    arrays = {n: _shapes(i.shape) for n, i in instrs.items()}
+    out: list[OpBytes] = []
+    for name, ins in instrs.items():
+        if ins.computation != entry or not ins.opcode \
+                or ins.opcode in _NO_TRAFFIC:
+            continue
+        touched = list(arrays[name])
+        for operand in ins.operands:
+            touched += arrays.get(operand, [])
+        out.append(OpBytes(name, ins.opcode, tuple(touched),
+                           float(sum(_nbytes(dt, [sh]) for dt, sh in
+                                     touched))))
+    return out
 
 
 # ------------------------------------------------------------ io shapes

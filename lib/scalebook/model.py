@@ -449,3 +449,22 @@ def decode_step(params: Params, cache: dict, token: jax.Array, pos: Any,
     logits, (k, v) = _apply(params, token[:, None], cfg, positions,
                             (cache["k"], cache["v"]), scan_layers)
     return logits[:, 0], {"k": k, "v": v}
+
+
+def extend(params: Params, tokens: jax.Array, start: Any, cfg: Config,
+           cache: dict, scan_layers: bool = False) -> tuple[jax.Array, dict]:
+    """Feed tokens [B, T] at positions start..start+T-1 into the cache;
+    returns (logits [B, T, V], cache).  `prefill` is extend from 0 and
+    `decode_step` extends by one token; speculative decoding (Chapter 8)
+    verifies T drafted tokens in one extend.  Cache slots after the last
+    position fed are never attended to, so stale ones can stay.
+    """
+    T, max_len = tokens.shape[1], cache["k"].shape[2]
+    if isinstance(start, int) and not 0 <= start <= max_len - T:
+        raise ValueError(f"positions {start}..{start + T - 1} do not fit "
+                         f"the cache (max_len={max_len}); make a larger "
+                         "cache")
+    positions = jnp.asarray(start, jnp.int32) + jnp.arange(T)
+    logits, (k, v) = _apply(params, tokens, cfg, positions,
+                            (cache["k"], cache["v"]), scan_layers)
+    return logits, {"k": k, "v": v}

@@ -22,7 +22,9 @@ PartitionSpecs (:func:`plan`), prices them with :mod:`scalebook.comms`
 (:func:`predicted_comms`), and compares them with the matmul's compute time
 (:func:`predicted_time`, which solves for the crossover size).  Finally,
 :func:`collective_matmul` overlaps an all-gather with the matmul by passing
-chunks around a ring with ``ppermute``.
+chunks around a ring with ``ppermute``, and :func:`fsdp_weight_grad` shows
+that the gradient of an all-gather is a reduce-scatter.  (Collectives
+written from ``ppermute`` alone live in `scalebook.collectives`.)
 
 Units: sizes are element counts, bytes are bytes, times are seconds.
 """
@@ -578,4 +580,56 @@ def collective_cost(kind: str, shape: Sequence[int], mesh: MeshLike,
     name = hardware.chip(chip).name
     if kind == "collective-permute":
         return comms.permute(V / describe(mesh).size(axis), mesh, axis, name)
-    return getattr(comms, _COMMS_FN[kind])(V, mesh, (axis,), chip=name)
+    axes = (axis,) if isinstance(axis, str) else tuple(axis)
+    return getattr(comms, _COMMS_FN[kind])(V, mesh, axes, chip=name)
+
+
+# --------------------------------------------------------------------------
+# FSDP: the all-gather in the forward pass is a reduce-scatter backwards
+# --------------------------------------------------------------------------
+def _axes_entry(axes: str | Sequence[str]) -> str | tuple[str, ...]:
+    return axes if isinstance(axes, str) else tuple(axes)
+
+
+def fsdp_matmul(mesh: jax.sharding.Mesh, axes: str | Sequence[str] = "X"
+                ) -> Callable:
+    """y[B_a, F] = x[B_a, D] . W[D_a, F], W all-gathered over `axes` first
+    (a = `axes`; one name or several).  Written with shard_map: the
+    forward pass of fully sharded data parallelism (Chapter 3)."""
+    a = _axes_entry(axes)
+
+    def local(x, w):
+        return x @ jax.lax.all_gather(w, a, axis=0, tiled=True)
+
+    return compat.shard_map(local, mesh, (P(a, None), P(a, None)),
+                            P(a, None))
+
+
+def fsdp_weight_grad(mesh: jax.sharding.Mesh,
+                     axes: str | Sequence[str] = "X",
+                     how: str = "shard_map") -> Callable:
+    """The gradient of sum(y**2)/2 with respect to W, for the FSDP matmul
+    y = x . W with W[D_a, F] gathered over `axes` (Chapter 3).  Called as
+    grad(w, x); the gradient comes back sharded like W.
+
+    how="shard_map": jax.grad of `fsdp_matmul`, whose all-gather JAX
+    transposes into a reduce-scatter.  how="jit": the same model written
+    with shardings only (W replicated inside), left to XLA's partitioner.
+    """
+    a = _axes_entry(axes)
+    if how == "shard_map":
+        f = fsdp_matmul(mesh, axes)
+
+        def loss(w, x):
+            return jnp.sum(f(x, w) ** 2) / 2
+        return jax.jit(jax.grad(loss))
+    if how != "jit":
+        raise ValueError(f"how is 'shard_map' or 'jit', got {how!r}")
+    ns = lambda s: NamedSharding(mesh, s)  # noqa: E731
+
+    def loss_jit(w, x):
+        whole = jax.lax.with_sharding_constraint(w, ns(P()))
+        return jnp.sum((x @ whole) ** 2) / 2
+    return jax.jit(jax.grad(loss_jit),
+                   in_shardings=(ns(P(a, None)), ns(P(a, None))),
+                   out_shardings=ns(P(a, None)))

@@ -74,11 +74,16 @@ def spec_table(chips: ChipList = None) -> Table:
         ("topology", lambda c: c.topology, str),
         ("max pod", lambda c: _shape(c.max_slice), str),
         ("cores", lambda c: c.cores, str),
-        ("MXUs/core", lambda c: f"{c.mxus_per_core} x {c.mxu_size}x"
-         f"{c.mxu_size}", str),
+        ("MXUs/core", lambda c: f"{c.mxus_per_core}"
+         f"{'*' if hardware.assumed(c, 'mxus_per_core') else ''} x "
+         f"{c.mxu_size}x{c.mxu_size}", str),
     ]
-    return _build(_chips(chips), cols, "Per-chip specs (registry: "
-                  "scalebook.hardware)")
+    chips = _chips(chips)
+    note = ("; * = registry default, no source"
+            if any(hardware.assumed(c, "mxus_per_core") for c in chips)
+            else "")
+    return _build(chips, cols, "Per-chip specs (registry: "
+                  f"scalebook.hardware){note}")
 
 
 def derived_table(chips: ChipList = None, dtype: str = "bf16") -> Table:

@@ -191,3 +191,31 @@ def test_calculator_explains_an_impossible_config():
     grid, out = box.children[1], box.children[-1]
     grid.children[4].value = 3          # K = 3 does not divide N = 4
     assert "K must divide N" in out.value
+
+
+def test_bytes_per_param_conventions_are_10_12_16_16():
+    got = [c.bytes_per_param(**kw)
+           for kw in c.BYTES_PER_PARAM_CONVENTIONS.values()]
+    # 2 + 4 + 4; + 2 (bf16 grads); + 4 (fp32 master copy); 4 + 4 + 4 + 4
+    assert got == [10, 12, 16, 16]
+    assert c.bytes_per_param("bf16", master_dtype="fp32") == 14
+
+
+def test_training_memory_counts_the_books_convention_of_12_bytes():
+    mem = c.training_memory("llama3-8b", tokens=1, remat="block")
+    per_param = (mem["weights"] + mem["grads"] + mem["optimizer"]) \
+        / c.param_count("llama3-8b")
+    kw = c.BYTES_PER_PARAM_CONVENTIONS["bf16 weights and gradients + fp32 Adam"]
+    assert per_param == pytest.approx(c.bytes_per_param(**kw))
+
+
+def test_matmul_outputs_times_contraction_give_the_flops():
+    cfg = preset("tiny-gqa")
+    out = c.matmul_output_elements(cfg, 3, 16, S=24)
+    flops = c.layer_forward_flops(cfg, 3, 16, S=24)
+    contracted = {"q": cfg.D, "k": cfg.D, "v": cfg.D, "o": cfg.N * cfg.H,
+                  "scores": cfg.H, "av": 24, "gate": cfg.D, "up": cfg.D,
+                  "down": cfg.F}
+    assert list(out) == list(c.MATMULS)
+    for k in c.MATMULS:
+        assert flops[k] == 2 * out[k] * contracted[k], k

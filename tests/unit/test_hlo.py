@@ -8,6 +8,8 @@ with a transpose, sub-axes), so the parser is ready for TPU/GPU dumps.
 """
 import math
 
+import numpy as np
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -350,3 +352,20 @@ def test_replica_group_forms_expand_to_the_same_device_sets():
     assert perm == [[0, 2], [1, 3]]
     with pytest.raises(ValueError, match="num_devices"):
         hlo.parse_replica_groups("{}")
+
+
+def test_mesh_groups_with_an_iota_device_list_without_arrow():
+    """jax 0.10 prints device_ids as an iota list '[2,2,2]T(2,1,0)' (no
+    '<='): the ids are iota(8) reshaped and transposed, not the digits."""
+    text = ("mesh['a'=4,'b'=1,'c'=2], device_ids=([2,2,2]T(2,1,0)) "
+            "{'a':(2)2}")
+    ids = np.arange(8).reshape(2, 2, 2).transpose(2, 1, 0).reshape(-1)
+    groups = hlo.parse_replica_groups(text)
+    assert sorted(x for g in groups for x in g) == list(range(8))
+    # the minor half of 'a' varies inside a group: positions 0 and 2
+    assert [int(ids[0]), int(ids[2])] in groups
+    line = ("%a2a = (f32[2,4]{1,0}, f32[2,4]{1,0}) all-to-all(%x, %y), "
+            "channel_id=2, replica_groups=" + text + ", metadata={}")
+    (c,) = hlo.collectives("HloModule m, num_partitions=8\n\nENTRY %e () -> "
+                           "f32[] {\n  " + line + "\n}\n")
+    assert c.group_size == 2

@@ -49,6 +49,23 @@ JAX_FREE_MODULES = {
     "tabular": ("t = sb.tabular.Table(['a', 'n'], [['x', 1.5]])\n"
                 "assert str(t).splitlines()[-1] == 'x  1.5'"),
     "tables": "assert 'TPU v5e' in str(sb.tables.spec_table())",
+    "tensorcore": "assert sb.tensorcore.vpu_peak('v5p') > 7e12",
+    "ring": ("assert sb.ring.busiest_link('all-to-all', 8) == "
+             "sb.ring.busiest_link('all-gather', 8) / 4"),
+    "scaling": ("n, d = sb.scaling.compute_optimal(sb.scaling.BESIROGLU_2024,"
+                " 1e22)\nassert 5e9 < n < 2e10 and 1e11 < d < 4e11"),
+    "schedules": ("lr = sb.schedules.cosine(100, 1e-3, warmup=10)\n"
+                  "assert len(lr) == 100 and max(lr) <= 1e-3"),
+    "inference": ("t = sb.inference.decode_step('llama3-8b', 'v5e', 8, 1024,"
+                  " chips=8)\nassert t.total > 0 and t.bound"),
+    "paged_kv": ("m = sb.paged_kv.BlockManager(num_blocks=8, block_size=4)\n"
+                 "m.allocate('a', list(range(6)))\n"
+                 "assert len(m.block_table('a')) == 2\nm.free('a'); m.check()"),
+    "speculative": ("assert sb.speculative.expected_tokens(0.5, 1) == "
+                    "1.5"),
+    "serving": "assert callable(sb.serving.simulate)",
+    "corpus": ("src = sb.corpus.markov_source(vocab=16, successors=4)\n"
+               "assert src.vocab == 16"),
     "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
                 "assert cl.switch_count()['total'] == 560"),
     "gpu_training": ("c = sb.gpu_training.layer_cost('H100', 4e6, 8192, "

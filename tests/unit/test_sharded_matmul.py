@@ -177,3 +177,50 @@ def test_collective_demo_results_are_the_textbook_values(mesh):
     np.testing.assert_allclose(shifted, np.roll(np.asarray(x), 16, axis=0))
     with pytest.raises(ValueError, match="known: all-gather"):
         smm.collective("broadcast", mesh, "X")
+
+
+def test_grad_of_an_allgather_is_a_reduce_scatter_in_shard_map(mesh):
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((64, 32)).astype(np.float32)
+    x = rng.standard_normal((16, 64)).astype(np.float32)
+    fwd = hlo.compiled(smm.fsdp_matmul(mesh, ("X", "Y")), x, w)
+    np.testing.assert_allclose(np.asarray(fwd(x, w)), x @ w, rtol=1e-4,
+                               atol=1e-4)
+    assert [c.kind for c in hlo.collectives(fwd, mesh=mesh)] == \
+        ["all-gather"]
+    want = x.T @ (x @ w)
+    for how in ("shard_map", "jit"):
+        g = smm.fsdp_weight_grad(mesh, ("X", "Y"), how)
+        np.testing.assert_allclose(np.asarray(g(w, x)), want, rtol=1e-4,
+                                   atol=1e-3)
+    kinds = [c.kind for c in hlo.collectives(
+        smm.fsdp_weight_grad(mesh, ("X", "Y")), w, x, mesh=mesh)]
+    assert kinds == ["all-gather", "reduce-scatter"]
+    jit_kinds = [c.kind for c in hlo.collectives(
+        smm.fsdp_weight_grad(mesh, ("X", "Y"), "jit"), w, x, mesh=mesh)]
+    assert jit_kinds[0] == "all-gather"
+    assert jit_kinds[1] in ("reduce-scatter", "all-reduce")
+    with pytest.raises(ValueError, match="'shard_map' or 'jit'"):
+        smm.fsdp_weight_grad(mesh, "X", "pmap")
+
+
+def test_an_allgather_over_two_axes_is_one_op_over_both(mesh):
+    x, _ = smm.random_inputs((64, 128, 1))
+    (c,) = hlo.collectives(smm.collective("all-gather", mesh, ("X", "Y")),
+                           x, mesh=mesh)
+    assert c.kind == "all-gather" and c.mesh_axes == ("X", "Y")
+    assert c.group_size == 8
+    want = smm.collective_cost("all-gather", x.shape, mesh, ("X", "Y"))
+    assert c.bytes_per_device == want.bytes_per_device
+
+
+def test_static_figure_times_are_in_ms():
+    import matplotlib
+    matplotlib.use("Agg")
+    fig = ex.static_figure()
+    assert all(ax.get_xlabel() == "time per matmul (ms)" for ax in fig.axes)
+    widths = [p.get_width() for p in fig.axes[0].patches]
+    ans = [ex.analyze(a, b, o) for a, b, o in ex.CHOICES]
+    slowest = max(max(x.times["TPU v5e"].compute_s, x.times["TPU v5e"].comms_s)
+                  for x in ans if x.error is None)
+    assert max(widths) == pytest.approx(slowest * 1e3)  # seconds -> ms

@@ -173,7 +173,7 @@ def static_table(choices: Sequence[tuple] = CHOICES,
 def static_figure(choices: Sequence[tuple] = CHOICES,
                   shapes: Sequence[int] = PRICE_SHAPES,
                   chips: Sequence[str] = ("TPU v5e", "TPU v5p")):
-    """Bar chart: compute vs communication time (µs) for each spec choice on
+    """Bar chart: compute vs communication time (ms) for each spec choice on
     each chip, for the website."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -185,11 +185,11 @@ def static_figure(choices: Sequence[tuple] = CHOICES,
     axes = np.atleast_1d(axes)
     y = np.arange(len(ans))
     for ax, chip in zip(axes, chips):
-        comp = [a.times[chip].compute_s * 1e6 for a in ans]
-        comm = [a.times[chip].comms_s * 1e6 for a in ans]
+        comp = [a.times[chip].compute_s * 1e3 for a in ans]
+        comm = [a.times[chip].comms_s * 1e3 for a in ans]
         ax.barh(y - 0.2, comp, 0.4, label="compute")
         ax.barh(y + 0.2, comm, 0.4, label="communication")
-        ax.set_xlabel("time per matmul (µs)")
+        ax.set_xlabel("time per matmul (ms)")
         ax.set_title(chip)
         ax.legend(loc="lower right", fontsize=8)
     axes[0].set_yticks(y, [a.formula for a in ans], fontsize=8)

@@ -1,0 +1,371 @@
+"""Chapter 7 exercises: inference.
+
+Expected values come from `scalebook.inference` and, where a program can
+answer, from the program itself: 7.5 is graded by the collectives XLA
+emits for the sharded decode step (read with `scalebook.hlo`), 7.7 by the
+serving simulator, and 7.9 runs the reader's block manager on a fixed
+request trace and compares the blocks used, the preemptions and the
+prefix-cache hits with the reference `scalebook.paged_kv.BlockManager`.
+The givens are the constants below; the notebook states the same values.
+"""
+from __future__ import annotations
+
+import functools
+import traceback
+from typing import Any
+
+from scalebook import counting as cnt
+from scalebook import inference as inf
+from scalebook import paged_kv as pk
+from scalebook.grading import (BLANK, BLANK_MESSAGE, AnswerError, Choice,
+                               Custom, Number, Parts, is_stub, off_by,
+                               register, wrong_value)
+
+# ---------------------------------------------------------------------------
+# Givens
+# ---------------------------------------------------------------------------
+CRIT = dict(chip="H100", weight_dtype="int8", compute_dtype="bf16")   # 7.1
+STEP = dict(cfg="llama3-8b", chip="H100", batch=16, context=4096)     # 7.2
+FIT = dict(cfg="llama3-8b", chip="H100", context=8192)                # 7.3
+REPL = dict(cfg="llama3-70b", tp=32)                                  # 7.4
+SHARD = dict(D=128, F=512, L=3, N=8, K=4, H=16, V=256, batch=8,
+             mesh=(2, 4))                                             # 7.5
+PAGES = dict(lengths=(100, 1000, 17, 4096, 250), block=16,
+             max_context=4096)                                        # 7.6
+SIM = dict(batch=16, prompt=512, reply=128)                           # 7.7
+REGIME = dict(cfg="llama3-70b", chip="v5e", chips=16, batch=64,
+              context=16384)                                          # 7.8
+TRACE = dict(seed=11, n_requests=24, prefixes=2, prefix_len=8,
+             max_prompt=6, max_reply=14, vocab=40)                    # 7.9
+POOL = dict(num_blocks=12, block_size=4)                              # 7.9
+
+
+# ---------------------------------------------------------------------------
+# 7.1 Critical batch of an H100 with int8 weights
+# ---------------------------------------------------------------------------
+register(Number("7.1", lambda: inf.critical_batch(**CRIT), rtol=0.02,
+                unit="tokens", hints=[
+    off_by(2, "that is the bf16 critical batch: int8 weights are 1 byte, "
+           "which halves the bytes per FLOP and the batch needed."),
+    off_by(0.5, "half the answer: each weight does 2 FLOPs (a multiply "
+           "and an add) per token, and the math is bf16, not int8."),
+    off_by(4, "use the bf16 FLOP/s with int8 weights; the int8 rate "
+           "would apply only to int8 x int8 math."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 7.2 Decode step time of LLaMA-3 8B on one H100
+# ---------------------------------------------------------------------------
+def _step(**change: Any) -> float:
+    g = {**STEP, **change}
+    return inf.decode_step(g["cfg"], g["chip"], g["batch"], g["context"],
+                           check_memory=False).total * 1e3
+
+
+def _step_parts() -> inf.StepTime:
+    return inf.decode_step(STEP["cfg"], STEP["chip"], STEP["batch"],
+                           STEP["context"])
+
+
+register(Number("7.2", _step, rtol=0.02, unit="ms", hints=[
+    wrong_value(_step_parts().t_weights * 1e3, "that is the weight load "
+                "alone: every sequence also reads its own KV cache."),
+    wrong_value((_step_parts().t_weights + _step_parts().t_kv
+                 + _step_parts().t_flops) * 1e3, "the weight matmuls "
+                "overlap their FLOPs with their loads: take the larger, "
+                "not the sum."),
+    wrong_value(_step_parts().t_kv * 1e3 * 4 + _step_parts().t_weights
+                * 1e3, "the cache holds the K = 8 KV heads, not the 32 "
+                "query heads."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 7.3 The largest batch that fits
+# ---------------------------------------------------------------------------
+def _fit(weight_dtype: str = "int8", kv_dtype: str = "int8") -> int:
+    return inf.max_batch(FIT["cfg"], FIT["chip"], 1, FIT["context"],
+                         weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+
+
+def _fit_no_weights() -> int:
+    from scalebook.hardware import chip
+
+    return int(chip(FIT["chip"]).hbm_bytes
+               // inf.kv_bytes_per_seq(FIT["cfg"], FIT["context"], "int8"))
+
+
+register(Number("7.3", _fit, rtol=0, unit="sequences", hints=[
+    wrong_value(_fit(kv_dtype="bf16"), "that is for a bf16 cache; here the "
+                "cache is int8, one byte per number."),
+    wrong_value(_fit_no_weights(), "the weights take HBM too: subtract "
+                "them first."),
+    wrong_value(_fit() + 1, "round down: a sequence whose cache does not "
+                "fit whole cannot run."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 7.4 KV-head replication under wide tensor parallelism
+# ---------------------------------------------------------------------------
+def _waste() -> float:
+    return 1 - 1 / inf.kv_replication(REPL["cfg"], REPL["tp"])
+
+
+register(Number("7.4", _waste, rtol=0.01, unit="fraction", hints=[
+    wrong_value(1 / inf.kv_replication(REPL["cfg"], REPL["tp"]),
+                "that is the useful fraction; the question asks for the "
+                "share spent on copies."),
+    wrong_value(inf.kv_replication(REPL["cfg"], REPL["tp"]), "that is the "
+                "number of copies of each head; give the fraction of the "
+                "cache memory they waste (between 0 and 1)."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 7.5 Collectives of a sharded decode step, graded by the compiled HLO
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def hlo_decode_collectives() -> tuple:
+    """The collectives XLA emits for one sharded decode step of the 7.5
+    model on the (data, model) mesh (`scalebook.hlo` reads them)."""
+    import jax
+    import jax.numpy as jnp
+
+    from scalebook import hlo
+    from scalebook import model as m
+    from scalebook import sharded_decode as sd
+    from scalebook import sharding
+
+    g = SHARD
+    cfg = m.Config(**{k: g[k] for k in "DFLNKHV"}, name="ex7.5")
+    mesh = sharding.mesh(g["mesh"], ("data", "model"))
+    plan = sd.plan(cfg, mesh, "data", "model")
+    S = jax.ShapeDtypeStruct
+    params = jax.eval_shape(lambda k: m.init_params(cfg, k),
+                            jax.random.key(0))
+    cache = jax.eval_shape(lambda: m.init_cache(cfg, g["batch"], 32))
+    step = sd.sharded_decode_step(cfg, mesh, plan)
+    comp = step.lower(params, cache, S((g["batch"],), jnp.int32),
+                      S((), jnp.int32)).compile()
+    return tuple(hlo.collectives(comp))
+
+
+def _hlo_count() -> int:
+    return len(hlo_decode_collectives())
+
+
+def _hlo_bytes() -> float:
+    return hlo_decode_collectives()[0].bytes_per_device
+
+
+def _v_bytes() -> float:
+    g = SHARD
+    return g["batch"] // g["mesh"][0] * g["D"] * 4
+
+
+register(Parts("7.5", None, parts={
+    "count": Number("7.5.count", _hlo_count, rtol=0, unit="all-reduces",
+                    hints=[
+        wrong_value(SHARD["L"], "one per layer is too few: both the "
+                    "attention output projection and the MLP's down "
+                    "projection sum over the split heads or hidden units."),
+        wrong_value(4 * SHARD["L"], "tensor parallelism needs one "
+                    "all-reduce after each of the two split matmul pairs "
+                    "per layer, not four."),
+    ]),
+    "bytes": Number("7.5.bytes", _hlo_bytes, rtol=0.01, unit="bytes",
+                    hints=[
+        wrong_value(_v_bytes(), "that is the array each all-reduce works "
+                    "on; a ring all-reduce sends 2 V (n-1)/n bytes per "
+                    "device."),
+        wrong_value(_v_bytes() * SHARD["mesh"][0] * 2 * 3 / 4, "each "
+                    "device holds only its own sequences: the batch is "
+                    "split over the data axis."),
+        wrong_value(_v_bytes() * 3 / 4, "a ring all-reduce is a "
+                    "reduce-scatter plus an all-gather: 2 V (n-1)/n."),
+    ]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 7.6 Paged against contiguous memory
+# ---------------------------------------------------------------------------
+def _pages() -> pk.BlockManager:
+    return pk.BlockManager(num_blocks=10**6, block_size=PAGES["block"],
+                           max_context=PAGES["max_context"])
+
+
+def _paged_blocks(round_up: bool = True) -> int:
+    bs = PAGES["block"]
+    if round_up:
+        return sum(_pages().blocks_needed(n) for n in PAGES["lengths"])
+    return sum(n // bs for n in PAGES["lengths"])
+
+
+def _contiguous_blocks() -> int:
+    return len(PAGES["lengths"]) * PAGES["max_context"] // PAGES["block"]
+
+
+def _saving() -> float:
+    return 1 - _paged_blocks() / _contiguous_blocks()
+
+
+register(Parts("7.6", None, parts={
+    "blocks": Number("7.6.blocks", _paged_blocks, rtol=0, unit="blocks",
+                     hints=[
+        wrong_value(_paged_blocks(False), "round each sequence's blocks "
+                    "UP: a partly filled block still takes a whole one."),
+        wrong_value(_contiguous_blocks(), "that is what the contiguous "
+                    "cache reserves; a paged cache takes blocks only for "
+                    "tokens that exist."),
+    ]),
+    "saving": Number("7.6.saving", _saving, rtol=0.002, unit="fraction",
+                     hints=[
+        wrong_value(1 - _saving(), "that is the fraction the paged cache "
+                    "still uses; the question asks for the saving."),
+    ]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 7.7 Time per output token at a fixed batch, graded by the simulator
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def simulated_tpot() -> float:
+    """Median TPOT (ms) of the serving simulator for 7.7's waves."""
+    from scalebook import serving as sv
+
+    g = SIM
+    spec = sv.EngineSpec("llama3-8b", "H100", max_batch=g["batch"],
+                         max_context=1024,
+                         max_prefill_tokens=g["batch"] * g["prompt"])
+    trace = sv.make_trace(3 * g["batch"], None, g["prompt"], g["reply"])
+    return sv.simulate(trace, spec).percentiles("tpot")[50] * 1e3
+
+
+def _tpot_at(context: int) -> float:
+    return inf.decode_step("llama3-8b", "H100", SIM["batch"],
+                           context).total * 1e3
+
+
+register(Number("7.7", simulated_tpot, rtol=0.002, unit="ms", hints=[
+    wrong_value(_tpot_at(SIM["prompt"]), "the cache grows as the reply "
+                "is written: use the mean context over the reply, not "
+                "the prompt alone."),
+    wrong_value(_tpot_at(SIM["prompt"] + SIM["reply"]), "that is the last "
+                "step's time; every step of the reply counts, so take the "
+                "mean context."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 7.8 Which term bounds the step?
+# ---------------------------------------------------------------------------
+def _regime() -> str:
+    g = REGIME
+    return inf.decode_step(g["cfg"], g["chip"], g["batch"], g["context"],
+                           g["chips"], weight_dtype="int8",
+                           kv_dtype="int8").bound
+
+
+register(Choice("7.8", _regime, options=("weights", "kv", "compute"),
+                hints=[
+    wrong_value("weights", "the weights are read once per step, but 64 "
+                "caches of 16k tokens are larger still."),
+    wrong_value("compute", "64 sequences is below the int8 critical "
+                "batch: the weight matmuls are not compute-bound."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 7.9 Write the block manager, graded on a fixed trace
+# ---------------------------------------------------------------------------
+def fixed_trace() -> list[tuple]:
+    """The request trace 7.9 is graded on (`paged_kv.random_trace`)."""
+    return pk.random_trace(**TRACE)
+
+
+@functools.lru_cache(maxsize=1)
+def reference_result() -> pk.TraceResult:
+    return pk.replay(pk.BlockManager(**POOL), fixed_trace())
+
+
+def _grade_manager(cls: Any) -> tuple[bool | None, str]:
+    if not (isinstance(cls, type) and issubclass(cls, pk.BlockPool)):
+        return False, ("expected a class that subclasses "
+                       "scalebook.paged_kv.BlockPool.")
+    stubs = [name for name in ("allocate", "append", "free")
+             if is_stub(getattr(cls, name, None))]
+    if len(stubs) == 3:
+        raise AnswerError(BLANK_MESSAGE, status=BLANK)
+    if stubs:
+        return False, (f"{' and '.join(stubs)} still "
+                       f"{'is' if len(stubs) == 1 else 'are'} the stub: "
+                       "write all three methods.")
+    mgr = cls(**POOL)
+    try:
+        res = pk.replay(mgr, fixed_trace(), check=True)
+    except AssertionError as err:
+        return False, (f"the pool went inconsistent during the trace: "
+                       f"{err}. Every block must be free or owned, and "
+                       "owned exactly as often as tables name it.")
+    except Exception as err:                     # noqa: BLE001
+        return False, _raised("one of your methods", err)
+    want = reference_result()
+    if mgr.num_used:
+        return False, ("after every request finished, "
+                       f"{mgr.num_used} blocks are still in use: free "
+                       "must release every block of the sequence.")
+    if res.prefix_hits == 0 and want.prefix_hits:
+        return False, ("no prefix-cache hits: before taking a new block "
+                       "for a full prompt block, look up its hash with "
+                       "cached_block and share_block it when found.")
+    if _same(res, _forward_free_result()) and not _same(res, want):
+        return False, ("close: you release a sequence's blocks first to "
+                       "last. Release them last-first, so the blocks of a "
+                       "shared prefix go to the back of the free list and "
+                       "stay cached longest.")
+    diffs = [f"{name}: yours {a}, reference {b}" for name, a, b in (
+        ("blocks used at peak", res.peak_blocks, want.peak_blocks),
+        ("preemptions", res.preemptions, want.preemptions),
+        ("prefix-cache hits", res.prefix_hits, want.prefix_hits))
+        if a != b]
+    if diffs:
+        return False, ("not yet: " + "; ".join(diffs) + ". Take a block "
+                       "only when the last one is full, and share only "
+                       "the leading run of cached full blocks.")
+    return True, (f"correct: {want.peak_blocks} blocks at peak, "
+                  f"{want.preemptions} preemptions and {want.prefix_hits} "
+                  "prefix-cache hits, as the reference.")
+
+
+def _same(a: pk.TraceResult, b: pk.TraceResult) -> bool:
+    return (a.peak_blocks, a.preemptions, a.prefix_hits) == (
+        b.peak_blocks, b.preemptions, b.prefix_hits)
+
+
+class _ForwardFree(pk.BlockManager):
+    """The reference with one known slip: blocks released first to last."""
+
+    def free(self, seq_id: Any) -> None:
+        for b in self.tables.pop(seq_id):
+            self.release_block(b)
+        del self.lengths[seq_id]
+
+
+def _forward_free_result() -> pk.TraceResult:
+    return pk.replay(_ForwardFree(**POOL), fixed_trace())
+
+
+def _raised(where: str, err: Exception) -> str:
+    line = traceback.format_exception_only(type(err), err)[-1].strip()
+    if isinstance(err, pk.NoFreeBlocks):
+        return (f"{where} let NoFreeBlocks escape where the pool could "
+                "serve the request: check the blocks you need against "
+                "num_free before taking any.")
+    return f"{where} raised {line}"
+
+
+register(Custom("7.9", None, grader=_grade_manager))

@@ -1,0 +1,262 @@
+"""Chapter 8 exercises: serving LLaMA-3.
+
+Expected values come from `scalebook.inference`, `scalebook.speculative`
+and `scalebook.hardware`; 8.11 is graded by the serving simulator
+(disaggregated engines), and 8.12 runs the reader's own step-time
+function against `inference.decode_step` on several models and chips.
+The givens are the constants below; the notebook states the same values.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from scalebook import counting as cnt
+from scalebook import inference as inf
+from scalebook import speculative as spec
+from scalebook.grading import (Choice, Custom, Number, off_by, register,
+                               wrong_value)
+
+# ---------------------------------------------------------------------------
+# Givens
+# ---------------------------------------------------------------------------
+BIG = "llama3-70b"
+SMALL = "llama3-8b"
+QPS = dict(batch=43, step=0.019, reply=512, chips=8)                  # 8.4
+PREFILL = dict(tokens=4096, chips=8, mfu=0.4)                          # 8.5
+DISAGG = dict(prefill=0.5, step=0.02, batch=48, reply=400)             # 8.6
+SPEC = dict(alpha=0.75, gamma=3)                                       # 8.8
+SPEEDUP = dict(alpha=0.8, gamma=4, cost=0.1)                           # 8.9
+LOOK = dict(alpha=0.7, cost=0.1)                                       # 8.10
+SIMD = dict(prompt=2048, reply=128, batch=32, requests=300)            # 8.11
+
+
+# ---------------------------------------------------------------------------
+# 8.1 KV cache per token of LLaMA-3 70B in bf16, in KiB
+# ---------------------------------------------------------------------------
+register(Number("8.1", lambda: cnt.kv_cache_bytes_per_token(BIG, "bf16")
+                / 1024, rtol=0.001, unit="KiB", hints=[
+    off_by(0.5, "that is the int8 size; the question asks for bf16."),
+    off_by(8, "the cache keeps the K = 8 KV heads, not the N = 64 query "
+           "heads."),
+    off_by(1024 / 1000, "that looks like kB (1000 bytes); give KiB "
+           "(1024 bytes)."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.2 The smallest v5e slice for LLaMA-3 8B in bf16
+# ---------------------------------------------------------------------------
+register(Number("8.2", lambda: inf.smallest_slice(SMALL, "v5e",
+                                                  "bf16").chips,
+                rtol=0, unit="chips", hints=[
+    wrong_value(1, "the bf16 weights are a little over 16 GB: they do not "
+                "fit one 16 GB chip."),
+    wrong_value(2, "v5e slices come as 1x1, 2x2, 4x2, ...: there is no "
+                "2-chip slice in the book's list."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.3 Caches that fit: LLaMA-3 70B int8 on a v5e 4x4
+# ---------------------------------------------------------------------------
+def _caches(kv: str = "int8") -> int:
+    return inf.max_batch(BIG, "v5e", 16, 8192, weight_dtype="int8",
+                         kv_dtype=kv)
+
+
+register(Number("8.3", _caches, rtol=0, unit="caches", hints=[
+    wrong_value(_caches("bf16"), "the cache is int8 here, one byte per "
+                "number."),
+    wrong_value(_caches() + 1, "round down: a partial cache is no use."),
+    wrong_value(int(16 * 16e9 // inf.kv_bytes_per_seq(BIG, 8192, "int8")),
+                "subtract the weights from the HBM first."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.4 Requests per second per chip
+# ---------------------------------------------------------------------------
+register(Number("8.4", lambda: inf.qps_per_chip(QPS["batch"], QPS["step"],
+                                                QPS["reply"], QPS["chips"]),
+                rtol=0.01, unit="QPS/chip", hints=[
+    off_by(QPS["chips"], "that is for the whole slice: divide by its "
+           "chips."),
+    off_by(QPS["reply"], "a request needs a whole reply of steps, not "
+           "one step."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.5 Prefill time
+# ---------------------------------------------------------------------------
+def _prefill(**kw: Any) -> float:
+    g = {**PREFILL, **kw}
+    return inf.prefill_time(BIG, "v5e", g["tokens"], g["chips"],
+                            mfu=g["mfu"], weight_dtype="int8",
+                            compute_dtype=g.get("cd", "bf16")).total
+
+
+register(Number("8.5", _prefill, rtol=0.02, unit="s", hints=[
+    off_by(0.5, "half the answer: a forward pass costs 2 FLOPs per "
+           "parameter per token, and int8 weights are multiplied in bf16 "
+           "here, at the bf16 FLOP/s."),
+    wrong_value(_prefill(mfu=1.0), "only part of peak is reached: divide "
+                "by the MFU."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.6 Prefill servers per decode server
+# ---------------------------------------------------------------------------
+register(Number("8.6", lambda: inf.disaggregation_ratio(
+    DISAGG["prefill"], DISAGG["step"], DISAGG["batch"], DISAGG["reply"]),
+    rtol=0.01, unit="servers", hints=[
+        off_by(1 / DISAGG["batch"], "a decode server finishes a whole batch "
+               "of requests per reply, not one."),
+        wrong_value(1 / 3.0, "upside down: how many prefill servers does "
+                    "one decode server keep busy?"),
+    ]))
+
+
+# ---------------------------------------------------------------------------
+# 8.7 Compute-bound TP limit for LLaMA-3 8B on one v5e axis
+# ---------------------------------------------------------------------------
+register(Number("8.7", lambda: inf.tp_flops_limit(SMALL, "v5e", 1),
+                rtol=0.02, unit="chips", hints=[
+    wrong_value(14336 / 2550, "2550 is v5p's ICI intensity; use v5e's "
+                "(its bf16 FLOP/s over its per-axis ICI bandwidth)."),
+    off_by(2, "one mesh axis: M = 1."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.8 Expected tokens per round of speculative decoding
+# ---------------------------------------------------------------------------
+register(Number("8.8", lambda: spec.expected_tokens(SPEC["alpha"],
+                                                    SPEC["gamma"]),
+                rtol=0.005, unit="tokens", hints=[
+    wrong_value(spec.expected_tokens(SPEC["alpha"], SPEC["gamma"]) - 1,
+                "count the target's own token too: even when every draft "
+                "is rejected, a round makes one token."),
+    wrong_value(SPEC["alpha"] * SPEC["gamma"] + 1, "acceptance stops at "
+                "the first rejected draft: the chance of keeping draft i "
+                "is alpha^i, not alpha."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.9 Speed-up of speculative decoding
+# ---------------------------------------------------------------------------
+register(Number("8.9", lambda: spec.speedup(SPEEDUP["alpha"],
+                                            SPEEDUP["gamma"],
+                                            SPEEDUP["cost"]),
+                rtol=0.005, unit="x", hints=[
+    wrong_value(spec.expected_tokens(SPEEDUP["alpha"], SPEEDUP["gamma"]),
+                "that ignores the drafter's cost: gamma draft steps of "
+                "cost c each, plus one target pass."),
+    wrong_value(spec.expected_tokens(SPEEDUP["alpha"], SPEEDUP["gamma"])
+                / (SPEEDUP["gamma"] * SPEEDUP["cost"]), "the target's "
+                "verification pass costs one step too."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.10 The best lookahead
+# ---------------------------------------------------------------------------
+def _best() -> int:
+    return spec.best_lookahead(LOOK["alpha"], LOOK["cost"])
+
+
+register(Number("8.10", _best,
+                rtol=0, unit="tokens", hints=[
+    wrong_value(16, "the speed-up has a maximum: past it, more drafts cost "
+                "more than they add. Compare neighbouring gammas."),
+    wrong_value(_best() - 1, "close: one more draft still adds more tokens "
+                "than it costs."),
+    wrong_value(_best() + 1, "close: that last draft costs more than the "
+                "tokens it adds."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.11 Which doubles requests per second more? (graded by the simulator)
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def simulated_choice() -> str:
+    """Simulate 8.11's two upgrades of a starved disaggregated system and
+    return the one that serves more requests per second."""
+    from scalebook import serving as sv
+
+    g = SIMD
+    pre = sv.EngineSpec(SMALL, "H100", max_batch=1, max_context=4096,
+                        max_prefill_tokens=g["prompt"])
+    dec = sv.EngineSpec(SMALL, "H100", max_batch=g["batch"],
+                        max_context=4096)
+    trace = sv.make_trace(g["requests"], None, g["prompt"], g["reply"])
+    more_prefill = sv.simulate_disaggregated(trace, pre, dec, 2, 1)
+    more_decode = sv.simulate_disaggregated(trace, pre, dec, 1, 2)
+    return ("prefill" if more_prefill.steady_qps()
+            > more_decode.steady_qps() else "decode")
+
+
+register(Choice("8.11", simulated_choice, options=("prefill", "decode"),
+                hints=[
+    wrong_value("decode", "compare one prefill server's rate (1 / prefill "
+                "time) with one decode server's (batch / (reply steps x "
+                "step time)): which side is the bottleneck?"),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 8.12 Write the decode step time
+# ---------------------------------------------------------------------------
+CASES = [
+    dict(cfg=SMALL, chip="H100", batch=16, context=4096, chips=1,
+         weight_dtype="bf16", kv_dtype="bf16"),
+    dict(cfg=BIG, chip="v5e", batch=32, context=8192, chips=8,
+         weight_dtype="int8", kv_dtype="int8"),
+    dict(cfg=BIG, chip="v5e", batch=1, context=1024, chips=16,
+         weight_dtype="int4", kv_dtype="int8"),
+    dict(cfg=SMALL, chip="v5e", batch=512, context=256, chips=8,
+         weight_dtype="bf16", kv_dtype="bf16"),
+]
+"""The (model, chip, batch, context, chips, dtypes) 8.12 is graded on."""
+
+
+def _grade_step(fn: Any) -> tuple[bool | None, str]:
+    if not callable(fn):
+        return False, ("expected a function step_seconds(cfg, chip, "
+                       "batch, context, chips, weight_dtype, kv_dtype).")
+    for case in CASES:
+        got = fn(**case)     # its own errors are reported by the checker
+        if got is None:
+            return None, ""
+        s = inf.decode_step(case["cfg"], case["chip"], case["batch"],
+                            case["context"], case["chips"],
+                            weight_dtype=case["weight_dtype"],
+                            kv_dtype=case["kv_dtype"], check_memory=False)
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return False, "return the step time as a number of seconds."
+        if abs(got - s.total) <= 0.01 * s.total:
+            continue
+        what = ", ".join(f"{k}={v}" for k, v in case.items())
+        hint = ""
+        if abs(got - (s.t_kv + s.t_weights + s.t_flops)) <= 0.01 * s.total:
+            hint = (" The weight matmuls overlap their loads and their "
+                    "FLOPs: take the larger of the two.")
+        elif abs(got - max(s.t_weights, s.t_flops)) <= 0.01 * s.total:
+            hint = " Add the time to read every sequence's cache."
+        elif abs(got - s.total * case["chips"]) <= 0.01 * s.total * \
+                case["chips"]:
+            hint = " Divide by the chips: they share the bytes and FLOPs."
+        elif abs(got - s.total * 1e3) <= 0.01 * s.total * 1e3:
+            hint = " Return seconds, not milliseconds."
+        return False, (f"not yet: for {what} you return {got:.4g} s, the "
+                       f"model says {s.total:.4g} s.{hint}")
+    return True, f"correct on all {len(CASES)} cases."
+
+
+register(Custom("8.12", None, grader=_grade_step))

@@ -1,0 +1,159 @@
+"""Chapter 8 exercises: answers worked out by hand from the statements
+pass, each known mistake gets its hint, 8.11 is decided by the simulator
+and 8.12 runs the reader's function against the cost model."""
+import math
+
+import pytest
+
+import hint_checks
+from scalebook import grading as g
+from scalebook.exercises import ch08
+
+V5E_FLOPS, V5E_BW, V5E_HBM, V5E_ICI = 1.97e14, 8.2e11, 16e9, 9e10
+H100_FLOPS, H100_BW = 9.89e14, 3.35e12
+
+
+def _params(L, D, F, N, K, H, V):
+    return (L * (D * N * H + 2 * D * K * H + N * H * D + 3 * D * F + 2 * D)
+            + 2 * V * D + D)
+
+
+P70 = _params(80, 8192, 28672, 64, 8, 128, 128256)
+P8 = _params(32, 4096, 14336, 32, 8, 128, 128256)
+KV70 = 2 * 80 * 8 * 128            # numbers per token
+KV8 = 2 * 32 * 8 * 128
+
+
+def E(a, gamma):
+    return sum(a ** i for i in range(gamma + 1))
+
+
+def step_seconds(cfg, chip, batch, context, chips, weight_dtype, kv_dtype):
+    """A reader's solution to 8.12, written from the chapter's formula."""
+    size = {"bf16": 2, "int8": 1, "int4": 0.5}
+    P, kv = {"llama3-8b": (P8, KV8), "llama3-70b": (P70, KV70)}[cfg]
+    C, W = {"H100": (H100_FLOPS, H100_BW), "v5e": (V5E_FLOPS, V5E_BW)}[chip]
+    t_w = P * size[weight_dtype] / (chips * W)
+    t_kv = batch * context * kv * size[kv_dtype] / (chips * W)
+    return t_kv + max(t_w, 2 * P * batch / (chips * C))
+
+
+def step_sum(*a, **k):
+    cfg, chip, batch, context, chips, wd, kd = (
+        k["cfg"], k["chip"], k["batch"], k["context"], k["chips"],
+        k["weight_dtype"], k["kv_dtype"])
+    size = {"bf16": 2, "int8": 1, "int4": 0.5}
+    P, kv = {"llama3-8b": (P8, KV8), "llama3-70b": (P70, KV70)}[cfg]
+    C, W = {"H100": (H100_FLOPS, H100_BW), "v5e": (V5E_FLOPS, V5E_BW)}[chip]
+    return (P * size[wd] / (chips * W) + batch * context * kv * size[kd]
+            / (chips * W) + 2 * P * batch / (chips * C))
+
+
+def step_no_kv(**k):
+    """The formula without the cache read."""
+    return step_seconds(**{**k, "context": 0})
+
+
+def step_ms(**k):
+    return step_seconds(**k) * 1e3
+
+
+def step_whole_slice(**k):
+    return step_seconds(**k) * k["chips"]
+
+
+best = max(range(17), key=lambda gm: E(0.7, gm) / (gm * 0.1 + 1))
+
+SOLUTIONS = {
+    "8.1": KV70 * 2 / 1024,
+    "8.2": 4,
+    "8.3": math.floor((16 * V5E_HBM - P70) / (8192 * KV70)),
+    "8.4": 43 / (0.019 * 512 * 8),
+    "8.5": 2 * P70 * 4096 / (8 * V5E_FLOPS * 0.4),
+    "8.6": 48 / (400 * 0.02) * 0.5,
+    "8.7": 14336 / (V5E_FLOPS / V5E_ICI),
+    "8.8": E(0.75, 3),
+    "8.9": E(0.8, 4) / (4 * 0.1 + 1),
+    "8.10": best,
+    "8.11": "prefill",
+    "8.12": step_seconds,
+}
+
+
+@pytest.mark.parametrize("qid", sorted(SOLUTIONS))
+def test_worked_solutions_pass(qid):
+    fb = g.grade(qid, SOLUTIONS[qid])
+    assert fb.passed, fb
+
+
+@pytest.mark.parametrize("qid", sorted(SOLUTIONS))
+def test_blank_answers_are_not_attempted(qid):
+    assert g.grade(qid, ...).status == g.BLANK
+
+
+S = SOLUTIONS
+READER = {q: a for q, a in SOLUTIONS.items() if q != "8.12"}
+"""Right answers to the questions with hints (8.12 runs a function)."""
+
+MISTAKES = [
+    ("8.1", None, S["8.1"] / 2, "int8"),
+    ("8.1", None, S["8.1"] * 8, "K = 8"),
+    ("8.1", None, KV70 * 2 / 1000, "kB"),
+    ("8.2", None, 1, "do not fit"),
+    ("8.2", None, 2, "no 2-chip"),
+    ("8.3", None, math.floor((16 * V5E_HBM - P70) / (8192 * KV70 * 2)),
+     "cache is int8"),
+    ("8.3", None, S["8.3"] + 1, "round down"),
+    ("8.3", None, math.floor(16 * V5E_HBM / (8192 * KV70)), "subtract"),
+    ("8.4", None, 43 / (0.019 * 512), "whole slice"),
+    ("8.4", None, 43 / (0.019 * 8), "whole reply"),
+    ("8.5", None, P70 * 4096 / (8 * V5E_FLOPS * 0.4), "2 FLOPs"),
+    ("8.5", None, 2 * P70 * 4096 / (8 * 2 * V5E_FLOPS * 0.4), "bf16 FLOP/s"),
+    ("8.5", None, 2 * P70 * 4096 / (8 * V5E_FLOPS), "MFU"),
+    ("8.6", None, 0.5 / (400 * 0.02), "whole batch"),
+    ("8.6", None, 1 / 3, "upside down"),
+    ("8.7", None, 14336 / 2550, "v5p"),
+    ("8.7", None, 2 * S["8.7"], "M = 1"),
+    ("8.8", None, E(0.75, 3) - 1, "own token"),
+    ("8.8", None, 0.75 * 3 + 1, "alpha^i"),
+    ("8.9", None, E(0.8, 4), "drafter's cost"),
+    ("8.9", None, E(0.8, 4) / 0.4, "verification"),
+    ("8.10", None, 16, "maximum"),
+    ("8.10", None, best - 1, "one more draft"),
+    ("8.10", None, best + 1, "costs more"),
+    ("8.11", None, "decode", "bottleneck"),
+]
+"""(qid, part, wrong answer, words of the hint it must get)."""
+
+
+@pytest.mark.parametrize("qid,part,answer,words", MISTAKES)
+def test_known_mistakes_get_their_hint(qid, part, answer, words):
+    hint_checks.assert_mistake_gets_its_hint(READER, qid, part, answer,
+                                             words)
+
+
+def test_every_hint_is_reached_by_some_mistake():
+    hint_checks.assert_every_hint_reached(READER, MISTAKES)
+
+
+@pytest.mark.parametrize("answer,words", [
+    (step_sum, "larger of the two"),
+    (step_no_kv, "cache"),
+    (step_ms, "not milliseconds"),
+    (step_whole_slice, "Divide by the chips"),
+])
+def test_step_function_mistakes_get_their_message(answer, words):
+    fb = g.grade("8.12", answer)
+    assert fb.status == g.FAIL
+    assert words in fb.message, fb.message
+
+
+def test_8_11_is_decided_by_the_simulator():
+    assert g.question("8.11").expected_value() == ch08.simulated_choice()
+
+
+def test_8_12_stub_and_bad_types():
+    def stub(cfg, chip, batch, context, chips, weight_dtype, kv_dtype):
+        ...
+    assert g.grade("8.12", stub).status == g.BLANK
+    assert g.grade("8.12", 3.0).status == g.FAIL

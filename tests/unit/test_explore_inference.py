@@ -1,0 +1,49 @@
+"""The figures of Chapters 7 and 8 draw what the library computes."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from scalebook import inference as inf  # noqa: E402
+from scalebook import paged_kv as pk  # noqa: E402
+from scalebook import speculative as spec  # noqa: E402
+from scalebook.explore import inference as ex7  # noqa: E402
+from scalebook.explore import serving as ex8  # noqa: E402
+
+
+def test_batch_curves_end_where_hbm_is_full():
+    curves = ex7.batch_curves("llama3-70b", "v5e", 16, (8192,),
+                              weight_dtype="int8", kv_dtype="int8")
+    last = curves[8192][-1].batch
+    fit = inf.max_batch("llama3-70b", "v5e", 16, 8192, weight_dtype="int8",
+                        kv_dtype="int8")
+    assert last <= fit < 2 * last
+    fig = ex7.latency_throughput_figure("llama3-70b", "v5e", 16, (8192,),
+                                        weight_dtype="int8",
+                                        kv_dtype="int8")
+    line = fig.axes[1].lines[0]
+    assert list(line.get_ydata()) == pytest.approx(
+        [s.tokens_per_s_per_chip for s in curves[8192]])
+    plt.close(fig)
+
+
+def test_block_tables_figure_draws_pool_and_tables():
+    m = pk.BlockManager(8, 2)
+    m.allocate("a", [1, 2, 3])
+    m.allocate("b", [1, 2, 4])
+    fig = ex7.block_tables_figure(m)
+    rects = fig.axes[0].patches
+    assert len(rects) == m.num_blocks + sum(len(t) for t in m.tables.values())
+    assert sum(p.get_hatch() == "//" for p in rects) == 1   # the shared one
+    plt.close(fig)
+
+
+def test_speculative_figure_plots_the_formula():
+    fig = ex8.speculative_figure(cost_ratio=0.05, alphas=(0.8,),
+                                 max_gamma=4)
+    ys = fig.axes[0].lines[0].get_ydata()
+    assert list(ys) == pytest.approx([spec.expected_tokens(0.8, g)
+                                      for g in range(5)])
+    plt.close(fig)
