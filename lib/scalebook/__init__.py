@@ -10,7 +10,7 @@ two never import JAX, so every formula runs where JAX is not installed.
 1. registry: ``hardware`` (every chip number, with its source), ``config``
    (model architectures and, apart, workloads), ``dtypes`` (bytes per
    element), ``units`` (formatting and glue), ``tabular`` (the one table
-   renderer).
+   renderer), ``moe_config`` (mixture-of-experts architectures).
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs,
@@ -21,8 +21,9 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
    paged KV cache's block manager), ``serving`` (a discrete-event serving
    simulator), ``speculative``, ``parallelism`` (memory, collectives and
-   time of a parallel training step), ``planner`` (ranks the layouts of a training
-   run).  New cost models go here.
+   time of a parallel training step), ``planner`` (ranks the layouts of a
+   training run), ``moe_cost`` (what an MoE layer costs).  New cost models
+   go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``remat`` (checkpointed layers), ``flash`` (attention with
    an online softmax), ``sharding``, ``sharded_matmul``,
@@ -32,7 +33,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    (collectives written with ppermute and all_to_all), ``modes`` (one
    layer in Auto, Explicit and Manual sharding), ``train_parallel`` (the
    training step under logical-axis rules), ``pipeline`` (pipeline
-   parallelism with shard_map and ppermute).
+   parallelism with shard_map and ppermute), ``moe`` (the MoE layer and
+   expert parallelism).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``

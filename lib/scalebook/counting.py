@@ -412,28 +412,26 @@ def attention_intensity(T: int, S: int, G: int = 1) -> float:
 def moe_param_counts(cfg: Any, E: int, k: int) -> dict[str, int]:
     """Total and active parameters (counts) when every MLP becomes E
     experts of the same shape with k active per token, plus a D x E router
-    per layer."""
-    if not 1 <= k <= E:
-        raise ValueError(f"need 1 <= k <= E, got E={E}, k={k}")
-    c = _cfg(cfg)
-    dense = param_count(c)
-    mlp = param_groups(c)["mlp"]
-    router = c.L * c.D * E
-    return {"total": dense + (E - 1) * mlp + router,
-            "active": dense + (k - 1) * mlp + router,
-            "router": router}
+    per layer.  The general MoE count (shared experts, narrower experts,
+    dense first layers) is `scalebook.moe_cost.param_counts`, which this
+    calls."""
+    from scalebook import moe_cost
+
+    p = moe_cost.param_counts(moe_cost.from_dense(cfg, E, k))
+    return {key: p[key] for key in ("total", "active", "router")}
 
 
 def moe_forward_flops(cfg: Any, E: int, k: int, B: int | None = None,
                       T: int | None = None, *,
                       work: Workload | None = None) -> int:
-    """Forward FLOPs of the MoE model: k experts per token + the router."""
+    """Forward FLOPs of the MoE model: k experts per token + the router
+    (`scalebook.moe_cost.forward_flops` summed)."""
+    from scalebook import moe_cost
+
     c = _cfg(cfg)
     B, T = _bt(c, B, T, work)
-    dense = forward_flops(c, B, T)
-    mlp = sum(dense[m] for m in ("gate", "up", "down"))
-    return (forward_flops_total(c, B, T) + (k - 1) * mlp
-            + c.L * matmul_flops(B * T, c.D, E))
+    return sum(moe_cost.forward_flops(moe_cost.from_dense(c, E, k),
+                                      B, T).values())
 
 
 def moe_critical_batch(E: int, k: int, chip: Any = "v5e",

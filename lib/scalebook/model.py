@@ -69,6 +69,11 @@ def _param_table(cfg: Config) -> dict:
         "w_up": ((D, F), ("embed", "mlp"), D),
         "w_down": ((F, D), ("mlp", "embed"), F),
     }
+    if _is_moe(cfg):  # experts and a router instead of the dense MLP
+        from scalebook import moe
+        for name in ("w_gate", "w_up", "w_down"):
+            del layer[name]
+        layer.update(moe.param_entries(_moe_only(cfg)))
     table = {
         # std 1/sqrt(D): a tied unembedding then gives logits of std ~1.
         "embed": ((V, D), ("vocab", "embed"), D),
@@ -100,7 +105,7 @@ def param_axes(cfg: Config) -> dict:
 
 
 LOGICAL_AXES = ("layers", "vocab", "embed", "q_heads", "kv_heads",
-                "head_dim", "mlp")
+                "head_dim", "mlp", "experts")
 """Every logical axis name that `param_axes` uses."""
 
 
@@ -289,13 +294,47 @@ def mlp(p: Params, x: jax.Array) -> jax.Array:
 
 
 def block(p: Params, x: jax.Array, positions: jax.Array,
-          kv: tuple | None = None) -> tuple[jax.Array, tuple | None]:
-    """One pre-norm decoder layer: x [B, T, D] -> ([B, T, D], kv)."""
+          kv: tuple | None = None,
+          cfg: Config | None = None) -> tuple[jax.Array, tuple | None]:
+    """One pre-norm decoder layer: x [B, T, D] -> ([B, T, D], kv).
+    An MoE layer (`scalebook.moe`) needs its cfg."""
+    x, kv, _ = _block(p, x, positions, kv, cfg)
+    return x, kv
+
+
+def _block(p: Params, x: jax.Array, positions: jax.Array,
+           kv: tuple | None, cfg: Config | None):
+    """`block`, plus the MoE routing stats ({} for a dense MLP)."""
     resid = ("batch", "seq", "act_embed")
     h, kv = attention(p, rms_norm(x, p["attn_norm"]), positions, kv)
     x = constrain(x + h, resid)
-    x = constrain(x + mlp(p, rms_norm(x, p["mlp_norm"])), resid)
-    return x, kv
+    h = rms_norm(x, p["mlp_norm"])
+    if "router" in p:  # a mixture of experts (Chapter 14)
+        from scalebook import moe
+        if cfg is None:
+            raise ValueError("an MoE layer needs its MoEConfig: "
+                             "block(p, x, positions, kv, cfg)")
+        h, stats = moe.moe_mlp(p, h, cfg)
+        return constrain(x + h, resid), kv, stats
+    return constrain(x + mlp(p, h), resid), kv, {}
+
+
+def _is_moe(cfg: Any) -> bool:
+    """True for a `scalebook.moe_config.MoEConfig`."""
+    return hasattr(cfg, "E") and hasattr(cfg, "capacity_factor")
+
+
+def _moe_only(cfg: Any) -> Any:
+    """cfg, if this model can build it: every layer an MoE layer with
+    grouped-query attention (DeepSeek's MLA and dense first layers are
+    described for arithmetic only, in `scalebook.moe_cost`)."""
+    if getattr(cfg, "mla", None) is not None or cfg.first_dense:
+        raise ValueError(
+            f"{cfg.name or 'this MoE config'} has MLA attention or dense "
+            "first layers, which scalebook.model does not build; use it "
+            "with scalebook.moe_cost for arithmetic, or set mla=None and "
+            "first_dense=0")
+    return cfg
 
 
 # --------------------------------------------------------------------------
@@ -331,7 +370,8 @@ def _run_layers(layers: Params, x: jax.Array, positions: jax.Array,
     def step(x, layer_and_kv):
         layer, kv = layer_and_kv
         layer = {k: constrain(w, axes[k]) for k, w in layer.items()}
-        return block(layer, x, positions, kv)
+        x, kv, stats = _block(layer, x, positions, kv, cfg)
+        return x, (kv, stats)
 
     if scan_layers:  # one compiled layer body, looped L times
         return jax.lax.scan(_remat(step, remat), x, (layers, kvs))
@@ -343,11 +383,11 @@ def _run_layers(layers: Params, x: jax.Array, positions: jax.Array,
         return step(x, jax.tree.map(lambda a: a[i], stacked))
 
     indexed = _remat(indexed, remat, static_argnums=(2,))
-    new_kvs = []
+    outs = []
     for i in range(cfg.L):
-        x, kv = indexed(x, (layers, kvs), i)
-        new_kvs.append(kv)
-    return x, jax.tree.map(lambda *a: jnp.stack(a), *new_kvs)
+        x, out = indexed(x, (layers, kvs), i)
+        outs.append(out)
+    return x, jax.tree.map(lambda *a: jnp.stack(a), *outs)
 
 
 def _unembed(params: Params, x: jax.Array, cfg: Config) -> jax.Array:
@@ -362,12 +402,15 @@ def _unembed(params: Params, x: jax.Array, cfg: Config) -> jax.Array:
 
 def _apply(params: Params, tokens: jax.Array, cfg: Config,
            positions: jax.Array, kvs: tuple | None, scan_layers: bool,
-           remat: str = "none"):
-    """Embed tokens [B, T] at positions [T], run the layers, unembed."""
+           remat: str = "none", with_stats: bool = False):
+    """Embed tokens [B, T] at positions [T], run the layers, unembed.
+    Returns (logits, kvs), and the per-layer MoE stats with_stats."""
     table = constrain(params["embed"], ("vocab", "embed"))
     x = constrain(table[tokens], ("batch", "seq", "act_embed"))  # [B,T,D]
-    x, kvs = _run_layers(params["layers"], x, positions, cfg, kvs,
-                         scan_layers, remat)
+    x, (kvs, stats) = _run_layers(params["layers"], x, positions, cfg, kvs,
+                                  scan_layers, remat)
+    if with_stats:
+        return _unembed(params, x, cfg), kvs, stats
     return _unembed(params, x, cfg), kvs
 
 
@@ -386,13 +429,29 @@ def forward(params: Params, tokens: jax.Array, cfg: Config,
                   remat)[0]
 
 
+def forward_with_stats(params: Params, tokens: jax.Array, cfg: Config,
+                       scan_layers: bool = False, remat: str = "none"
+                       ) -> tuple[jax.Array, dict]:
+    """`forward`, plus each layer's MoE routing stats stacked along a
+    leading L axis (`scalebook.moe.moe_mlp`; {} for a dense model)."""
+    positions = jnp.arange(tokens.shape[1])
+    logits, _, stats = _apply(params, tokens, cfg, positions, None,
+                              scan_layers, remat, with_stats=True)
+    return logits, stats
+
+
 def loss(params: Params, tokens: jax.Array, cfg: Config,
          scan_layers: bool = False, remat: str = "none") -> jax.Array:
-    """Mean next-token cross-entropy (nats) of tokens [B, T]."""
+    """Mean next-token cross-entropy (nats) of tokens [B, T]; for an MoE
+    config plus aux_weight x the mean load-balancing loss of its layers."""
     inputs = constrain(tokens[:, :-1], ("batch", "seq"))
     targets = constrain(tokens[:, 1:], ("batch", "seq"))
-    return cross_entropy(forward(params, inputs, cfg, scan_layers, remat),
-                         targets)
+    logits, stats = forward_with_stats(params, inputs, cfg, scan_layers,
+                                       remat)
+    ce = cross_entropy(logits, targets)
+    if "aux" in stats:
+        ce = ce + cfg.aux_weight * jnp.mean(stats["aux"])
+    return ce
 
 
 def cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:

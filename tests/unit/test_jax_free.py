@@ -77,6 +77,13 @@ JAX_FREE_MODULES = {
                     "phase='forward')\nassert 800 < t < 900"),
     "planner": ("p = sb.planner.plan('llama3-8b', 64, 4096, 'v5p', 64)\n"
                 "assert p.best.cost.bound == 'compute'"),
+    "moe_config": "assert sb.moe_config.moe_preset('deepseek-v3').E == 256",
+    "moe_cost": ("p = sb.moe_cost.param_counts('deepseek-v3')\n"
+                 "assert 0.05 < p['active'] / p['total'] < 0.06\n"
+                 "lay = sb.moe_cost.layout({'data': 2, 'expert': 4}, "
+                 "data='data')\n"
+                 "assert sb.moe_cost.all_to_all_bytes('tiny-moe', 64, lay) "
+                 "> 0"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""

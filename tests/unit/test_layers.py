@@ -16,16 +16,17 @@ import pytest
 LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("registry", ("hardware", "config", "dtypes", "units", "tabular")),
+    ("registry", ("hardware", "config", "dtypes", "units", "tabular",
+                  "moe_config")),
     ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
                   "systolic", "tables", "tensorcore", "ring", "cluster",
                   "gpu_training", "scaling", "schedules", "corpus",
                   "inference", "paged_kv", "serving", "speculative",
-                  "parallelism", "planner")),
+                  "parallelism", "planner", "moe_cost")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "remat", "flash", "paged_attention",
                   "sharded_decode", "spec_decode", "collectives", "modes",
-                  "train_parallel", "pipeline")),
+                  "train_parallel", "pipeline", "moe")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
                      "profiling", "perfbug", "train_check")),
     ("figures", ("explore",)),

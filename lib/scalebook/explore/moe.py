@@ -1,0 +1,231 @@
+"""Chapter 14 figures and tables: routing drawn token by token, expert
+loads, expert parallelism measured against the cost model, and the
+arithmetic intensity of the experts at decode.
+
+- ``routing_figure(routings, C)``: which token went to which expert,
+  which choices were dropped, and each expert's load against its C slots
+  (one row per routing, e.g. token choice and expert choice).
+- ``load_figure(loads, C)``: tokens per expert under several routers.
+- ``run_ep(cfg, tokens, mesh, **roles)``: run the expert-parallel layer
+  on the simulated mesh and the one-device layer with the same groups;
+  an `EPRun` with both outputs, the HLO collectives and the prediction.
+- ``ep_table(runs)``: predicted against HLO bytes per collective.
+- ``intensity_figure(E, k)``: FLOPs per byte of expert weights read, as
+  the batch grows, against the chip's critical intensity.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from scalebook import counting, hardware
+from scalebook import moe_cost as mc
+from scalebook.tabular import Table
+from scalebook.units import fmt_bytes
+
+
+# ---------------------------------------------------------------------------
+# Routing, drawn
+# ---------------------------------------------------------------------------
+def _grid(ax, r: Any, C: int, title: str) -> None:
+    """Tokens across, experts down: kept choices shaded by their gate,
+    dropped ones marked x."""
+    combine = np.asarray(r.combine)
+    chosen = np.asarray(r.chosen).T                    # [E, T]
+    gate = combine.sum(-1).T                           # [E, T]
+    kept = np.asarray(r.dispatch).sum(-1).T > 0
+    E, T = chosen.shape
+    ax.imshow(np.where(kept, gate, np.nan), cmap="Blues", vmin=0,
+              vmax=max(float(np.nanmax(np.where(kept, gate, 0))), 1e-9),
+              aspect="auto", interpolation="nearest")
+    de, dt = np.nonzero(chosen & ~kept)
+    ax.scatter(dt, de, marker="x", color="crimson", s=40, lw=1.5,
+               label="dropped (expert full)")
+    served = kept.any(0)
+    for t in np.nonzero(~served)[0]:
+        ax.axvspan(t - 0.5, t + 0.5, color="0.85", zorder=0)
+    ax.set_xticks(range(0, T, max(1, T // 8)))
+    ax.set_yticks(range(E))
+    ax.set_xlim(-0.5, T - 0.5)
+    ax.set_ylim(E - 0.5, -0.5)
+    ax.set_xlabel("token (grey: reaches no expert)")
+    ax.set_ylabel("expert")
+    ax.set_title(title, fontsize=10)
+    if len(de):
+        ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+
+
+def _bars(ax, r: Any, C: int) -> None:
+    load = np.asarray(r.load)
+    kept = (np.asarray(r.dispatch).sum(-1) > 0).sum(0)
+    E = len(load)
+    ax.barh(range(E), kept, color="tab:blue", label="processed")
+    ax.barh(range(E), load - kept, left=kept, color="crimson", alpha=0.6,
+            label="dropped")
+    ax.axvline(C, color="k", ls="--", lw=1)
+    ax.text(C, -0.7, f" C = {C} slots", fontsize=8, va="bottom")
+    ax.set_xlim(0, 1.25 * max(C, int(load.max())))
+    ax.set_ylim(E - 0.5, -1.2)
+    ax.set_yticks(range(E))
+    ax.set_xlabel("tokens")
+    ax.legend(loc="lower right", fontsize=7)
+
+
+def routing_figure(routings: Any, C: int):
+    """One row per routing (a `scalebook.moe.Routing` of ONE group, or a
+    dict {title: Routing}): the token-by-expert grid and each expert's
+    load against its C slots."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(routings, Mapping):
+        routings = {"token choice": routings}
+    n = len(routings)
+    fig, axes = plt.subplots(n, 2, figsize=(9, 2.6 * n + 0.4),
+                             gridspec_kw={"width_ratios": [3.2, 1]},
+                             squeeze=False)
+    for (title, r), (ax, bx) in zip(routings.items(), axes):
+        _grid(ax, r, C, title)
+        _bars(bx, r, C)
+    fig.tight_layout()
+    return fig
+
+
+def load_figure(loads: Mapping[str, Sequence[float]], C: int | None = None,
+                fair: float | None = None):
+    """Tokens per expert (bars) for each router in `loads`
+    ({label: [E] counts}), with the fair share and the capacity marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    n = len(loads)
+    for i, (label, load) in enumerate(loads.items()):
+        load = np.asarray(load, float)
+        x = np.arange(len(load)) + (i - (n - 1) / 2) * 0.8 / n
+        ax.bar(x, load, width=0.8 / n, label=label)
+    if fair is not None:
+        ax.axhline(fair, color="k", ls=":", lw=1, label="fair share")
+    if C is not None:
+        ax.axhline(C, color="crimson", ls="--", lw=1, label=f"capacity C={C}")
+    ax.set_xlabel("expert")
+    ax.set_ylabel("tokens asking for it")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Expert parallelism, measured
+# ---------------------------------------------------------------------------
+@dataclass
+class EPRun:
+    """One expert-parallel layer run on the simulated mesh.
+
+    y, ref: outputs of the EP layer and of the one-device layer with the
+    same groups ([tokens, D]); dropped: token choices dropped; hlo: the
+    collectives in the compiled program; predicted: `moe_cost.collectives`.
+    """
+
+    layout: mc.Layout
+    y: np.ndarray
+    ref: np.ndarray
+    dropped: int
+    hlo: list
+    predicted: list
+
+    @property
+    def max_error(self) -> float:
+        """Largest |EP - one device| over the outputs."""
+        return float(np.max(np.abs(self.y - self.ref)))
+
+
+@functools.lru_cache(maxsize=1)
+def _one_device():
+    """`moe.moe_mlp`, jitted once, so runs with the same groups share it."""
+    import jax
+
+    from scalebook import moe
+
+    return jax.jit(moe.moe_mlp, static_argnames=("cfg", "groups"))
+
+
+def run_ep(cfg: Any, params: dict, x: Any, mesh: Mapping[str, int],
+           **roles: Any) -> EPRun:
+    """Run the expert-parallel MoE MLP of `cfg` on tokens x [N, D] with
+    one layer's `params` on the simulated `mesh` ({axis: size}); roles
+    name the axes (expert=, data=, model=, see `moe_cost.layout`)."""
+    import jax
+    from jax.sharding import NamedSharding
+
+    from scalebook import hlo, moe, sharding
+
+    lay = moe.layout(mesh, **roles)
+    jmesh = sharding.mesh(dict(mesh))
+    n = int(x.shape[0])
+    f = moe.ep_moe_mlp(cfg, lay, jmesh, n)
+    p = moe.place_params(params, cfg, lay, jmesh)
+    xs = jax.device_put(x, NamedSharding(jmesh, moe.ep_specs(cfg, lay)[1]))
+    compiled = f.lower(p, xs).compile()
+    y = np.asarray(compiled(p, xs))
+    ref, stats = _one_device()(params, x, cfg, lay.groups)
+    dtype = str(np.dtype(x.dtype))
+    return EPRun(lay, y, np.asarray(ref), int(stats["dropped"]),
+                 hlo.collectives(compiled, mesh=jmesh),
+                 mc.collectives(cfg, n, lay, dtype=dtype))
+
+
+def ep_table(runs: Sequence[EPRun]) -> Table:
+    """Predicted (`moe_cost`) against HLO bytes per device, one row per
+    collective of each run, and whether the outputs equal the one-device
+    layer's within 1e-5."""
+    rows = []
+    for run in runs:
+        for (label, want), got in zip(run.predicted, run.hlo):
+            rows.append([run.layout.name, str(run.layout.mesh.shape),
+                         label, got.kind, ",".join(got.mesh_axes or ()),
+                         want.bytes_per_device, got.bytes_per_device,
+                         "yes" if run.max_error < 1e-5 else
+                         f"no ({run.max_error:.1e})"])
+        if len(run.predicted) != len(run.hlo):
+            rows.append([run.layout.name, str(run.layout.mesh.shape),
+                         "COUNT DIFFERS", f"{len(run.hlo)} in HLO", "",
+                         None, None, None])
+    return Table(["layout", "mesh", "collective", "kind", "axes",
+                  "predicted", "HLO", "same output (1e-5)"], rows,
+                 formats={"predicted": lambda b: fmt_bytes(b),
+                          "HLO": lambda b: fmt_bytes(b)},
+                 title="bytes each device sends, per collective")
+
+
+# ---------------------------------------------------------------------------
+# Decode: how much of the expert weights a step reads
+# ---------------------------------------------------------------------------
+def intensity_figure(E: int = 256, k: int = 8, chip: Any = "v5e",
+                     weight_dtype: str = "int8",
+                     compute_dtype: str = "bf16"):
+    """FLOPs per byte of expert weights read against the batch (tokens per
+    step), with the chip's critical intensity and `critical_batch`."""
+    import matplotlib.pyplot as plt
+
+    c = hardware.chip(chip)
+    B = np.unique(np.logspace(0, 5, 200).astype(int))
+    ai = [mc.expert_intensity(E, k, int(b), weight_dtype) for b in B]
+    ridge = c.critical_intensity(compute_dtype, over="hbm")
+    bc = counting.moe_critical_batch(E, k, c, weight_dtype, compute_dtype)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.loglog(B, ai, label=f"E={E}, k={k}, {weight_dtype} weights")
+    ax.axhline(ridge, color="k", ls="--", lw=1,
+               label=f"{c.name} critical intensity ({ridge:.0f})")
+    ax.axvline(E / k, color="0.5", ls=":", lw=1)
+    ax.text(E / k, 0.5, f" E/k = {E / k:g}", fontsize=8,
+            transform=ax.get_xaxis_transform())
+    ax.axvline(bc, color="crimson", ls=":", lw=1)
+    ax.text(bc, 0.9, f" critical batch {bc:,.0f}", fontsize=8,
+            color="crimson", transform=ax.get_xaxis_transform())
+    ax.set_xlabel("tokens per step B (per model replica)")
+    ax.set_ylabel("FLOPs per byte of expert weights")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
