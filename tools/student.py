@@ -29,7 +29,9 @@ import pathlib
 import sys
 import textwrap
 
-import exercise_directives
+# The sibling tool, found however this file is loaded (script or import).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import exercise_directives  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
