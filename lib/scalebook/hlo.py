@@ -296,26 +296,37 @@ def _groups_attr(line: str) -> str | None:
     return s
 
 
-def _computations(text: str) -> tuple[dict[str, list[str]], str | None]:
-    """{computation name: [instruction lines]} and the ENTRY name."""
-    comps: dict[str, list[str]] = {}
-    entry, cur = None, None
-    for raw in text.splitlines():
+def _walk(text: str):
+    """Walk an HLO module's text: yields (computation, is ENTRY?, line
+    number, raw line) for each instruction, and (computation, is ENTRY?,
+    line number, None) where a computation opens."""
+    cur = None
+    for no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith(("HloModule", "//")):
             continue
         if cur is None:
             h = _HEADER.match(line)
             if h and "=" not in line.split("(")[0]:
-                cur = h.group(2)
-                comps[cur] = []
-                if h.group(1):
-                    entry = cur
+                cur, is_entry = h.group(2), bool(h.group(1))
+                yield cur, is_entry, no, None
             continue
         if line == "}":
             cur = None
             continue
-        comps[cur].append(line)
+        yield cur, is_entry, no, raw
+
+
+def _computations(text: str) -> tuple[dict[str, list[str]], str | None]:
+    """{computation name: [instruction lines]} and the ENTRY name."""
+    comps: dict[str, list[str]] = {}
+    entry = None
+    for comp, is_entry, _, raw in _walk(text):
+        lines = comps.setdefault(comp, [])
+        if raw is None:
+            entry = comp if is_entry else entry
+        else:
+            lines.append(raw.strip())
     return comps, entry
 
 
@@ -631,19 +642,10 @@ def instructions(fn_or_compiled: Any, *args: Any) -> dict[str, Instruction]:
     in an HLO module), with its opcode, shape and line number."""
     text = hlo_text(fn_or_compiled, *args)
     out: dict[str, Instruction] = {}
-    cur = None
-    for no, raw in enumerate(text.splitlines(), start=1):
+    for cur, _, no, raw in _walk(text):
+        if raw is None:
+            continue
         line = raw.strip()
-        if not line or line.startswith(("HloModule", "//")):
-            continue
-        if cur is None:
-            h = _HEADER.match(line)
-            if h and "=" not in line.split("(")[0]:
-                cur = h.group(2)
-            continue
-        if line == "}":
-            cur = None
-            continue
         m = _INSTR.match(line)
         if not m:
             continue
