@@ -5,10 +5,13 @@ SHELL := /bin/bash
 VENV := .venv
 VENV311 := .venv311
 PY := $(VENV)/bin/python
-BOOK_DEPS := "jupyter-book<2" "jax>=0.12,<0.13" numpy matplotlib ipywidgets \
-             nbval pytest rich nbclient ipykernel jupyter-cache \
-             sphinx-mathjax-offline "sphinx-exercise>=1.2.1,<2" playwright
-LIB_DEPS_311 := "jax>=0.10,<0.11" numpy matplotlib ipywidgets pytest
+# Environments are installed from lock files (exact versions of every
+# package), made by `make lock` from requirements/*.in with uv. The library's
+# own pyproject.toml keeps its supported ranges, for readers' installs.
+LOCK := requirements.lock
+LOCK311 := requirements-311.lock
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
 LIB_HASH = $(shell cat $$(find lib -name '*.py' | sort) pyproject.toml | sha256sum | cut -c1-16)
 # The execution cache ignores library edits: clear it when lib/ changed.
 define CLEAR_STALE_CACHE
@@ -17,32 +20,21 @@ define CLEAR_STALE_CACHE
 	  rm -rf _build/.jupyter_cache; fi
 endef
 
-.PHONY: book test unit unit311 notebooks student colab browser pdf markdown \
+.PHONY: lock upgrade book test unit unit311 notebooks student colab browser pdf markdown \
         clean lab
 
-LAB_DEPS := "jupyterlab>=4,<5"
-
-$(VENV)/.lab: $(VENV)/.installed
-	$(PY) -m pip install -q $(LAB_DEPS)
-	touch $@
-
-## lab: open the book in JupyterLab (widgets work in the live kernel).
-lab: $(VENV)/.lab
+## lab: open the book in JupyterLab (widgets work in the live kernel);
+## JupyterLab is in the lock.
+lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-$(VENV)/.installed: pyproject.toml Makefile
-	@test -x $(PY) || { py=$$(tools/find-python) && $$py -m venv $(VENV); } || exit 1
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(BOOK_DEPS)
-	$(PY) -m pip install -q -e .
+$(VENV)/.installed: $(LOCK) pyproject.toml Makefile tools/venv-sync
+	tools/venv-sync $(VENV) $(LOCK) "$$(tools/find-python)" $(UV_VERSION)
 	touch $@
 
-$(VENV311)/.installed: pyproject.toml Makefile
-	@test -x $(VENV311)/bin/python || { py=$$(tools/find-python311) && $$py -m venv $(VENV311); } || exit 1
-	$(VENV311)/bin/python -m pip install -q --upgrade pip
-	$(VENV311)/bin/python -m pip install -q $(LIB_DEPS_311)
-	$(VENV311)/bin/python -m pip install -q -e .
+$(VENV311)/.installed: $(LOCK311) pyproject.toml Makefile tools/venv-sync $(VENV)/.installed
+	tools/venv-sync $(VENV311) $(LOCK311) "$$(tools/find-python311)" $(UV_VERSION) $(UV)
 	touch $@
 
 ## book: build the site into _build/html, executing every notebook, then
@@ -87,7 +79,7 @@ markdown: $(VENV)/.installed
 
 ## test: unit tests (both ends of the JAX range), nbval, student and Colab
 ## paths, and the browser test of the built site.
-test: $(VENV)/.installed $(VENV)/.lab $(VENV311)/.installed
+test: $(VENV)/.installed $(VENV311)/.installed
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory unit unit311 notebooks colab browser || exit 1; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
@@ -118,3 +110,17 @@ colab: $(VENV)/.installed
 
 clean:
 	rm -rf _build
+
+## lock: regenerate both lock files from requirements/*.in (newest versions
+## the ranges allow). Commit the result with the re-executed notebooks:
+## `make upgrade` does all of it.
+lock: $(VENV)/.installed
+	$(UV) pip compile requirements/book.in -o $(LOCK) --python-version 3.12 --quiet
+	$(UV) pip compile requirements/low.in -o $(LOCK311) --python-version 3.11 --quiet
+
+## upgrade: move the book to the newest versions in one deliberate step:
+## regenerate the locks, reinstall, re-execute every notebook, run the tests.
+upgrade: lock
+	$(MAKE) --no-print-directory $(VENV)/.installed $(VENV311)/.installed
+	$(PY) tools/nbtools.py chapters/*.ipynb exercises/[0-9]*.ipynb
+	$(MAKE) --no-print-directory student test
