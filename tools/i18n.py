@@ -49,10 +49,11 @@ class Language:
     site: str            # folder of the built site under _build/html/
     pages: list[str]     # pages held to complete translation
     notebooks: str | None = None  # folder name of the translated notebooks
+    root: pathlib.Path = ROOT
 
     @property
     def catalogs(self) -> pathlib.Path:
-        return LOCALE / self.code / "LC_MESSAGES"
+        return self.root / "locale" / self.code / "LC_MESSAGES"
 
     def catalog(self, page: str) -> pathlib.Path:
         return self.catalogs / f"{page}.po"
@@ -81,12 +82,12 @@ def languages(root: pathlib.Path = ROOT) -> dict[str, Language]:
                              "_toc.yml (e.g. chapters/11_conclusion), or `all`")
         out[code] = Language(code, str(spec.get("label", code)),
                              str(spec.get("site", code)), list(pages),
-                             spec.get("notebooks"))
+                             spec.get("notebooks"), root)
     return out
 
 
-def language(code: str) -> Language:
-    langs = languages()
+def language(code: str, root: pathlib.Path = ROOT) -> Language:
+    langs = languages(root)
     for lang in langs.values():
         if code in (lang.code, lang.site):
             return lang
@@ -443,9 +444,10 @@ def coverage_problems(lang: Language, pots: pathlib.Path | None) -> list[Problem
 
 
 def check(codes: list[str] | None = None, pots: pathlib.Path | None = None,
-          coverage: bool = True) -> list[Problem]:
-    langs = [language(c) for c in codes] if codes else list(languages().values())
-    toc = book_pages()
+          coverage: bool = True, root: pathlib.Path = ROOT) -> list[Problem]:
+    langs = ([language(c, root) for c in codes] if codes
+             else list(languages(root).values()))
+    toc = book_pages(root)
     out = source_problems(pots) if pots is not None else []
     for lang in langs:
         out += stale_catalogs(lang, toc)
@@ -484,14 +486,39 @@ def build(lang: Language, site: pathlib.Path, builder: str = "html") -> pathlib.
     import langsite
     langsite.retarget_notebooks(built, lang)
     if not (site / "index.html").exists():
-        raise SystemExit(f"{site} has no English site to link to: run `make book` "
-                         "(or `make browser`) first")
+        english_site(site)
     target = site / lang.site
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(built, target)
     langsite.add_switches(site)
     return target
+
+
+def english_site(site: pathlib.Path) -> None:
+    """Build the English site from the stored outputs into `site` (a
+    `<dir>/_build/html`), for a translated site to sit in and link to."""
+    if site.name != "html" or site.parent.name != "_build":
+        raise SystemExit(f"{site} has no English site: build it first (make book)")
+    print(f"{site} has no English site: building it from the stored outputs")
+    jupyter_book(write_config(None, BUILD / "config-en.yml"), site.parent.parent, "html")
+    import postbuild
+    postbuild.retarget(site)
+    postbuild.drop_cdn_font_awesome(site)
+
+
+def checklinks(site: pathlib.Path, lang: Language) -> int:
+    """Every link of the translated site, and of the English pages (which
+    now link to it); prints what is broken."""
+    import checklinks as cl
+    bad = 0
+    for where in (site / lang.site, site):
+        problems, _, n = cl.check(where)
+        for p in problems:
+            print(f"BROKEN {p}")
+        print(f"checklinks {where}: {n} links, {len(problems)} broken")
+        bad += len(problems)
+    return bad
 
 
 def main(argv: list[str]) -> int:
@@ -516,7 +543,11 @@ def main(argv: list[str]) -> int:
             site = pathlib.Path(args[args.index("--site") + 1]) if "--site" in args \
                 else ROOT / "_build" / "html"
             builder = args[args.index("--builder") + 1] if "--builder" in args else "html"
-            print(f"built: {build(language(args[0]), site.resolve(), builder)}")
+            lang = language(args[0])
+            built = build(lang, site.resolve(), builder)
+            print(f"built: {built}")
+            if builder == "html" and checklinks(site.resolve(), lang):
+                return 1
             return 0
     except CatalogError as e:
         print(e)
