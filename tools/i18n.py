@@ -180,10 +180,52 @@ class CatalogError(Exception):
     """A problem with a catalog: file, line, what to do."""
 
 
+_PO_STRING = r'"(?:[^"\\]|\\.)*"'
+_PO_LINE = re.compile(r'^(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+)?'
+                      + _PO_STRING + r'\s*$')
+
+
+def po_syntax(path: pathlib.Path) -> tuple[int, str] | None:
+    """(line, what is wrong) of the first syntax error of a .po file, or
+    None.  polib skips some errors silently (an unclosed string), Sphinx's
+    compiler fails later with a traceback: this reads it strictly first."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        return 1, f"not UTF-8 ({e.reason} at byte {e.start})"
+    last = None  # the keyword whose strings the current line continues
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s:
+            last = None
+            continue
+        if s.startswith("#"):
+            continue
+        if not _PO_LINE.match(s):
+            if s.startswith(("msg", '"')) and s.count('"') % 2:
+                return n, "a string is not closed (or an inner \" is not escaped)"
+            return n, f"not a msgid/msgstr line or a \"...\" string: {s[:40]!r}"
+        if s.startswith('"'):
+            if last is None:
+                return n, "a string with no msgid/msgstr above it"
+            continue
+        key = re.match(r"[a-z_]+", s).group(0)
+        if key == "msgstr" and last not in ("msgid", "msgid_plural", "msgstr"):
+            return n, "a msgstr without its msgid"
+        last = key
+    return None
+
+
 def read_po(path: pathlib.Path):
     """polib's catalog of `path`; a syntax error becomes a CatalogError with
     the file and the line."""
     import polib
+    bad = po_syntax(path)
+    if bad:
+        raise CatalogError(f"{_rel(path)}:{bad[0]}: not a valid .po file ({bad[1]}); "
+                           "fix it there (each line of a msgstr is one \"...\" "
+                           "string, inner quotes written \\\"), or see "
+                           f"`msgfmt -c -o /dev/null {_rel(path)}`")
     try:
         return polib.pofile(str(path), wrapwidth=76)
     except (OSError, UnicodeDecodeError, ValueError) as e:
@@ -358,6 +400,25 @@ class Problem:
         return f"{self.file}:{self.line}: {self.what}"
 
 
+def msgstr_line(path: pathlib.Path, entry) -> int:
+    """The line of the entry's msgstr (polib gives the entry's first line)."""
+    lines = _lines(path)
+    for n in range(max(entry.linenum, 1), len(lines) + 1):
+        if lines[n - 1].startswith("msgstr"):
+            return n
+    return entry.linenum
+
+
+_LINES: dict[pathlib.Path, tuple[float, list[str]]] = {}
+
+
+def _lines(path: pathlib.Path) -> list[str]:
+    stamp = path.stat().st_mtime
+    if path not in _LINES or _LINES[path][0] != stamp:
+        _LINES[path] = (stamp, path.read_text(encoding="utf-8").splitlines())
+    return _LINES[path][1]
+
+
 def lint_catalog(path: pathlib.Path) -> list[Problem]:
     """Syntax, MyST and protected tokens of one catalog."""
     try:
@@ -369,7 +430,7 @@ def lint_catalog(path: pathlib.Path) -> list[Problem]:
     for e in po:
         if e.obsolete or not e.msgstr:
             continue
-        line = e.linenum
+        line = msgstr_line(path, e)
         for p in myst_problems(e.msgstr):
             if not myst_problems(e.msgid) or p not in myst_problems(e.msgid):
                 out.append(Problem(_rel(path), line, f"msgstr {p}"))
@@ -432,12 +493,12 @@ def coverage_problems(lang: Language, pots: pathlib.Path | None) -> list[Problem
                                    "is not in the catalog: run `make i18n-update`, "
                                    "then translate it"))
             elif "fuzzy" in e.flags:
-                out.append(Problem(_rel(po_path), e.linenum, f"fuzzy (the English "
+                out.append(Problem(_rel(po_path), msgstr_line(po_path, e), f"fuzzy (the English "
                                    f"changed): check the translation of {short!r} "
                                    "against the new msgid, then delete the "
                                    "`#, fuzzy` line"))
             elif not e.msgstr:
-                out.append(Problem(_rel(po_path), e.linenum, f"untranslated: {short!r} "
+                out.append(Problem(_rel(po_path), msgstr_line(po_path, e), f"untranslated: {short!r} "
                                    f"({lang.code} declares {page} complete in "
                                    "locale/coverage.yml)"))
     return out

@@ -99,7 +99,7 @@ def add_switches(site: pathlib.Path) -> int:
             text = page.read_text(encoding="utf-8")
             new = SWITCH.sub("", text)
             if links and BUTTONS in new:
-                new = new.replace(BUTTONS, BUTTONS + "\n<!-- lang-switch -->"
+                new = new.replace(BUTTONS, BUTTONS + "<!-- lang-switch -->"
                                   + "".join(links) + "<!-- /lang-switch -->\n", 1)
                 new = new.replace("</head>", "<!-- lang-switch -->" + "".join(alts)
                                   + "<!-- /lang-switch -->\n</head>", 1)

@@ -1,0 +1,366 @@
+"""Translations stay in step with the English source (locale/coverage.yml).
+
+- every message of the English source is translated, and not fuzzy, on
+  each page a language declares complete (one gettext build of the source);
+- no translation drops or changes a protected token (glue, cross-
+  references, math, inline code, link targets) or breaks MyST;
+- bad input (a .po with a syntax error, a msgstr with an unclosed role, a
+  catalog for a page that is gone) fails the check with the file, the line
+  and what to do, not a Sphinx traceback;
+- a translated build fills glue roles and translates exercise titles, and
+  its search index holds Chinese terms (a small book built here);
+- the translated notebooks are generated from the catalogs: fresh, code
+  cells byte-identical, prose translated on complete pages, and the
+  student copies run blank.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, load, source
+
+sys.path.insert(0, str(ROOT / "tools"))
+import i18n  # noqa: E402
+import langsite  # noqa: E402
+import translate_notebooks  # noqa: E402
+
+PY = sys.executable
+LANGS = list(i18n.languages().values())
+
+
+# --------------------------------------------------------------------------
+# The real catalogs
+
+@pytest.fixture(scope="module")
+def pots():
+    """The English source's messages, extracted once (gettext build)."""
+    return i18n.gettext_build()
+
+
+def test_declared_pages_have_every_english_message_translated_and_not_fuzzy(pots):
+    problems = i18n.check(pots=pots, coverage=True)
+    assert not problems, "\n".join(map(str, problems[:40])) + (
+        f"\n... {len(problems)} problems in all" if len(problems) > 40 else "")
+
+
+def test_every_language_declares_real_pages_and_has_a_catalog_per_page():
+    pages = i18n.book_pages()
+    assert "intro" in pages and len(pages) > 20
+    for lang in LANGS:
+        assert set(lang.pages) <= set(pages)
+        missing = [p for p in pages if not lang.catalog(p).exists()]
+        assert not missing, f"{lang.code}: no catalog for {missing}: run make i18n-update"
+
+
+def test_mongolian_holds_the_front_page_and_the_conclusion():
+    mn = i18n.language("mn")
+    assert {"intro", "chapters/11_conclusion"} <= set(mn.pages)
+    c = i18n.counts(mn.catalog("chapters/11_conclusion"))
+    assert c.total > 20 and c.translated == c.total
+
+
+def test_no_translation_drops_a_protected_token_or_breaks_myst():
+    problems = i18n.check(coverage=False)
+    assert not problems, "\n".join(map(str, problems[:40]))
+
+
+# --------------------------------------------------------------------------
+# Protected tokens and MyST
+
+GLUE = "{glue:text}`01_rooflines.ipynb::ch01_cb_v5e:s`"
+
+
+@pytest.mark.parametrize("msgid, msgstr", [
+    (f"A v5e needs {GLUE} tokens.", "v5e 需要 个词元。"),                      # glue dropped
+    (f"A v5e needs {GLUE} tokens.", "v5e 需要 {glue:text}`01_rooflines.ipynb::ch01_cb_v5p:s` 个词元。"),
+    ("See {numref}`ex-1-2`.", "见 {numref}`ex-1-3`。"),                     # target changed
+    ("See {doc}`01_rooflines`.", "见第一章。"),
+    ("Time is $T = F / C$ here.", "时间为 $T = F/C$。"),                     # math changed
+    ("Call `sb.chip(\"v5e\")` first.", "先调用 `sb.chip('v5e')`。"),          # code changed
+    ("Read [the docs](https://docs.jax.dev/a).", "阅读[文档](https://docs.jax.dev/b)。"),
+    ("Read <https://docs.jax.dev/a>.", "阅读文档。"),
+])
+def test_a_dropped_or_changed_token_is_reported(msgid, msgstr):
+    assert i18n.token_problems(msgid, msgstr)
+
+
+@pytest.mark.parametrize("msgid, msgstr", [
+    (f"A v5e needs {GLUE} tokens; $B$ counts.", f"$B$ 计数；v5e 需要 {GLUE} 个词元。"),
+    ("See {numref}`ex-1-2`.", "见{numref}`练习 %s <ex-1-2>`。"),            # own link text
+    ("A {term}`shard` of it.", "它的一个{term}`分片 <shard>`。"),
+    ("Read [the docs](https://docs.jax.dev/a).", "阅读[文档](https://docs.jax.dev/a)。"),
+])
+def test_reordered_words_and_translated_link_text_pass(msgid, msgstr):
+    assert i18n.token_problems(msgid, msgstr) == []
+    assert i18n.myst_problems(msgstr) == []
+
+
+@pytest.mark.parametrize("msgstr, says", [
+    ("见 {numref}`ex-1-2 和更多", "backticks"),
+    ("见 {numref} ex-1-2", "no `content`"),
+    ("--- 开头", "front matter"),
+    ("时间 $T = F / C", "`$`"),
+    ("见 [文档][jax]", "indirect link"),
+])
+def test_a_msgstr_that_breaks_myst_is_named(msgstr, says):
+    assert any(says in p for p in i18n.myst_problems(msgstr)), i18n.myst_problems(msgstr)
+
+
+# --------------------------------------------------------------------------
+# Bad input: file, line, what to do; no traceback
+
+def _book(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A copy of the book's declarations with a locale of its own."""
+    root = tmp_path / "book"
+    (root / "locale").mkdir(parents=True)
+    shutil.copyfile(ROOT / "_toc.yml", root / "_toc.yml")
+    (root / "locale" / "coverage.yml").write_text(
+        "languages:\n  zh_CN:\n    label: 中文\n    site: zh\n    pages: [chapters/11_conclusion]\n",
+        encoding="utf-8")
+    src = i18n.language("zh_CN").catalogs
+    shutil.copytree(src, root / "locale" / "zh_CN" / "LC_MESSAGES",
+                    ignore=shutil.ignore_patterns("*.mo"))
+    return root
+
+
+def _translate_all(path: pathlib.Path, text: str = "译文") -> None:
+    import polib
+    po = polib.pofile(str(path))
+    for e in po:
+        e.msgstr = e.msgid if i18n.protected(e.msgid) else text
+    po.save()
+
+
+def test_a_po_syntax_error_names_file_and_line(tmp_path):
+    root = _book(tmp_path)
+    po = root / "locale/zh_CN/LC_MESSAGES/chapters/11_conclusion.po"
+    lines = po.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, l in enumerate(lines) if l.startswith("msgstr") and i > 20)
+    lines[at] = 'msgstr "未闭合的引号'
+    po.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    problems = i18n.check(root=root, coverage=False)
+
+    assert len(problems) == 1, problems
+    p = problems[0]
+    assert p.file.endswith("chapters/11_conclusion.po") and str(p.line) == str(at + 1)
+    assert "msgfmt -c" in p.what
+
+
+def test_an_unclosed_role_in_a_msgstr_names_file_line_and_fix(tmp_path):
+    import polib
+    root = _book(tmp_path)
+    path = root / "locale/zh_CN/LC_MESSAGES/chapters/11_conclusion.po"
+    po = polib.pofile(str(path))
+    entry = next(e for e in po if "{doc}`01_rooflines`" in e.msgid)
+    entry.msgstr = "芯片的两个数字告诉你答案（{doc}`01_rooflines）。"
+    po.save()
+
+    problems = i18n.check(root=root, coverage=False)
+
+    assert problems and all(p.file.endswith("11_conclusion.po") for p in problems)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[problems[0].line - 1].startswith('msgstr "芯片'), problems[0]
+    assert any("backticks" in p.what or "dropped" in p.what for p in problems)
+
+
+def test_a_catalog_for_a_page_that_is_gone_says_to_remove_it(tmp_path):
+    root = _book(tmp_path)
+    gone = root / "locale/zh_CN/LC_MESSAGES/chapters/99_gone.po"
+    shutil.copyfile(root / "locale/zh_CN/LC_MESSAGES/chapters/11_conclusion.po", gone)
+
+    problems = i18n.check(root=root, coverage=False)
+
+    assert [p.file for p in problems] == [str(gone)]
+    assert "git rm" in problems[0].what and "99_gone" in problems[0].what
+
+
+def test_the_checker_command_reports_bad_input_without_a_traceback(tmp_path):
+    root = _book(tmp_path)
+    po = root / "locale/zh_CN/LC_MESSAGES/intro.po"
+    po.write_text(po.read_text(encoding="utf-8") + '\nmsgid "x"\nmsgstr "y\n',
+                  encoding="utf-8")
+    script = ("import sys, pathlib; sys.path.insert(0, 'tools'); import i18n; "
+              f"p = i18n.check(root=pathlib.Path({str(root)!r}), coverage=False); "
+              "sys.exit(i18n.report(p, 'lint'))")
+    r = subprocess.run([PY, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "intro.po:" in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+
+def test_coverage_names_untranslated_and_fuzzy_messages(tmp_path):
+    import polib
+    root = _book(tmp_path)
+    path = root / "locale/zh_CN/LC_MESSAGES/chapters/11_conclusion.po"
+    lang = i18n.language("zh_CN", root)
+    assert any("untranslated" in p.what for p in i18n.coverage_problems(lang, None))
+    _translate_all(path)
+    assert i18n.coverage_problems(lang, None) == []
+    po = polib.pofile(str(path))
+    po[3].flags.append("fuzzy")
+    po.save()
+    problems = i18n.coverage_problems(lang, None)
+    assert len(problems) == 1 and "fuzzy" in problems[0].what
+
+
+# --------------------------------------------------------------------------
+# A translated build: glue, exercise titles, search (a two-cell book)
+
+def _glue_nb() -> dict:
+    md = lambda s: {"cell_type": "markdown", "metadata": {}, "source": s}  # noqa: E731
+    glue = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "glue()",
+            "outputs": [{"output_type": "display_data", "data": {
+                "application/papermill.record/text/plain": "'240'"},
+                "metadata": {"scrapbook": {"mime_prefix": "application/papermill.record/",
+                                           "name": "cb"}}}]}
+    return {"cells": [
+        md("# Rooflines\n\nA v5e needs {glue:text}`page.ipynb::cb:s` tokens per batch."),
+        glue,
+        md(":::{exercise-start} counting FLOPs\n:label: ex-1-1\n:::\n\nHow many FLOPs?"),
+        {"cell_type": "code", "execution_count": 2, "metadata": {}, "source": "x = 1",
+         "outputs": []},
+        md(":::{exercise-end}\n:::"),
+    ], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                   "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}
+
+
+PO = '''msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+"Language: zh_CN\\n"
+
+msgid "Rooflines"
+msgstr "屋顶线模型"
+
+msgid "A v5e needs {glue:text}`page.ipynb::cb:s` tokens per batch."
+msgstr "v5e 每批需要 {glue:text}`page.ipynb::cb:s` 个词元。"
+
+msgid "counting FLOPs"
+msgstr "计算浮点运算次数"
+'''
+
+
+def test_a_translated_build_fills_glue_translates_titles_and_indexes_chinese(tmp_path):
+    book = tmp_path / "book"
+    (book / "locale/zh_CN/LC_MESSAGES").mkdir(parents=True)
+    (book / "page.ipynb").write_text(json.dumps(_glue_nb()), encoding="utf-8")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
+    (book / "locale/zh_CN/LC_MESSAGES/page.po").write_text(PO, encoding="utf-8")
+    tools = ROOT / "tools"
+    (book / "_config.yml").write_text(f"""title: t
+execute: {{execute_notebooks: "off"}}
+sphinx:
+  extra_extensions: [sphinx_exercise]
+  local_extensions: {{translatable_titles: {tools}, exercisenumbers: {tools}, cjksearch: {tools}}}
+  config: {{language: zh_CN, locale_dirs: [locale/], gettext_compact: false}}
+""", encoding="utf-8")
+    jb = pathlib.Path(PY).parent / "jupyter-book"
+    r = subprocess.run([str(jb), "build", str(book), "-W", "-n", "--keep-going"],
+                       capture_output=True, text=True, cwd=book)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    html = (book / "_build/html/page.html").read_text(encoding="utf-8")
+    assert "屋顶线模型" in html
+    assert "v5e 每批需要 <span class=\"pasted-text\">240</span> 个词元" in html
+    assert "计算浮点运算次数" in html and "counting FLOPs" not in html
+    index = (book / "_build/html/searchindex.js").read_text(encoding="utf-8")
+    terms = json.loads(index[index.index("(") + 1:index.rindex(")")])["terms"]
+    assert {"词元", "屋顶", "顶线", "每批"} <= set(terms)
+
+
+def test_search_splits_chinese_into_pairs_like_the_browser():
+    import cjksearch
+    assert cjksearch.han_terms("分片方式与词元") == ["分片", "片方", "方式", "式与", "与词", "词元"]
+    assert cjksearch.han_terms("用 JAX 的网") == ["用", "的网"]
+
+
+# --------------------------------------------------------------------------
+# The language switch
+
+def test_the_switch_links_each_page_to_the_same_page_in_the_other_edition(tmp_path):
+    site = tmp_path / "html"
+    head = '<html><head></head><body><div class="article-header-buttons">x</div></body></html>'
+    for folder in (site, site / "zh"):
+        (folder / "_static").mkdir(parents=True)
+        (folder / "chapters").mkdir()
+        (folder / "index.html").write_text(head)
+        (folder / "chapters" / "01_rooflines.html").write_text(head)
+    (site / "chapters" / "only_english.html").write_text(head)
+
+    assert langsite.add_switches(site) == 4
+    assert langsite.add_switches(site) == 0  # idempotent
+    en = (site / "chapters/01_rooflines.html").read_text()
+    zh = (site / "zh/chapters/01_rooflines.html").read_text()
+    assert 'href="../zh/chapters/01_rooflines.html"' in en and ">中文<" in en
+    assert 'href="../../chapters/01_rooflines.html"' in zh and ">English<" in zh
+    assert "lang-switch" not in (site / "chapters/only_english.html").read_text()
+
+
+# --------------------------------------------------------------------------
+# Translated notebooks
+
+NB_LANGS = [lang for lang in LANGS if lang.notebooks]
+
+
+@pytest.mark.parametrize("lang", NB_LANGS, ids=lambda lang: lang.code)
+def test_translated_notebooks_are_generated_from_the_current_catalogs(lang):
+    stale, _ = translate_notebooks.generate(lang, check=True)
+    assert not stale, f"out of date (run `make i18n-notebooks`): {stale}"
+
+
+@pytest.mark.parametrize("lang", NB_LANGS, ids=lambda lang: lang.code)
+def test_translated_notebooks_keep_code_cells_byte_identical(lang):
+    for _, english, translated in translate_notebooks.targets(lang):
+        a, b = load(english), load(translated)
+        code_a = [c for c in a["cells"] if c["cell_type"] == "code"]
+        code_b = [c for c in b["cells"] if c["cell_type"] == "code"]
+        assert json.dumps(code_a) == json.dumps(code_b), translated.name
+        assert len(a["cells"]) == len(b["cells"])
+
+
+@pytest.mark.parametrize("lang", NB_LANGS, ids=lambda lang: lang.code)
+def test_complete_pages_have_98_percent_of_their_prose_translated(lang):
+    _, shares = translate_notebooks.generate(lang, check=True)
+    low = {p: f"{s:.1%}" for p, s in shares.items() if p in lang.pages and s < 0.98}
+    assert not low, f"{lang.code}: pages declared complete with prose left English: {low}"
+
+
+def test_every_message_of_a_notebook_reaches_its_translated_copy(pots):
+    """With every message translated, the generator leaves no prose English
+    (so a complete catalog gives a complete notebook)."""
+    import polib
+    for page in ("chapters/01_rooflines", "exercises/01_rooflines"):
+        table = {e.msgid: "译" + e.msgid[-1] for e in polib.pofile(str(pots / f"{page}.pot"))}
+        path = ROOT / f"{page}.ipynb"
+        if path.parent.name == "exercises":
+            path = path.parent / "student" / path.name
+        nb, done, total = translate_notebooks.translate_notebook(load(path), table, "练习")
+        assert total > 1000 and done / total >= 0.98, (page, done, total)
+        heads = [source(c) for c in nb["cells"] if source(c).startswith("## 练习 ")]
+        assert path.parent.name != "student" or heads, page
+
+
+STUDENT_RUNS = ["01_rooflines.ipynb", "09_profiling.ipynb"]
+
+
+@pytest.mark.parametrize("name", STUDENT_RUNS)
+def test_a_translated_student_notebook_runs_blank(name, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+    lang = NB_LANGS[0]
+    path = ROOT / "exercises" / "student" / lang.notebooks / name
+    nb = nbformat.read(str(path), as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    checks = [c for c in nb.cells if c.cell_type == "code" and "sb.check(" in c.source]
+    assert checks
+    for cell in checks:
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert text.startswith("[NOT ATTEMPTED]"), (name, cell.source, text)
