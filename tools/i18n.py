@@ -65,11 +65,21 @@ def book_pages(root: pathlib.Path = ROOT) -> list[str]:
     return [str(toc["root"])] + frontpage.toc_files(root)
 
 
+# Catalogs that are not pages: the labels of hidden code cells
+# (tools/translatable_prompts.py).
+SHARED = ["ui"]
+
+
+def catalog_names(root: pathlib.Path = ROOT) -> list[str]:
+    """Every catalog a language has: one per page, and the shared ones."""
+    return book_pages(root) + SHARED
+
+
 def languages(root: pathlib.Path = ROOT) -> dict[str, Language]:
     """The languages declared in locale/coverage.yml, by code."""
     path = root / "locale" / "coverage.yml"
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    toc = book_pages(root)
+    toc = catalog_names(root)
     out = {}
     for code, spec in (data.get("languages") or {}).items():
         pages = spec.get("pages", [])
@@ -162,7 +172,7 @@ def update() -> None:
     for code in langs:
         cmd += ["-l", code]
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    toc = set(book_pages())
+    toc = set(catalog_names())
     for lang in langs.values():
         for po in sorted(lang.catalogs.rglob("*.po")):
             page = po.relative_to(lang.catalogs).with_suffix("").as_posix()
@@ -283,7 +293,7 @@ def status(root: pathlib.Path = ROOT) -> dict[str, dict[str, Counts]]:
     out = {}
     for lang in languages(root).values():
         out[lang.code] = {page: counts(lang.catalog(page)) if lang.catalog(page).exists()
-                          else None for page in book_pages(root)}
+                          else None for page in catalog_names(root)}
     return out
 
 
@@ -508,7 +518,7 @@ def check(codes: list[str] | None = None, pots: pathlib.Path | None = None,
           coverage: bool = True, root: pathlib.Path = ROOT) -> list[Problem]:
     langs = ([language(c, root) for c in codes] if codes
              else list(languages(root).values()))
-    toc = book_pages(root)
+    toc = catalog_names(root)
     out = source_problems(pots) if pots is not None else []
     for lang in langs:
         out += stale_catalogs(lang, toc)
