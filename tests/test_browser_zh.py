@@ -12,6 +12,7 @@ Without SCALEBOOK_SITE (the plain unit run) the site tests are skipped: the
 site is built by `make browser-zh`, which sets it.
 """
 import os
+import re
 import pathlib
 import shutil
 
@@ -91,3 +92,49 @@ def test_the_switch_check_fails_on_a_page_without_a_switch(tmp_path):
         (folder / "index.html").write_text(f'<html lang="{lang}"><body></body></html>')
     problems = langcheck.switch_problems(site, LANG)
     assert len(problems) == 2 and all("no language switch" in p for p in problems)
+
+
+ZH_EXERCISE_PAGE = """<!DOCTYPE html><html lang="zh-CN"><body><article class="bd-article">
+<section id="exercises"><h1>练习：屋顶线模型</h1>
+<div class="exercise admonition" id="ex-1-1"><p class="admonition-title">
+<span class="caption-number">练习 1.1 </span> (计算 FLOPs)</p>
+<section id="exercise-content"><p>需要多少次浮点运算？</p>
+<div class="cell tag_hide-input"><details class="admonition hide above-input">
+<summary><p class="admonition-title">显示解答</p></summary>
+<pre># BEGIN SOLUTION
+answer = 6 * 7</pre></details></div></section></div>
+<div class="solution dropdown admonition" id="sol-1-1"><p class="admonition-title">
+解答<a class="reference internal" href="#ex-1-1"> 练习 1.1</a></p>
+<section id="solution-content"><p>六乘七得四十二。</p></section></div>
+<div class="cell tag_hide-input"><details class="admonition hide above-input">
+<summary><p class="admonition-title">显示代码单元</p></summary>
+<pre>plot()</pre></details></div>
+</section></article></body></html>"""
+
+
+def test_the_chinese_pdf_moves_solutions_by_class_and_embeds_a_cjk_font(tmp_path):
+    """No English word finds a Chinese solution; the appendix speaks
+    Chinese; the printed PDF carries a CJK font, not empty boxes."""
+    from playwright.sync_api import sync_playwright
+    import bookpdf
+
+    langcheck.cjk_font("zh")
+    with sync_playwright() as pw:
+        browser = langcheck.browsercheck.launch(pw)
+        page = browser.new_page()
+        page.set_content(ZH_EXERCISE_PAGE)
+        moved = page.evaluate(bookpdf.APPENDIX_JS, bookpdf.labels("zh-CN"))
+        box = page.inner_text("#ex-1-1")
+        appendix = page.inner_text("#appendix-worked-solutions")
+        hidden_plot = page.inner_text("#exercises > .cell")
+        out = tmp_path / "zh.pdf"
+        page.pdf(path=str(out), format="A4")
+        browser.close()
+
+    assert moved == 2, "the answer cell and the worked solution"
+    assert "42" not in box and "6 * 7" not in box and "解答：见附录。" in box
+    assert appendix.startswith("附录：习题解答")
+    assert "练习 1.1 (计算 FLOPs)" in appendix and "四十二" in appendix
+    assert "显示代码单元" in hidden_plot, "a hidden cell outside an exercise stays"
+    fonts = set(re.findall(rb"/(?:BaseFont|FontName)\s*/[A-Z]{6}\+([\w-]+)", out.read_bytes()))
+    assert any(b"CJK" in f or b"Hei" in f or b"Han" in f for f in fonts), fonts
