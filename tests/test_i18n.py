@@ -271,8 +271,9 @@ sphinx:
     assert "v5e 每批需要 <span class=\"pasted-text\">240</span> 个词元" in html
     assert "计算浮点运算次数" in html and "counting FLOPs" not in html
     index = (book / "_build/html/searchindex.js").read_text(encoding="utf-8")
-    terms = json.loads(index[index.index("(") + 1:index.rindex(")")])["terms"]
-    assert {"词元", "屋顶", "顶线", "每批"} <= set(terms)
+    index = json.loads(index[index.index("(") + 1:index.rindex(")")])
+    assert {"词元", "每批", "需要"} <= set(index["terms"])
+    assert {"屋顶", "顶线", "线模", "模型"} <= set(index["titleterms"])
 
 
 def test_search_splits_chinese_into_pairs_like_the_browser():

@@ -168,6 +168,9 @@ def print_book(single: pathlib.Path, out: pathlib.Path) -> dict:
         context = browser.new_context(viewport={"width": 1100, "height": 1400})
         context.route(re.compile(r"^(https?|wss?|ftp)://"),
                       lambda route: (refused.append(route.request.url), route.abort()))
+        # One page holds the whole book (MBs of HTML, hundreds of images):
+        # on a busy machine it loads in minutes, not playwright's 30 s.
+        context.set_default_timeout(600_000)
         page = context.new_page()
         page.goto(index.resolve().as_uri(), wait_until="load")
         page.evaluate(browsercheck.WAIT_JS)
