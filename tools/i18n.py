@@ -320,13 +320,42 @@ def status_table() -> str:
 # --------------------------------------------------------------------------
 # Protected tokens and MyST checks
 
-ROLE = re.compile(r"\{([A-Za-z][\w:.+-]*)\}(`+)(.*?)\2", re.S)
 TARGET_ROLES = {"ref", "numref", "doc", "term", "eq", "download", "any"}
 MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$\w])\$(?=\S)(?:[^$\\]|\\.)+?(?<=\S)\$(?![\w$])", re.S)
-CODE = re.compile(r"(?<![`}])(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 LINK = re.compile(r"\]\(\s*(<[^>]*>|[^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
 AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
 INDIRECT = re.compile(r"\[[^\]\n]+\]\[[^\]\n]*\]")
+
+
+_ROLE_START = re.compile(r"\{([A-Za-z][\w:.+-]*)\}(?=`)")
+
+
+def inline_spans(text: str) -> tuple[list[tuple[str, str, str]], str, bool]:
+    """Roles and inline code of a message, read left to right as MyST does
+    (a `{x}` inside inline code is code, not a role): ([(kind, name, whole)],
+    the text with them blanked out, whether every backtick run was closed)."""
+    spans, rest, closed = [], [], True
+    i = 0
+    while i < len(text):
+        m = _ROLE_START.match(text, i)
+        start = m.end() if m else i
+        if m or text[i] == "`":
+            ticks = re.match(r"`+", text[start:]).group(0)
+            end = text.find(ticks, start + len(ticks))
+            while end != -1 and text[end + len(ticks):end + len(ticks) + 1] == "`":
+                end = text.find(ticks, end + len(ticks) + 1)
+            if end == -1:
+                closed = False
+                rest.append(text[i:])
+                break
+            whole = text[i:end + len(ticks)]
+            spans.append(("role" if m else "code", m.group(1) if m else "", whole))
+            rest.append(" ")
+            i = end + len(ticks)
+        else:
+            rest.append(text[i])
+            i += 1
+    return spans, "".join(rest), closed
 
 
 def protected(text: str) -> collections.Counter:
@@ -334,22 +363,17 @@ def protected(text: str) -> collections.Counter:
     (only the target of ref/numref/doc/term), math, inline code, link
     targets."""
     found = collections.Counter()
-    rest = text
-
-    def role(m):
-        name, body = m.group(1), m.group(3)
-        if name in TARGET_ROLES:
+    spans, rest, _ = inline_spans(text)
+    for kind, name, whole in spans:
+        if kind == "role" and name in TARGET_ROLES:
+            body = whole[len(name) + 2:].strip("`")
             t = re.search(r"<([^<>]+)>\s*$", body)
             found[f"{{{name}}}`…<{t.group(1) if t else body.strip()}>`"] += 1
         else:
-            found[m.group(0)] += 1
-        return " "
-
-    rest = ROLE.sub(role, rest)
-    for pattern, fmt in ((MATH, "{}"), (CODE, "{}")):
-        for m in pattern.finditer(rest):
-            found[fmt.format(m.group(0))] += 1
-        rest = pattern.sub(" ", rest)
+            found[whole] += 1
+    for m in MATH.finditer(rest):
+        found[m.group(0)] += 1
+    rest = MATH.sub(" ", rest)
     for m in LINK.finditer(rest):
         found[f"link ({m.group(1)})"] += 1
     for m in AUTOLINK.finditer(rest):
@@ -363,14 +387,13 @@ def myst_problems(text: str) -> list[str]:
     if text.lstrip().startswith("---"):
         out.append("starts with `---`, which MyST reads as front matter or a "
                    "rule: start with a word (or write \\---)")
-    stripped = ROLE.sub(" ", text)
-    stripped = CODE.sub(" ", stripped)
-    if re.search(r"\{[A-Za-z][\w:.+-]*\}(?!`)", stripped):
-        m = re.search(r"\{[A-Za-z][\w:.+-]*\}(?!`)", stripped)
+    _, stripped, closed = inline_spans(text)
+    m = re.search(r"\{[A-Za-z][\w:.+-]*\}(?!`)", stripped)
+    if m:
         out.append(f"role {m.group(0)} has no `content` after it (an unclosed "
                    "or broken role): write it as in the English, "
                    "{role}`content`")
-    elif stripped.count("`") % 2:
+    elif not closed:
         out.append("an odd number of backticks: a role or inline code is not "
                    "closed")
     bare = MATH.sub(" ", stripped).replace("\\$", "")
@@ -456,7 +479,7 @@ def source_problems(pots: pathlib.Path) -> list[Problem]:
     for pot in sorted(pots.rglob("*.pot")):
         page = pot.relative_to(pots).with_suffix("").as_posix()
         for e in polib.pofile(str(pot)):
-            if INDIRECT.search(ROLE.sub(" ", CODE.sub(" ", e.msgid))):
+            if INDIRECT.search(inline_spans(e.msgid)[1]):
                 out.append(Problem(page, "?", f"the English has an indirect link "
                                    f"[text][target] ({e.msgid[:60]!r}...): write it "
                                    "as an inline link [text](url) in the source"))
