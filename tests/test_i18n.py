@@ -249,21 +249,29 @@ msgstr "v5e 每批需要 {glue:text}`page.ipynb::cb:s` 个词元。"
 
 msgid "counting FLOPs"
 msgstr "计算浮点运算次数"
+
+msgid "Chapters"
+msgstr "章节"
 '''
 
 
-def test_a_translated_build_fills_glue_translates_titles_and_indexes_chinese(tmp_path):
+def test_a_translated_build_fills_glue_translates_titles_and_captions_and_indexes_chinese(
+        tmp_path):
     book = tmp_path / "book"
     (book / "locale/zh_CN/LC_MESSAGES").mkdir(parents=True)
     (book / "page.ipynb").write_text(json.dumps(_glue_nb()), encoding="utf-8")
-    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: page\nparts:\n"
+                                   "  - caption: Chapters\n    chapters:\n"
+                                   "      - file: other\n", encoding="utf-8")
+    (book / "other.md").write_text("# Other\n\nText.\n", encoding="utf-8")
     (book / "locale/zh_CN/LC_MESSAGES/page.po").write_text(PO, encoding="utf-8")
     tools = ROOT / "tools"
     (book / "_config.yml").write_text(f"""title: t
 execute: {{execute_notebooks: "off"}}
 sphinx:
   extra_extensions: [sphinx_exercise]
-  local_extensions: {{translatable_titles: {tools}, exercisenumbers: {tools}, cjksearch: {tools}}}
+  local_extensions: {{translatable_titles: {tools}, exercisenumbers: {tools}, cjksearch: {tools},
+                      translatable_prompts: {tools}}}
   config: {{language: zh_CN, locale_dirs: [locale/], gettext_compact: false}}
 """, encoding="utf-8")
     jb = pathlib.Path(PY).parent / "jupyter-book"
@@ -274,6 +282,8 @@ sphinx:
     assert "屋顶线模型" in html
     assert "v5e 每批需要 <span class=\"pasted-text\">240</span> 个词元" in html
     assert "计算浮点运算次数" in html and "counting FLOPs" not in html
+    other = (book / "_build/html/other.html").read_text(encoding="utf-8")
+    assert 'caption-text">章节' in other and 'caption-text">Chapters' not in other
     index = (book / "_build/html/searchindex.js").read_text(encoding="utf-8")
     index = json.loads(index[index.index("(") + 1:index.rindex(")")])
     assert {"词元", "每批", "需要"} <= set(index["terms"])

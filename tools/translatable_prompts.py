@@ -7,6 +7,9 @@ translated page would show English toggles.  This extension puts every such
 label into one shared catalog, ``ui`` (locale/<lang>/LC_MESSAGES/ui.po, the
 same mechanism and tools as the page catalogs), and in a translated build
 replaces each label by its translation before myst-nb draws the toggles.
+It also translates the captions of the table of contents ("Chapters"),
+which sphinx-external-toc inserts after Sphinx's translation step: the
+gettext builder already puts them in the root page's catalog (intro.po).
 Nothing changes in the English build.
 """
 from __future__ import annotations
@@ -34,6 +37,31 @@ def _add_to_catalog(app, doctree, docname):
                 node[key], MsgOrigin(node.source or docname, node.line or 0))
 
 
+def _catalog(env, config, domain):
+    from sphinx.locale import init as init_locale
+    dirs = [os.path.join(env.srcdir, d) for d in config.locale_dirs]
+    return init_locale(dirs, config.language, domain)
+
+
+def _translate_captions(app, doctree):
+    config = app.config
+    if not config.language or config.language == "en" or app.builder.name == "gettext":
+        return
+    from sphinx import addnodes
+    from sphinx.util.i18n import docname_to_domain
+    toctrees = [n for n in doctree.findall(addnodes.toctree) if n.get("caption")]
+    if not toctrees:
+        return
+    domain = docname_to_domain(app.env.docname, config.gettext_compact)
+    catalog, has = _catalog(app.env, config, domain)
+    if not has:
+        return
+    for node in toctrees:
+        new = catalog.gettext(node["caption"])
+        if new:
+            node["caption"] = new
+
+
 def setup(app):
     from sphinx.transforms.post_transforms import SphinxPostTransform
 
@@ -45,9 +73,7 @@ def setup(app):
             config = self.config
             if not config.language or config.language == "en":
                 return
-            from sphinx.locale import init as init_locale
-            dirs = [os.path.join(self.env.srcdir, d) for d in config.locale_dirs]
-            catalog, has = init_locale(dirs, config.language, DOMAIN)
+            catalog, has = _catalog(self.env, config, DOMAIN)
             if not has:
                 return
             for node in _cells(self.document):
@@ -58,4 +84,5 @@ def setup(app):
 
     app.add_post_transform(TranslatePrompts)
     app.connect("doctree-resolved", _add_to_catalog)
+    app.connect("doctree-read", _translate_captions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
