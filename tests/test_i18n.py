@@ -379,3 +379,17 @@ def test_a_translated_student_notebook_runs_blank(name, tmp_path):
     for cell in checks:
         text = "".join(o.get("text", "") for o in cell.outputs)
         assert text.startswith("[NOT ATTEMPTED]"), (name, cell.source, text)
+
+
+def test_a_translated_site_inside_the_english_one_is_a_site_of_its_own(tmp_path):
+    """The English site's checks (links, browser) do not walk into _build/html/zh/."""
+    import checklinks
+    site = tmp_path / "html"
+    for folder in (site, site / "zh"):
+        (folder / "_static").mkdir(parents=True)
+        (folder / "index.html").write_text("<html></html>")
+    (site / "zhongwen.html").write_text("<html></html>")
+    assert [p.relative_to(site).as_posix() for p in checklinks.pages(site)] == \
+        ["index.html", "zhongwen.html"]
+    assert [p.relative_to(site).as_posix() for p in checklinks.pages(site / "zh")] == \
+        ["zh/index.html"]
