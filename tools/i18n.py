@@ -570,6 +570,9 @@ def build(lang: Language, site: pathlib.Path, builder: str = "html") -> pathlib.
         raise SystemExit(f"fix the catalogs of {lang.code} first (above)")
     conf = write_config(lang, BUILD / f"config-{lang.code}.yml")
     out = BUILD / lang.code
+    # A fresh environment: Sphinx notices a changed catalog, not a changed
+    # extension or _toc.yml caption; with stored outputs a full read is cheap.
+    shutil.rmtree(out / "_build" / ".doctrees", ignore_errors=True)
     jupyter_book(conf, out, builder)
     built = out / "_build" / builder
     import postbuild
