@@ -7,31 +7,25 @@
 - bad input (a .po with a syntax error, a msgstr with an unclosed role, a
   catalog for a page that is gone) fails the check with the file, the line
   and what to do, not a Sphinx traceback;
-- a translated build fills glue roles and translates exercise titles, and
-  its search index holds Chinese terms (a small book built here);
-- the translated notebooks are generated from the catalogs: fresh, code
-  cells byte-identical, prose translated on complete pages, and the
-  student copies run blank.
+- the language switch, and the English checks leaving a translated site
+  inside the English one alone.
+A translated build: tests/test_i18n_build.py; the translated notebooks:
+tests/test_i18n_notebooks.py.
 """
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 import shutil
-import subprocess
 import sys
 
 import pytest
 
-from helpers import ROOT, load, source
+from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 import i18n  # noqa: E402
 import langsite  # noqa: E402
-import translate_notebooks  # noqa: E402
 
-PY = sys.executable
 LANGS = list(i18n.languages().values())
 
 
@@ -215,88 +209,6 @@ def test_coverage_names_untranslated_and_fuzzy_messages(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# A translated build: glue, exercise titles, search (a two-cell book)
-
-def _glue_nb() -> dict:
-    md = lambda s: {"cell_type": "markdown", "metadata": {}, "source": s}  # noqa: E731
-    glue = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "glue()",
-            "outputs": [{"output_type": "display_data", "data": {
-                "application/papermill.record/text/plain": "'240'"},
-                "metadata": {"scrapbook": {"mime_prefix": "application/papermill.record/",
-                                           "name": "cb"}}}]}
-    return {"cells": [
-        md("# Rooflines\n\nA v5e needs {glue:text}`page.ipynb::cb:s` tokens per batch."),
-        glue,
-        md(":::{exercise-start} counting FLOPs\n:label: ex-1-1\n:::\n\nHow many FLOPs?"),
-        {"cell_type": "code", "execution_count": 2, "metadata": {}, "source": "x = 1",
-         "outputs": []},
-        md(":::{exercise-end}\n:::"),
-    ], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}
-
-
-PO = '''msgid ""
-msgstr ""
-"Content-Type: text/plain; charset=UTF-8\\n"
-"Language: zh_CN\\n"
-
-msgid "Rooflines"
-msgstr "屋顶线模型"
-
-msgid "A v5e needs {glue:text}`page.ipynb::cb:s` tokens per batch."
-msgstr "v5e 每批需要 {glue:text}`page.ipynb::cb:s` 个词元。"
-
-msgid "counting FLOPs"
-msgstr "计算浮点运算次数"
-
-msgid "Chapters"
-msgstr "章节"
-'''
-
-
-def test_a_translated_build_fills_glue_translates_titles_and_captions_and_indexes_chinese(
-        tmp_path):
-    book = tmp_path / "book"
-    (book / "locale/zh_CN/LC_MESSAGES").mkdir(parents=True)
-    (book / "page.ipynb").write_text(json.dumps(_glue_nb()), encoding="utf-8")
-    (book / "_toc.yml").write_text("format: jb-book\nroot: page\nparts:\n"
-                                   "  - caption: Chapters\n    chapters:\n"
-                                   "      - file: other\n", encoding="utf-8")
-    (book / "other.md").write_text("# Other\n\nText.\n", encoding="utf-8")
-    (book / "locale/zh_CN/LC_MESSAGES/page.po").write_text(PO, encoding="utf-8")
-    tools = ROOT / "tools"
-    (book / "_config.yml").write_text(f"""title: t
-execute: {{execute_notebooks: "off"}}
-sphinx:
-  extra_extensions: [sphinx_exercise]
-  local_extensions: {{translatable_titles: {tools}, exercisenumbers: {tools}, cjksearch: {tools},
-                      translatable_prompts: {tools}}}
-  config: {{language: zh_CN, locale_dirs: [locale/], gettext_compact: false}}
-""", encoding="utf-8")
-    jb = pathlib.Path(PY).parent / "jupyter-book"
-    r = subprocess.run([str(jb), "build", str(book), "-W", "-n", "--keep-going"],
-                       capture_output=True, text=True, cwd=book)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    html = (book / "_build/html/page.html").read_text(encoding="utf-8")
-    assert "屋顶线模型" in html
-    assert "v5e 每批需要 <span class=\"pasted-text\">240</span> 个词元" in html
-    assert "计算浮点运算次数" in html and "counting FLOPs" not in html
-    other = (book / "_build/html/other.html").read_text(encoding="utf-8")
-    assert 'caption-text">章节' in other and 'caption-text">Chapters' not in other
-    index = (book / "_build/html/searchindex.js").read_text(encoding="utf-8")
-    index = json.loads(index[index.index("(") + 1:index.rindex(")")])
-    assert {"词元", "每批", "需要"} <= set(index["terms"])
-    assert {"屋顶", "顶线", "线模", "模型"} <= set(index["titleterms"])
-
-
-def test_search_splits_chinese_into_pairs_like_the_browser():
-    import cjksearch
-    assert cjksearch.han_terms("分片方式与词元") == ["分片", "片方", "方式", "式与", "与词", "词元"]
-    assert cjksearch.han_terms("用 JAX 的网") == ["用", "的网"]
-
-
-# --------------------------------------------------------------------------
 # The language switch
 
 def test_the_switch_links_each_page_to_the_same_page_in_the_other_edition(tmp_path):
@@ -316,69 +228,6 @@ def test_the_switch_links_each_page_to_the_same_page_in_the_other_edition(tmp_pa
     assert 'href="../zh/chapters/01_rooflines.html"' in en and ">中文<" in en
     assert 'href="../../chapters/01_rooflines.html"' in zh and ">English<" in zh
     assert "lang-switch" not in (site / "chapters/only_english.html").read_text()
-
-
-# --------------------------------------------------------------------------
-# Translated notebooks
-
-NB_LANGS = [lang for lang in LANGS if lang.notebooks]
-
-
-@pytest.mark.parametrize("lang", NB_LANGS, ids=lambda lang: lang.code)
-def test_translated_notebooks_are_generated_from_the_current_catalogs(lang):
-    stale, _ = translate_notebooks.generate(lang, check=True)
-    assert not stale, f"out of date (run `make i18n-notebooks`): {stale}"
-
-
-@pytest.mark.parametrize("lang", NB_LANGS, ids=lambda lang: lang.code)
-def test_translated_notebooks_keep_code_cells_byte_identical(lang):
-    for _, english, translated in translate_notebooks.targets(lang):
-        a, b = load(english), load(translated)
-        code_a = [c for c in a["cells"] if c["cell_type"] == "code"]
-        code_b = [c for c in b["cells"] if c["cell_type"] == "code"]
-        assert json.dumps(code_a) == json.dumps(code_b), translated.name
-        assert len(a["cells"]) == len(b["cells"])
-
-
-@pytest.mark.parametrize("lang", NB_LANGS, ids=lambda lang: lang.code)
-def test_complete_pages_have_98_percent_of_their_prose_translated(lang):
-    _, shares = translate_notebooks.generate(lang, check=True)
-    low = {p: f"{s:.1%}" for p, s in shares.items() if p in lang.pages and s < 0.98}
-    assert not low, f"{lang.code}: pages declared complete with prose left English: {low}"
-
-
-def test_every_message_of_a_notebook_reaches_its_translated_copy(pots):
-    """With every message translated, the generator leaves no prose English
-    (so a complete catalog gives a complete notebook)."""
-    import polib
-    for page in ("chapters/01_rooflines", "exercises/01_rooflines"):
-        table = {e.msgid: "译" + e.msgid[-1] for e in polib.pofile(str(pots / f"{page}.pot"))}
-        path = ROOT / f"{page}.ipynb"
-        if path.parent.name == "exercises":
-            path = path.parent / "student" / path.name
-        nb, done, total = translate_notebooks.translate_notebook(load(path), table, "练习")
-        assert total > 1000 and done / total >= 0.98, (page, done, total)
-        heads = [source(c) for c in nb["cells"] if source(c).startswith("## 练习 ")]
-        assert path.parent.name != "student" or heads, page
-
-
-STUDENT_RUNS = ["01_rooflines.ipynb", "09_profiling.ipynb"]
-
-
-@pytest.mark.parametrize("name", STUDENT_RUNS)
-def test_a_translated_student_notebook_runs_blank(name, tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
-    lang = NB_LANGS[0]
-    path = ROOT / "exercises" / "student" / lang.notebooks / name
-    nb = nbformat.read(str(path), as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    checks = [c for c in nb.cells if c.cell_type == "code" and "sb.check(" in c.source]
-    assert checks
-    for cell in checks:
-        text = "".join(o.get("text", "") for o in cell.outputs)
-        assert text.startswith("[NOT ATTEMPTED]"), (name, cell.source, text)
 
 
 def test_a_translated_site_inside_the_english_one_is_a_site_of_its_own(tmp_path):
