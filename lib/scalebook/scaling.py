@@ -42,7 +42,8 @@ __all__ = [
     "shape_for_params", "training_days", "CLUSTERS", "cluster", "Plan",
     "plan", "PowerLaw", "envelope_optimum", "isoflop_minima",
     "isoflop_optimum", "effective_tokens", "REPEAT_DECAY_EPOCHS",
-    "LLAMA3_8B_TOKENS", "HOFFMANN_2022_EXPONENTS", "KAPLAN_2020_EXPONENT",
+    "LLAMA3_8B_TOKENS", "HEADS_MULTIPLE", "HOFFMANN_2022_EXPONENTS",
+    "KAPLAN_2020_EXPONENT",
     "DEFAULT_MFU", "DEFAULT_SEQ_LEN", "SECONDS_PER_DAY",
 ]
 
@@ -840,8 +841,14 @@ def training_days(flops: float, chip: Any, chips: int,
     return per_chip.t_compute / mfu / SECONDS_PER_DAY
 
 
+# The number of attention heads of a planned shape is a multiple of this, so
+# that a tensor-parallel degree of 2, 4 or 8 splits them (Chapter 13).
+HEADS_MULTIPLE = 8
+
+
 def shape_for_params(N: float, aspect: int = 128, head_dim: int = 128,
-                     vocab: int = 32_000, heads_multiple: int = 8) -> Config:
+                     vocab: int = 32_000,
+                     heads_multiple: int | None = None) -> Config:
     """A LLaMA-style Config with about N parameters (`counting.param_count`).
 
     The family: width D = head_dim x (number of heads), the heads a multiple
@@ -854,6 +861,8 @@ def shape_for_params(N: float, aspect: int = 128, head_dim: int = 128,
     N in ratio (Chapter 13).
     """
     N = _positive("N (parameters)", N)
+    if heads_multiple is None:
+        heads_multiple = HEADS_MULTIPLE
     if not (isinstance(heads_multiple, (int, np.integer))
             and heads_multiple >= 1):
         raise ValueError(f"heads_multiple must be a positive int (a tensor-"
