@@ -390,3 +390,94 @@ register(codegrade.question("14.6", dispatch_task()),
 def _check_givens() -> None:
     """The givens stay consistent with the statements (used by tests)."""
     assert math.ceil(DROP["capacity_factor"] * len(CHOICES) / DROP["E"]) == 4
+
+
+# ---------------------------------------------------------------------------
+# 14.9 A dense model made sparse (the reference book's Part 7 problem)
+# ---------------------------------------------------------------------------
+SPARSE = dict(D=4096, F=16384, L=64, N=32, K=8, H=256, V=32128,
+              tied_embeddings=True, E=16, k=2, chip="TPU v5e",
+              weight_dtype="bf16")                                  # 14.9
+
+
+def sparse_model():
+    """The `MoEConfig` of 14.9: the Part 7 dense model with every MLP
+    made E experts of the same shape, k active, tied embeddings."""
+    from scalebook.config import Config
+
+    p = {f: SPARSE[f] for f in ("D", "F", "L", "N", "K", "H", "V",
+                                "tied_embeddings")}
+    return mc.from_dense(Config(**p), SPARSE["E"], SPARSE["k"])
+
+
+def _sp(key: str) -> int:
+    return mc.param_counts(sparse_model())[key]
+
+
+def _sparse_crit() -> float:
+    return mc.critical_batch(sparse_model(), SPARSE["chip"],
+                             weight_dtype=SPARSE["weight_dtype"])
+
+
+def _sparse_one_mlp() -> int:
+    return 3 * SPARSE["D"] * SPARSE["F"] * SPARSE["L"]
+
+
+register(Parts("14.9", None, parts={
+    "total": Number("14.9.total", lambda: _sp("total"), rtol=0,
+                    unit="parameters", hints=[
+        wrong_value(_sp("total") + SPARSE["V"] * SPARSE["D"],
+                    "the embeddings are tied: one V x D matrix serves as "
+                    "both embedding and unembedding."),
+        wrong_value(_sp("total") - _sp("router"), "close: each MoE layer "
+                    "also has a router, a D x E matrix."),
+        wrong_value(_sp("total") - _sparse_one_mlp() // 3 * SPARSE["E"],
+                    "each expert is a gated MLP: three D x F matrices."),
+    ]),
+    "active": Number("14.9.active", lambda: _sp("active"), rtol=0,
+                     unit="parameters", hints=[
+        wrong_value(_sp("active") - _sparse_one_mlp(), f"each token uses "
+                    f"k = {SPARSE['k']} experts per layer, not one."),
+        wrong_value(_sp("active") + SPARSE["V"] * SPARSE["D"],
+                    "the embeddings are tied: count the V x D matrix once."),
+        wrong_value(_sp("active") - _sp("router"), "the router runs for "
+                    "every token: its weights are active too."),
+    ]),
+    "critical_batch": Number(
+        "14.9.critical_batch", _sparse_crit, rtol=0.03, unit="tokens",
+        hints=[off_by(SPARSE["k"] / SPARSE["E"], "that is a dense layer's "
+                      "critical batch: each expert sees only k/E of the "
+                      "tokens."),
+               off_by(0.5, "bf16 weights are 2 bytes each, not 1."),
+               off_by(SPARSE["k"] ** 2 / SPARSE["E"] ** 2,
+                      "multiply the dense critical batch by E/k, do not "
+                      "divide.")]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 14.10 DeepSeek-V3's model FLOPs utilisation
+# ---------------------------------------------------------------------------
+MFU = dict(tokens=14.8e12, gpu_hours=2.788e6, active=37e9,
+           peak=1.513e15)                                           # 14.10
+
+
+def _mfu() -> float:
+    from scalebook import counting
+
+    m = MFU
+    return counting.six_n_d(m["active"], m["tokens"]) / (
+        m["gpu_hours"] * 3600 * m["peak"])
+
+
+register(Number("14.10", _mfu, rtol=0.02, unit="", hints=[
+    off_by(100, "give a fraction (0.5 for half of peak), not a "
+           "percentage."),
+    off_by(3600, "GPU-hours are hours: multiply by 3600 for GPU-seconds."),
+    off_by(1 / 3600, "GPU-hours are hours: multiply by 3600, do not "
+           "divide."),
+    off_by(1 / 3, "training costs 6 FLOPs per active parameter per token "
+           "(forward 2, backward 4), not 2."),
+    off_by(671 / 37, "only the active parameters do work for a token: "
+           "37 billion, not all 671 billion."),
+]))
