@@ -39,7 +39,7 @@ from scalebook.dtypes import dtype_bytes
 
 __all__ = ["in_node_all_to_all_time",
            "ragged_factor", "cross_node_all_to_all_time", "EPTimes",
-           "ep_times", "alpha", "ep_critical_width",
+           "ep_times", "alpha", "ep_critical_width", "attention_layouts",
            "moe_dp_critical_tokens", "all_to_all"]
 
 
@@ -210,3 +210,43 @@ def moe_dp_critical_tokens(E: int, k: int, chip: Any = "H100",
         raise ValueError(f"k={k} exceeds E={E}")
     return gpu_training.level_critical_tokens(chip, level,
                                               dtype=dtype) * E / k
+
+
+def attention_layouts(m: Any, batch: int, S: int, devices: int,
+                      dtype: str = "bf16") -> dict[str, dict[str, float]]:
+    """Attention data parallelism against tensor parallelism for serving
+    an MoE model `m` (an `MoEConfig` or preset name with grouped-query
+    attention) on `devices` devices, `batch` sequences of S tokens of
+    context, one new token each (decode).
+
+    Per device and per layer: ``kv`` (KV-cache bytes), ``weights``
+    (attention weight bytes), ``attn_comm`` (bytes each device sends for
+    attention: TP's all-reduce of [batch, D], DP none) and ``ep_comm``
+    (the ragged dispatch and combine, k 2 D bytes per token it holds:
+    the book's k 2 B T D / DP).
+
+    Under TP the batch is whole on every device and the K key/value heads
+    are split; past K devices each head is copied devices / K times.
+    Under DP each device holds batch / devices sequences and every weight.
+    """
+    from scalebook import moe_cost
+
+    mm = moe_cost._moe(m)
+    if mm.mla is not None:
+        raise ValueError("attention_layouts prices grouped-query attention;"
+                         " give a model without MLA")
+    n = _count("devices", devices)
+    B, S = _count("batch", batch), _count("S", S)
+    b = dtype_bytes(dtype)
+    per_seq = 2 * S * mm.K * mm.H * b              # one layer's K and V
+    attn_w = (2 * mm.D * mm.N * mm.H + 2 * mm.D * mm.K * mm.H) * b
+    copies = max(n / mm.K, 1.0)                   # heads past K copied
+    out = {
+        "TP": {"kv": B * per_seq * copies / n,
+               "weights": attn_w * copies / n,
+               "attn_comm": 2 * B * mm.D * b * (n - 1) / n,
+               "ep_comm": 2 * mm.k * B * mm.D * b / n},
+        "DP": {"kv": B / n * per_seq, "weights": attn_w, "attn_comm": 0.0,
+               "ep_comm": 2 * mm.k * B * mm.D * b / n},
+    }
+    return out

@@ -64,6 +64,10 @@ def _params9(experts, router=True, vocab=1):
 CRIT9 = 1.97e14 / 8.1e11 * E9 / k9
 # 14.10: 6 x 37e9 x 14.8e12 FLOPs over 2.788e6 GPU-hours at 1.513e15.
 MFU10 = 6 * 37e9 * 14.8e12 / (2.788e6 * 3600 * 1.513e15)
+# 14.11: 16 x 8 tokens over 8 devices = 16 each; C = ceil(16 x 2 / 8) = 4;
+# buffer [8, 4, 32] f32, all-to-all over the 4 devices of "expert".
+BUF11 = 8 * math.ceil(16 * 2 / 8) * 32 * 4
+A2A11 = BUF11 * 3 / 4
 
 READER = {
     "14.1": {"total": TOTAL1, "active": ACTIVE1},
@@ -75,6 +79,7 @@ READER = {
     "14.9": {"total": _params9(E9), "active": _params9(k9),
              "critical_batch": CRIT9},
     "14.10": MFU10,
+    "14.11": {"axis": "expert", "bytes": A2A11, "attention_collectives": 0},
 }
 
 MISTAKES = [
@@ -120,6 +125,14 @@ MISTAKES = [
     ("14.10", None, MFU10 / 3600, "do not divide"),
     ("14.10", None, MFU10 / 3, "not 2"),
     ("14.10", None, MFU10 * 671 / 37, "active parameters"),
+    ("14.11", "axis", "data", "splits the sequences"),
+    ("14.11", "axis", "both", "data row"),
+    ("14.11", "bytes", BUF11, "quarter"),
+    ("14.11", "bytes", 2 * A2A11, "dispatch alone"),   # or both
+    ("14.11", "bytes", 2 * A2A11, "data axis split"),  # all-to-alls
+    ("14.11", "bytes", BUF11 * 7 / 8, "4 devices"),
+    ("14.11", "attention_collectives", 1, "nothing needs"),
+    ("14.11", "attention_collectives", 2, "everything else"),
 ]
 
 
