@@ -62,9 +62,12 @@ A9 = {"dp_groups": [[0, 4], [1, 5], [2, 6], [3, 7]],
 # again backward, gradients reduce-scattered once each; f32 [64, 256].
 M10 = 64 * 256 * 4 * 7 / 8
 A10 = {"all_gathers": 4, "reduce_scatters": 2, "bytes": 6 * M10}
+# jax 0.10's compiled step reuses the forward gathers (gpu_check's doc):
+# there 12.10's program, and so its answer, differ; see the test below.
+MODERN = sb.compat.jax_version() >= (0, 12)
 
 READER = {"12.1": A1, "12.2": A2, "12.3": A3, "12.4": A4, "12.5": A5,
-          "12.6": A6, "12.7": A7, "12.8": A8, "12.9": A9, "12.10": A10}
+          "12.6": A6, "12.7": A7, "12.8": A8, "12.9": A9, **({"12.10": A10} if MODERN else {})}
 
 
 @pytest.mark.parametrize("qid", list(READER))
@@ -153,6 +156,16 @@ MISTAKES = [
     ("12.10", "bytes", 4 * M10, "second all-gather"),
     ("12.10", "bytes", 12 * M10, "4 bytes"),
 ]
+
+
+MISTAKES = [m for m in MISTAKES if MODERN or m[0] != "12.10"]
+
+
+def test_12_10_follows_the_program_of_the_running_jax():
+    from scalebook.grading import PASS, grade
+    want = A10 if MODERN else {"all_gathers": 2, "reduce_scatters": 2,
+                               "bytes": 4 * M10}
+    assert grade("12.10", want).status == PASS
 
 
 def test_12_9_groups_are_xla_s_and_wrong_groups_are_told_why():

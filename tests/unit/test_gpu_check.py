@@ -2,7 +2,7 @@
 collectives gpu_training's cost model lists, with its bytes and groups."""
 import pytest
 
-from scalebook import gpu_check
+from scalebook import compat, gpu_check
 
 
 def _by_kind(items, kind_of, bytes_of):
@@ -22,6 +22,10 @@ def test_hlo_matches_the_cost_model(kw, name):
     pred = _by_kind(r.predicted, lambda p: (p[2], p[3]), lambda p: p[4])
     got = _by_kind(r.hlo, lambda c: (c.kind, c.mesh_axes[0]),
                    lambda c: c.bytes_per_device)
+    if name == "FSDP" and compat.jax_version() < (0, 12):
+        # jax 0.10's program reuses the forward gathers in the backward
+        # pass instead of recomputing them: half the model's all-gathers
+        pred[("all-gather", "dp")] /= 2
     assert got == pytest.approx(pred)
     if name != "FSDP":   # FSDP: XLA gathers each matrix on its own
         assert r.kinds()[0] == r.kinds()[1]
