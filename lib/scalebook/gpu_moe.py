@@ -239,11 +239,13 @@ def attention_layouts(m: Any, batch: int, S: int, devices: int,
     B, S = _count("batch", batch), _count("S", S)
     b = dtype_bytes(dtype)
     per_seq = 2 * S * mm.K * mm.H * b              # one layer's K and V
-    attn_w = (2 * mm.D * mm.N * mm.H + 2 * mm.D * mm.K * mm.H) * b
+    q_o = 2 * mm.D * mm.N * mm.H * b              # wq and wo
+    k_v = 2 * mm.D * mm.K * mm.H * b              # wk and wv
+    attn_w = q_o + k_v
     copies = max(n / mm.K, 1.0)                   # heads past K copied
     out = {
         "TP": {"kv": B * per_seq * copies / n,
-               "weights": attn_w * copies / n,
+               "weights": q_o / n + k_v * copies / n,
                "attn_comm": 2 * B * mm.D * b * (n - 1) / n,
                "ep_comm": 2 * mm.k * B * mm.D * b / n},
         "DP": {"kv": B / n * per_seq, "weights": attn_w, "attn_comm": 0.0,
