@@ -29,7 +29,8 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from scalebook import compat, gpu_training, hlo, sharding
 
-__all__ = ["StrategyCheck", "compile_layer", "check", "replica_groups"]
+__all__ = ["StrategyCheck", "compile_layer", "check", "replica_groups",
+           "table"]
 
 
 def _body(dp: int, tp: int, zero: int):
@@ -154,3 +155,32 @@ def replica_groups(dp: int, tp: int, axis: str) -> list[list[int]]:
         if c.mesh_axes == (axis,):
             return [list(g) for g in c.replica_groups]
     raise ValueError(f"no collective over {axis!r} in the compiled layer")
+
+
+def table(checks: list[StrategyCheck]):
+    """One row per (strategy, kind, axis): the cost model's bytes per
+    device against the compiled program's, summed over that kind, the
+    number of collectives each lists, and XLA's device groups."""
+    from scalebook.tabular import Table
+
+    rows = []
+    for ch in checks:
+        keys = sorted({(p[2], p[3]) for p in ch.predicted})
+        for kind, axis in keys:
+            pred = [p for p in ch.predicted if (p[2], p[3]) == (kind, axis)]
+            got = [c for c in ch.hlo
+                   if c.kind == kind and c.mesh_axes == (axis,)]
+            groups = got[0].replica_groups if got else ()
+            rows.append([ch.name, kind, axis, len(pred), len(got),
+                         sum(p[4] for p in pred),
+                         sum(c.bytes_per_device for c in got),
+                         " ".join("{" + ",".join(map(str, g)) + "}"
+                                  for g in groups)])
+    from scalebook.units import fmt_bytes
+    return Table(["strategy", "collective", "axis", "model: count",
+                  "XLA: count", "model: bytes", "XLA: bytes",
+                  "XLA's device groups"], rows,
+                 formats={"model: bytes": fmt_bytes,
+                          "XLA: bytes": fmt_bytes},
+                 title="one MLP layer's training step on 8 CPU devices, "
+                       "bytes per device (f32)")

@@ -47,3 +47,13 @@ def test_bad_input_says_what_to_change():
         gpu_check.compile_layer(8, 1, 0, batch=12)
     with pytest.raises(ValueError, match="'dp' or 'tp'"):
         gpu_check.replica_groups(2, 4, "pp")
+
+
+def test_table_rows_pair_model_and_xla():
+    t = gpu_check.table([gpu_check.check(dp=2, tp=4)])
+    rows = {(r[1], r[2]): r for r in t.rows}
+    assert set(rows) == {("all-gather", "tp"), ("reduce-scatter", "tp"),
+                         ("all-reduce", "dp")}
+    for r in rows.values():
+        assert r[3] == r[4] and r[5] == r[6]
+    assert rows[("all-reduce", "dp")][7] == "{0,4} {1,5} {2,6} {3,7}"
