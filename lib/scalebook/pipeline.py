@@ -232,7 +232,9 @@ def make_grad_fn(cfg: m.Config, stages: int, microbatches: int, *,
                          axes, is_leaf=lambda x: isinstance(x, tuple))
     in_sh = (jax.tree.map(lambda sp: NamedSharding(mesh, sp), specs),
              NamedSharding(mesh, P("data")))
-    return jax.jit(grads, in_shardings=in_sh), sched, mesh
+    return (jax.jit(grads, in_shardings=in_sh,
+                    compiler_options=compat.DEMO_COMPILER_OPTIONS),
+            sched, mesh)
 
 
 def pipeline_grads(params: m.Params, tokens: jax.Array, cfg: m.Config,
@@ -266,8 +268,9 @@ def check(cfg: m.Config | None = None, stages: int = 4,
                                 (batch, seq_len + 1), 0, cfg.V)
     run = pipeline_grads(params, tokens, cfg, stages, microbatches,
                          kind=kind, data=data)
-    ref_loss, ref = jax.jit(jax.value_and_grad(m.loss), static_argnums=2)(
-        params, tokens, cfg)
+    ref_loss, ref = jax.jit(
+        jax.value_and_grad(m.loss), static_argnums=2,
+        compiler_options=compat.DEMO_COMPILER_OPTIONS)(params, tokens, cfg)
     diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
                zip(jax.tree.leaves(run.grads), jax.tree.leaves(ref)))
     return {"max_grad_diff": diff,

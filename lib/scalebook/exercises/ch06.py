@@ -19,11 +19,11 @@ from scalebook.grading import (Choice, Number, Parts, off_by, register,
 # Givens
 # ---------------------------------------------------------------------------
 TOKENS = 15e12
-Q1 = dict(model="llama3-8b")                                       # 6.1
+Q1 = dict(model="llama3-8b", tokens=6e12)                          # 6.1
 Q2 = dict(model="llama3-405b", chips=2 * 8960, mfu=0.45)           # 6.2
-Q3 = dict(model="llama3-405b", tokens=4_000_000, checkpoints=4)    # 6.3
-Q4 = dict(model="llama3-405b", sequences=2048, seq_len=4096,
-          chips=16384)                                             # 6.4
+Q3 = dict(model="llama3-405b", tokens=2_000_000, checkpoints=4)    # 6.3
+Q4 = dict(model="llama3-405b", sequences=1536, seq_len=4096,
+          chips=8192)                                              # 6.4
 Q5 = dict(model="llama3-405b", data_axes=2, tensor_axes=1)         # 6.5
 Q6 = dict(model="llama3-405b", tokens=2**23, chips=8192)           # 6.6
 Q7 = dict(model="llama3-405b", chip="H100")                        # 6.7
@@ -38,7 +38,7 @@ def _F(name: str) -> int:
 
 
 def _q1() -> float:
-    return counting.six_p_t(Q1["model"], TOKENS)
+    return counting.six_p_t(Q1["model"], Q1["tokens"])
 
 
 def _q2() -> float:
