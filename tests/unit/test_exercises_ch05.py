@@ -44,6 +44,7 @@ SOLUTIONS = {
     "5.8": fsdp_step,
     "5.9": 6 * P70 * 2**22 / (5.0 * 2048 * 4.59e14),
     "5.10": "zero1",
+    "5.11": {"permutes": 7, "bytes": 7 * 2 * 2 * (256 // 8) * 1 * 32 * 4},
 }
 
 
@@ -62,9 +63,9 @@ def test_blank_answers_are_not_attempted(qid):
     assert grade(qid, ...).status == g.BLANK
 
 
-def test_ten_exercises_registered():
+def test_eleven_exercises_registered():
     assert [q.qid for q in ch05.QUESTIONS] == [f"5.{i}" for i in
-                                               range(1, 11)]
+                                               range(1, 12)]
 
 
 @pytest.mark.parametrize("qid, answer, words", [
@@ -176,3 +177,22 @@ def test_zero_stage_memory_falls_stage_by_stage():
     m = ch05._q10_memory()
     assert m["dp"] > m["zero1"] > m["zero2"] > m["fsdp"]
     assert np.isclose(ch05._q9(), SOLUTIONS["5.9"])
+
+
+@pytest.mark.parametrize("part, factor, words", [
+    ("bytes", 0.5, "K and V both travel"),
+    ("bytes", 8 / 7, "P-1 hops"),
+    ("bytes", 8, "K heads"),
+])
+def test_ring_prediction_hints(part, factor, words):
+    answer = dict(SOLUTIONS["5.11"])
+    answer[part] *= factor
+    fb = grade("5.11", answer)
+    assert fb.status == g.FAIL and words in fb.message
+
+
+def test_ring_prediction_is_read_from_the_compiled_program():
+    assert ch05.ring_hlo() == (SOLUTIONS["5.11"]["permutes"],
+                               SOLUTIONS["5.11"]["bytes"])
+    fb = grade("5.11", dict(SOLUTIONS["5.11"], permutes=8))
+    assert fb.status == g.FAIL and "last step" in fb.message

@@ -30,6 +30,7 @@ SOLUTIONS = {
     "6.9": planner.plan("llama3-8b", 256, 8192, "v5p", 1024)
     .best.layout.tensor,
     "6.10": V5P / 6.25e9,
+    "6.11": 2 * 2 * (8 // 4) * 32 * 8 * 8 * 4 / 2,
 }
 
 
@@ -44,9 +45,9 @@ def test_blank_answers_are_not_attempted(qid):
     assert grade(qid, ...).status == g.BLANK
 
 
-def test_ten_exercises_registered():
+def test_eleven_exercises_registered():
     assert [q.qid for q in ch06.QUESTIONS] == [f"6.{i}" for i in
-                                               range(1, 11)]
+                                               range(1, 12)]
 
 
 @pytest.mark.parametrize("qid, answer, words", [
@@ -69,6 +70,9 @@ def test_ten_exercises_registered():
     ("6.8", 10 * P405 / 16, "8 ways"),
     ("6.10", 4 * V5P / 6.25e9, "200 Gb/s NIC"),
     ("6.10", V5P / 6.25e9 / 8960, "per slice"),
+    ("6.11", SOLUTIONS["6.11"] / 2, "two arrays"),
+    ("6.11", SOLUTIONS["6.11"] * 2, "without remat"),
+    ("6.11", SOLUTIONS["6.11"] * 4, "B / data"),
 ])
 def test_known_mistakes_get_their_hint(qid, answer, words):
     fb = grade(qid, answer)
@@ -91,3 +95,7 @@ def test_givens_are_not_the_chapters_printed_numbers():
     assert ch06.Q3["tokens"] != 4_000_000
     from scalebook import hardware
     assert ch06.Q4["chips"] <= hardware.chip("v5p").max_chips
+
+
+def test_seq_gather_prediction_is_read_from_the_hlo():
+    assert ch06.seq_gather_hlo() == SOLUTIONS["6.11"]

@@ -44,6 +44,7 @@ Q9 = dict(model="llama3-70b", tokens=2**22, seq_len=4096, chips=2048,
           chip="v5p", step_time=5.0)                              # 5.9
 Q10 = dict(model="llama3-8b", chips=8, batch=8, seq_len=2048, chip="H100",
            remat="block")                                         # 5.10
+Q11 = dict(P=8, B=2, T=256, N=8, K=1, H=32)                       # 5.11
 
 ZERO_OPTIONS = ("dp", "zero1", "zero2", "fsdp", "none fits")
 
@@ -316,6 +317,30 @@ def _q10() -> str:
 
 
 # ---------------------------------------------------------------------------
+# 5.11: ring attention's collectives, graded against the compiled program
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def ring_hlo() -> tuple[int, float]:
+    """(collective-permutes executed, bytes each device sends) in the
+    compiled forward program of `scalebook.ring_attention` for Q11 (f32),
+    read from the HLO by `scalebook.ring_check.collectives`."""
+    from scalebook import ring_check as rc
+
+    q = dict(Q11)
+    P = q.pop("P")
+    c = rc.collectives(P, "zigzag", "ring", shape=q)
+    return c.permutes, c.permute_bytes
+
+
+def _q11_count() -> int:
+    return ring_hlo()[0]
+
+
+def _q11_bytes() -> float:
+    return ring_hlo()[1]
+
+
+# ---------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------
 _BIDI = "W_ici is both directions of one axis: 2 x the one-way link."
@@ -396,6 +421,25 @@ QUESTIONS = [
         wrong_value("dp", "plain DP keeps all the state on every GPU: add "
                     "it up."),
     ]),
+    Parts("5.11", None, parts={
+        "permutes": Number("5.11.permutes", _q11_count, rtol=0,
+                           unit="collective-permutes", hints=[
+            wrong_value(Q11["P"], "the last block is used where it is: "
+                        "nothing is sent after the last step."),
+            wrong_value(2 * (Q11["P"] - 1), "K and V travel stacked as one "
+                        "array: one permute per hop."),
+        ]),
+        "bytes": Number("5.11.bytes", _q11_bytes, rtol=0.01, unit="bytes",
+                        hints=[
+            off_by(0.5, "K and V both travel: the block is 2 B (T/P) K H "
+                   "values."),
+            off_by(Q11["P"] / (Q11["P"] - 1), "P-1 hops, not P."),
+            off_by(Q11["N"] / Q11["K"], "the keys and values have K heads, "
+                   "not the N of the queries."),
+            off_by(0.5 * Q11["P"] / (Q11["P"] - 1), "count both K and V, "
+                   "over P-1 hops."),
+        ]),
+    }),
 ]
 
 register(*QUESTIONS)
