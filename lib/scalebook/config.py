@@ -130,7 +130,7 @@ DEFAULT_WORKLOADS: dict[str, Workload] = {
     **{name: Workload(B=2, T=32) for name in PRESETS
        if name.startswith("tiny")},
     **{name: Workload(B=1, T=8192) for name in PRESETS
-       if name.startswith("llama3")},
+       if name.startswith("llama")},
 }
 """The workload each preset runs when none is given (B sequences of T
 tokens): the tiny models a batch of 2 short sequences, quick to compile;

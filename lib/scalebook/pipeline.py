@@ -232,9 +232,7 @@ def make_grad_fn(cfg: m.Config, stages: int, microbatches: int, *,
                          axes, is_leaf=lambda x: isinstance(x, tuple))
     in_sh = (jax.tree.map(lambda sp: NamedSharding(mesh, sp), specs),
              NamedSharding(mesh, P("data")))
-    return (jax.jit(grads, in_shardings=in_sh,
-                    compiler_options=compat.DEMO_COMPILER_OPTIONS),
-            sched, mesh)
+    return jax.jit(grads, in_shardings=in_sh), sched, mesh
 
 
 def pipeline_grads(params: m.Params, tokens: jax.Array, cfg: m.Config,
@@ -245,7 +243,8 @@ def pipeline_grads(params: m.Params, tokens: jax.Array, cfg: m.Config,
     fn, sched, _ = make_grad_fn(cfg, stages, microbatches, kind=kind,
                                 data=data, batch=tokens.shape[0],
                                 seq_len=tokens.shape[1] - 1)
-    loss, grads, activity = fn(params, tokens)
+    compiled = compat.compile_demo(fn.lower(params, tokens))
+    loss, grads, activity = compiled(params, tokens)
     return PipelineRun(loss, grads, np.asarray(activity), sched)
 
 
@@ -302,7 +301,8 @@ def make_step(cfg: m.Config, stages: int, microbatches: int, *,
     tsh = NamedSharding(mesh, P("data"))
     jitted = jax.jit(step, in_shardings=(psh, osh, tsh),
                      out_shardings=(psh, osh, NamedSharding(mesh, P())),
-                     donate_argnums=(0, 1))
+                     donate_argnums=(0, 1),
+                     compiler_options=compat.DEMO_COMPILER_OPTIONS)
     return jitted, sched, mesh
 
 
