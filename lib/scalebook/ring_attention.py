@@ -145,8 +145,10 @@ def make_attention(P: int, layout: str = "zigzag", form: str = "ring",
     """(jitted fn(q, k, v) -> out, mesh, perm) for P devices.
 
     q, k, v are in the devices' token order (`perm`, from
-    `scalebook.context_parallel.positions`), split over "seq" on dim 1;
-    compiled with `compat.DEMO_COMPILER_OPTIONS`."""
+    `scalebook.context_parallel.positions`), split over "seq" on dim 1.
+    The jit takes no compiler options, so it can sit inside `jax.grad` or
+    another jit; `scalebook.ring_check` compiles it with
+    `compat.compile_demo`."""
     if form not in FORMS:
         raise ValueError(f"unknown form {form!r}; choose one of "
                          f"{', '.join(FORMS)}")
@@ -159,8 +161,7 @@ def make_attention(P: int, layout: str = "zigzag", form: str = "ring",
                           in_specs=(spec, spec, spec), out_specs=spec,
                           check=False)
     sh = NamedSharding(mesh, spec)
-    jitted = jax.jit(fn, in_shardings=(sh, sh, sh), out_shardings=sh,
-                     compiler_options=compat.DEMO_COMPILER_OPTIONS)
+    jitted = jax.jit(fn, in_shardings=(sh, sh, sh), out_shardings=sh)
     return jitted, mesh, perm
 
 
