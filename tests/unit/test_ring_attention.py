@@ -39,7 +39,7 @@ def test_ring_memory_falls_with_p_and_the_gathered_form_does_not():
     for used, model in ring + gath:
         assert 0.75 < model / used <= 1.05
     assert ring[2][0] < 0.25 * ring[0][0]           # about 1/P
-    assert gath[2][0] > 2 * ring[2][0]              # K and V stay whole
+    assert gath[2][0] > 1.5 * ring[2][0]            # K and V stay whole
     sh = rc.MEMORY_SHAPE
     kv = 2 * sh["B"] * sh["T"] * sh["K"] * sh["H"] * 4
     assert all(used > kv for used, _ in gath)
