@@ -149,7 +149,7 @@ def test_step_function_mistakes_get_their_message(answer, words):
 
 
 def test_8_11_is_decided_by_the_simulator():
-    assert g.question("8.11").expected_value() == ch08.simulated_choice()
+    assert g.question("8.11")._expected_value() == ch08.simulated_choice()
 
 
 def test_8_12_stub_and_bad_types():

@@ -87,7 +87,8 @@ def test_feedback_says_pass_and_fail_in_plain_ascii_words():
     assert str(number().grade("x")).startswith("[WRONG TYPE] Exercise 0.1:")
     for label in g.LABELS.values():
         assert label.isascii() and label.isupper()
-    assert set(g.LABELS) == {g.PASS, g.FAIL, g.BLANK, g.BAD_TYPE, g.BUG}
+    assert set(g.LABELS) == {g.PASS, g.FAIL, g.BLANK, g.BAD_TYPE, g.BUG,
+                             g.TIMEOUT, g.SETUP}
 
 
 # ------------------------------------------------------------ choices

@@ -30,7 +30,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
                      "profiling", "perfbug", "train_check")),
     ("figures", ("explore",)),
-    ("exercises", ("grading", "codegrade", "exercises")),
+    ("exercises", ("hints", "readercode", "grading", "codetask", "coderun",
+                   "codejudge", "trainparity", "codepredict", "codegrade",
+                   "exercises")),
 ]
 """Bottom up.  A name covers a module or a whole subpackage."""
 
