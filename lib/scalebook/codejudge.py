@@ -39,6 +39,9 @@ def _name_of(c: hlo.Collective, arrays: Sequence[Named]) -> str | None:
                 and (blk != whole or c.kind != "all-gather")]
         if hits:
             break
+    if len(hits) > 1:   # blocks of the same shape: the result tells
+        hits = [nm for nm, _, whole, _ in arrays
+                if nm in hits and _squeeze(whole) == res] or hits
     if not hits:
         hits = [nm for nm, _, whole, _ in arrays if _squeeze(whole) == res]
     return " or ".join(dict.fromkeys(hits)) if hits else None
@@ -97,7 +100,8 @@ def judge_profile(judge: Judge, got: Profile, best: Profile,
                            f"{what}), moving {moved:,.0f} bytes per device"
                            f"{per}: none need move. Each device already "
                            "holds what its block of the result needs.")
-        return False, _wasteful(got, best, arrays, moved / least, listing)
+        return False, _wasteful(got, best, arrays, moved / least, listing,
+                                per)
     for name, g, b, unit in (
             ("flops", got.flops, best.flops, fmt_flops),
             ("memory", got.memory.peak_bytes, best.memory.peak_bytes,
@@ -119,7 +123,7 @@ def judge_profile(judge: Judge, got: Profile, best: Profile,
 
 
 def _wasteful(got: Profile, best: Profile, arrays: Sequence[Named],
-              ratio: float, listing: str) -> str:
+              ratio: float, listing: str, per: str = "") -> str:
     """Name the collective that moves more than the best program's."""
     kinds, ideal = got.kinds, best.kinds
     mine, theirs = _gathered(got, arrays), _gathered(best, arrays)
@@ -141,9 +145,17 @@ def _wasteful(got: Profile, best: Profile, arrays: Sequence[Named],
                 f"{_cap(an(and_list(ideal)))} does this job.")
     if ("reduce-scatter" in ideal and "all-reduce" in kinds
             and "reduce-scatter" not in kinds):
+        ar = sum(c.total_bytes for c in got.collectives
+                 if c.kind == "all-reduce")
+        rs = sum(c.total_bytes for c in best.collectives
+                 if c.kind == "reduce-scatter")
+        each = (f"an all-reduce, which moves {ar / rs:.3g}x the bytes of a "
+                "reduce-scatter (psum_scatter)" if rs else "an all-reduce")
+        whole = (f"; your whole {'step' if per else 'program'} moves "
+                 f"{ratio:.3g}x the bytes it needs" if rs and
+                 abs(ar / rs - ratio) > 0.01 * ratio else "")
         return ("right numbers, but you used psum and then sliced: that is "
-                f"an all-reduce, which moves {ratio:.3g}x the bytes of a "
-                "reduce-scatter (psum_scatter).")
+                f"{each}{whole}.")
     big = max(got.collectives, key=lambda c: c.total_bytes)
     what = _name_of(big, arrays)
     of = f" (the largest is {an(big.kind)} of {what})" if what else ""

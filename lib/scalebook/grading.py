@@ -255,6 +255,8 @@ class Question:
         return _resolve(self.expected)
 
     def grade(self, answer: Any) -> Feedback:
+        if answer is None:  # a helper left as the stub, or no `return`
+            return Feedback(self.qid, BLANK, rc.none_message())
         if is_blank(answer):
             return Feedback(self.qid, BLANK, BLANK_MESSAGE)
         try:
@@ -468,18 +470,29 @@ _SEVERITY = {BUG: 5, SETUP: 4, TIMEOUT: 3, BAD_TYPE: 2, FAIL: 1, BLANK: 0}
 class Parts(Question):
     """A structured answer: a dict whose keys are graded by sub-questions.
 
-    `expected` is unused; each part carries its own.
+    `expected` is unused; each part carries its own.  `order`: the key
+    order in which a list or tuple answer is read, only where the
+    statement states it (None: a dict only, since a list's order would be
+    a guess).
     """
 
     parts: Mapping[str, Question] = field(default_factory=dict)
+    order: Sequence[str] | None = None
 
     def read(self, answer: Any) -> dict:
         keys = list(self.parts)
-        if isinstance(answer, (tuple, list)) and len(answer) == len(keys):
-            answer = dict(zip(keys, answer))
+        if self.order is not None and isinstance(answer, (tuple, list)) \
+                and len(answer) == len(self.order):
+            answer = dict(zip(self.order, answer))
         if not isinstance(answer, dict):
-            raise AnswerError("expected a dict with keys "
-                              + ", ".join(repr(k) for k in keys) + ".")
+            listed = ", ".join(repr(k) for k in keys)
+            raise AnswerError(
+                f"expected a dict with keys {listed}." + (
+                    f" A list is read in the order {', '.join(self.order)}."
+                    if self.order is not None else (
+                        " Name each value by its key, e.g. {" + ", ".join(
+                            f"{k!r}: ..." for k in keys) + "}."
+                        if isinstance(answer, (tuple, list)) else "")))
         missing = [k for k in keys if k not in answer]
         if missing:
             raise AnswerError("your dict is missing the key(s) "

@@ -166,6 +166,34 @@ def signature_mismatch(err: BaseException, fn: Any, call: str = ""
     return None
 
 
+def notebook_stubs() -> list[str]:
+    """Names of the functions of the reader's notebook (``__main__``)
+    that are still stubs: the helper a None answer most likely came
+    from."""
+    main = sys.modules.get("__main__")
+    found = []
+    for name, value in list(vars(main).items()) if main else ():
+        f = function_of(value)
+        if (f is not None and not name.startswith("_")
+                and f.__module__ == "__main__" and is_stub(f)):
+            found.append(name)
+    return found
+
+
+def none_message() -> str:
+    """What a reader is told when their answer is None (not `...`)."""
+    stubs = notebook_stubs()
+    if stubs:
+        names = ", ".join(f"`{n}`" for n in stubs)
+        one = len(stubs) == 1
+        return (f"your answer is None, and {names} "
+                f"{'is' if one else 'are'} still the stub (a body of "
+                f"`...` returns None): write {'its' if one else 'their'} "
+                "body, run the answer cell again, then this cell.")
+    return ("your answer is None. Replace the `...` with your answer; if "
+            f"a function of yours computes it, {RETURNED_NONE}")
+
+
 # ---------------------------------------------------------------------------
 # Running the reader's code: a time limit, and their prints captured
 # ---------------------------------------------------------------------------

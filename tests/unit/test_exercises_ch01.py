@@ -129,7 +129,7 @@ def test_the_givens_agree_with_the_statements():
     assert (ch01.MATVEC["b"], ch01.MATVEC["d"], ch01.MATVEC["f"]) == (
         B7, D7, F7)
     assert (ch01.NARROW["d"], ch01.NARROW["f"]) == (D11, F11)
-    assert BOUND_3 == "compute" and READER["1.12"] == ch01.MYSTERY["chip"]
+    assert BOUND_3 == "compute" and READER["1.12"] == ch01._MYSTERY["chip"]
     assert ch01.DEQUANT == dict(b=B14, d=D14, f=F14)
 
 
@@ -265,7 +265,7 @@ def test_mystery_curve_plateaus_at_the_chips_peak():
     ax = ch01.mystery_curve()
     ys = ax.lines[0].get_ydata()
     assert max(ys) == pytest.approx(
-        sb.chip(ch01.MYSTERY["chip"]).peak_flops("bf16"))
+        sb.chip(ch01._MYSTERY["chip"]).peak_flops("bf16"))
     plt.close(ax.figure)
 
 
