@@ -201,8 +201,9 @@ class TimedOut(Exception):
     """The reader's code ran past `TIME_LIMIT_S`."""
 
 
-def timed_out_message(seconds: float = TIME_LIMIT_S) -> str:
+def timed_out_message(seconds: float | None = None) -> str:
     """What a reader is told when their code is stopped by the limit."""
+    seconds = TIME_LIMIT_S if seconds is None else seconds
     return (f"your code was still running after {seconds:g} s (the limit "
             "for one check; a right answer takes well under a second), so "
             "the checker stopped it. Look for a loop whose condition never "
@@ -215,8 +216,9 @@ _ACTIVE = threading.local()
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float = TIME_LIMIT_S) -> Iterator[None]:
-    """Raise `TimedOut` in the code run inside once `seconds` pass.
+def time_limit(seconds: float | None = None) -> Iterator[None]:
+    """Raise `TimedOut` in the code run inside once `seconds` pass
+    (default `TIME_LIMIT_S`).
 
     Uses SIGALRM, so it needs the main thread of a POSIX process (a
     Jupyter kernel runs cells there); elsewhere the code runs unlimited.
@@ -228,6 +230,8 @@ def time_limit(seconds: float = TIME_LIMIT_S) -> Iterator[None]:
     if not usable:
         yield
         return
+
+    seconds = TIME_LIMIT_S if seconds is None else seconds
 
     def stop(signum, frame):
         raise TimedOut(f"ran past {seconds:g} s")
