@@ -246,9 +246,13 @@ def grade_code(task: CodeTask, fn: Callable) -> Verdict:
     best = best_of(task, code_best)
     jitted = shard_mapped(fn, best.mesh, best.in_specs, best.out_specs,
                            best.expect, best.whole, task.out_name)
-    out, verdict = run_reader(fn, lambda: jitted(*best.args), task.mesh)
+    def run():
+        compiled = jitted.lower(*best.args).compile()   # traced once
+        return compiled, compiled(*best.args)
+    ran, verdict = run_reader(fn, run, task.mesh)
     if verdict is not None:
         return verdict
+    compiled, out = ran
     for (nm, o), w in zip(leaves_with_names(out), jax.tree.leaves(best.want)):
         got = np.asarray(o, np.float64)
         if best.tol.close(got, w):
@@ -267,8 +271,7 @@ def grade_code(task: CodeTask, fn: Callable) -> Verdict:
                        f"(equal means {best.tol}). Check which block of the "
                        "output each device must return, and the dims you "
                        "gather or scatter along.")
-    got = stage("reading the HLO of your program",
-                 lambda: profile_of(jitted.lower(*best.args).compile(),
-                                  task.mesh))
+    got = stage("reading the HLO of your program", profile_of, compiled,
+                task.mesh)
     ok, msg = judge_profile(task.judge, got, best.profile, best.arrays)
     return ok, (f"correct. {msg}" if ok else msg)
