@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from scalebook import comms, hlo
+from scalebook import readercode as rc
 from scalebook.coderun import BookBug, book_bug, jax_mesh
 from scalebook.codetask import np_dtype, pspec
-from scalebook.grading import (BUG, PASS, Choice, Feedback, Hint, Number,
-                               Parts)
+from scalebook.grading import (BUG, PASS, SETUP, Choice, Feedback, Hint,
+                               Number, Parts)
 from scalebook.mesh import describe
 
 # ---------------------------------------------------------------------------
@@ -95,7 +96,8 @@ class Predict(Parts):
         try:
             kind, nbytes = _one_collective(self.program)
         except Exception as err:
-            return Feedback(self.qid, BUG, book_bug(
+            status = BUG if rc.setup_problem() is None else SETUP
+            return Feedback(self.qid, status, book_bug(
                 BookBug("compiling the program", err))[1], error=err)
         fb = super()._grade(answer)
         if fb.status != PASS:

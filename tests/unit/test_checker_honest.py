@@ -296,3 +296,44 @@ def test_jax_started_before_the_set_up_cell_says_restart():
         assert "SET-UP NEEDED" in line and "BOOK BUG" not in line, line
         assert "Restart the kernel and run the set-up cell first" in line
         assert "report" not in line
+
+
+# --- messages -----------------------------------------------------------------
+def test_10_6_names_the_array_that_was_gathered():
+    from scalebook import collectives as co
+
+    def gather_experts(t, r, e):
+        return co.moe_reference(t, r, jax.lax.all_gather(e, "X", axis=0,
+                                                         tiled=True))
+    fb = g.grade("10.6", gather_experts)
+    assert fb.status == g.FAIL
+    assert "all-gathers the experts" in fb.message
+    assert "tokens or the experts" not in fb.message
+
+
+def test_5_8_psum_then_slice_moves_twice_a_reduce_scatter():
+    def psum_then_slice(state, batch):
+        full = {k: jax.lax.all_gather(w, "X", axis=0, tiled=True)
+                for k, w in state.items()}
+        grads = jax.grad(ch05._loss)(full, batch)
+        i, out = jax.lax.axis_index("X"), {}
+        for k, gr in grads.items():
+            n = state[k].shape[0]
+            out[k] = state[k] - ch05.LR * jax.lax.dynamic_slice_in_dim(
+                jax.lax.pmean(gr, "X"), i * n, n)
+        return out
+    fb = g.grade("5.8", psum_then_slice)
+    assert fb.status == g.FAIL
+    assert "moves 2x the bytes of a reduce-scatter" in fb.message, fb
+
+
+def test_13_4_a_halving_is_not_blamed_on_the_original_parameters():
+    want = g.question("13.4")._expected_value()
+    fb = g.grade("13.4", want / 2)
+    assert fb.status == g.FAIL and "Hoffmann" not in fb.message
+
+
+def test_6_9_a_wrong_lookup_is_told_to_ask_the_planner():
+    want = g.question("6.9")._expected_value()
+    fb = g.grade("6.9", want * 2)
+    assert "planner.plan" in fb.message and "Recheck" not in fb.message
