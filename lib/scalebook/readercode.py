@@ -166,6 +166,23 @@ def signature_mismatch(err: BaseException, fn: Any, call: str = ""
     return None
 
 
+def fingerprint(fn: Any) -> tuple[tuple, list] | None:
+    """(key, held): a key that changes whenever what `fn` computes may have
+    changed (its code, defaults, closure values, and the objects bound to
+    the global names it reads: a helper redefined in another cell counts),
+    and the objects whose ids the key holds (keep them alive with the key,
+    so no id is reused). None for an answer that is not a plain function
+    (never cached)."""
+    f = function_of(fn)
+    if f is None or isinstance(fn, functools.partial):
+        return None
+    names = sorted({n for code in codes(f) for n in code.co_names})
+    held = ([f.__defaults__, f.__kwdefaults__]
+            + [c.cell_contents for c in (f.__closure__ or ())]
+            + [f.__globals__.get(n) for n in names])
+    return (f.__code__, tuple(id(x) for x in held)), held
+
+
 def notebook_stubs() -> list[str]:
     """Names of the functions of the reader's notebook (``__main__``)
     that are still stubs: the helper a None answer most likely came
@@ -190,8 +207,9 @@ def none_message() -> str:
                 f"{'is' if one else 'are'} still the stub (a body of "
                 f"`...` returns None): write {'its' if one else 'their'} "
                 "body, run the answer cell again, then this cell.")
-    return ("your answer is None. Replace the `...` with your answer; if "
-            f"a function of yours computes it, {RETURNED_NONE}")
+    return ("your answer is None: replace the `...` with your answer and "
+            "run this cell again (if a function of yours computes it, "
+            f"{RETURNED_NONE})")
 
 
 # ---------------------------------------------------------------------------
