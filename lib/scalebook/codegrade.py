@@ -32,7 +32,16 @@ A chapter defines a task in a few lines, then registers a question::
 `TrainTask` is the same for a training step (see its docstring);
 `Program` and `predict` make predict-then-verify questions.  Graders never
 raise on a reader's answer and never print the solution.  A failure in our
-own checking is reported as a bug in the book, never blamed on the reader.
+own checking is reported as a bug in the book, never blamed on the reader;
+a kernel without the set-up cell's devices is told to restart.
+
+This module is the entry point; the work is split by job:
+`scalebook.codetask` (what a task is), `scalebook.coderun` (building and
+running programs on the mesh, the book's side of a task),
+`scalebook.codejudge` (results on every device, collectives, FLOPs,
+memory), `scalebook.trainparity` (training steps by parity) and
+`scalebook.codepredict` (predict-then-verify).  The reader's code runs
+under `scalebook.readercode`'s time limit, with its prints captured.
 """
 from __future__ import annotations
 

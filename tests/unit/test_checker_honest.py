@@ -368,3 +368,27 @@ def test_a_check_run_again_is_answered_from_the_kernels_verdicts():
     ORDER = _in_arrival_order          # a helper it reads is rebound
     again = g.grade("10.3", _ring_gather)
     assert again.status == g.FAIL and "wrong order" in again.message
+
+
+# --- a signature that does not match the statement is the reader's ----------
+def _two(a, b):
+    return 0
+
+
+def _none_at_all():
+    return 0
+
+
+@pytest.mark.parametrize("qid,call", [
+    ("1.13", "step_time(flops, hbm_bytes, chip)"),
+    ("2.9", "torus_hops(a, b, shape, wraparound)"),
+    ("4.8", "count_params(cfg)"),
+    ("10.7", "layer(x, w_in, w_out)"),
+    ("14.7", "slots(choices, E, C)"),
+])
+def test_a_def_line_that_does_not_match_the_statement_is_told(qid, call):
+    answer = _none_at_all if qid == "4.8" else _two
+    fb = g.grade(qid, answer)
+    assert fb.status == g.FAIL, fb
+    assert call in fb.message and "def` line" in fb.message
+    assert "BOOK" not in str(fb) and "report" not in fb.message

@@ -281,7 +281,8 @@ def _grade_step_time(fn: Any) -> tuple[bool | None, str]:
     return True, f"correct on {len(_CASES)} cases."
 
 
-register(Custom("1.13", None, grader=_grade_step_time))
+register(Custom("1.13", None, grader=_grade_step_time,
+                call="step_time(flops, hbm_bytes, chip)"))
 
 
 # ---------------------------------------------------------------------------

@@ -241,7 +241,8 @@ QUESTIONS = [
     BothWays("10.4", None, task=_TASKS["bidi_allgather_matmul"]),
     BothWays("10.5", None, task=_TASKS["bidi_reducescatter_matmul"]),
     MoeQuestion("10.6", None, task=_TASKS["moe_dispatch"]),
-    Custom("10.7", None, grader=grade_explicit),
+    Custom("10.7", None, grader=grade_explicit,
+           call="layer(x, w_in, w_out)"),
 ]
 
 register(*QUESTIONS)
