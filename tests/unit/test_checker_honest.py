@@ -392,3 +392,36 @@ def test_a_def_line_that_does_not_match_the_statement_is_told(qid, call):
     assert fb.status == g.FAIL, fb
     assert call in fb.message and "def` line" in fb.message
     assert "BOOK" not in str(fb) and "report" not in fb.message
+
+
+def _no_precheck(self, seq_id, tokens):
+    """Takes blocks until the pool runs out: a failed allocate has already
+    changed the pool."""
+    hashes = self.block_hashes(tokens)
+    hits = self.cached_prefix(hashes)
+    table = []
+    for b in hits:
+        self.share_block(b)
+        table.append(b)
+    self.hits += len(hits)
+    for i in range(len(hits), self.blocks_needed(len(tokens))):
+        b = self.take_block()
+        if i < len(hashes):
+            self.register(b, hashes[i])
+        table.append(b)
+    self.tables[seq_id], self.lengths[seq_id] = table, len(tokens)
+    return len(hits) * self.block_size
+
+
+def _blocks_not_tokens(self, seq_id, tokens):
+    return _allocate(True, True)(self, seq_id, tokens) // self.block_size
+
+
+@pytest.mark.parametrize("allocate,words", [
+    (_no_precheck, "before changing anything"),
+    (_blocks_not_tokens, "not blocks"),
+])
+def test_7_9_each_rule_of_allocate_is_checked(allocate, words):
+    cls = type("MyBlockManager", (_Base,), {"allocate": allocate})
+    fb = g.grade("7.9", cls)
+    assert fb.status == g.FAIL and words in fb.message, fb

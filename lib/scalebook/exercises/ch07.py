@@ -392,6 +392,13 @@ def _judge_run(cls: type, i: int, where: str, pool: dict, trace: list
                     "cached block that nobody owns sits on the free list, "
                     "so sharing it takes it from there. Count such blocks "
                     "against num_free before allocating.")
+            if (kind, msg) == _slip("partial", i):
+                return False, (
+                    f"on {where} the pool went inconsistent ({msg}): an "
+                    "allocate that found the pool short had already shared "
+                    "or taken blocks. Check the blocks you need against "
+                    "num_free before changing anything, so a failed "
+                    "allocate leaves the pool as it was.")
             return False, (f"on {where} the pool went inconsistent: {msg}. "
                            "Every block must be free or owned, and owned "
                            "exactly as often as tables name it.")
@@ -464,7 +471,16 @@ class _UnownedFree(pk.BlockManager):
         return self.blocks_needed(len(tokens)) - len(hits)
 
 
-_SLIPS = {"forward": _ForwardFree, "unowned": _UnownedFree}
+class _NoPrecheck(pk.BlockManager):
+    """The slip of taking blocks until the pool runs out: a failed
+    allocate leaves blocks taken."""
+
+    def _new_blocks_needed(self, tokens, hits=None) -> int:
+        return 0
+
+
+_SLIPS = {"forward": _ForwardFree, "unowned": _UnownedFree,
+          "partial": _NoPrecheck}
 
 
 register(Custom("7.9", None, grader=_grade_manager,
