@@ -29,7 +29,7 @@ from __future__ import annotations
 import decimal
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from scalebook import readercode as rc
@@ -246,13 +246,17 @@ class Question:
     """
 
     qid: str
-    expected: Expected
+    expected: InitVar[Expected]
     hints: Sequence[Hint] = field(default_factory=tuple)
+
+    def __post_init__(self, expected: Expected) -> None:
+        # kept private (and out of the repr): no answer is one call away
+        self._expected = expected
 
     def _expected_value(self) -> Any:
         """The expected answer (computed now if it is a callable); private
-        to the checker, so that no answer is one call away."""
-        return _resolve(self.expected)
+        to the checker."""
+        return _resolve(self._expected)
 
     def grade(self, answer: Any) -> Feedback:
         if answer is None:  # a helper left as the stub, or no `return`

@@ -235,7 +235,7 @@ def test_the_nearest_of_several_matching_hints_wins():
     assert near.grade(102.9).message == "second"
     assert near.grade(100.1).message == "first"
     assert near.grade(200.0).passed
-    by_factor = dataclasses.replace(near, hints=[
+    by_factor = dataclasses.replace(near, expected=200.0, hints=[
         g.off_by(0.5, "half"), g.wrong_value(104.0, "near half")])
     assert by_factor.grade(103.5).message == "near half"
     assert by_factor.grade(101.0).message == "half"
