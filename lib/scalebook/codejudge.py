@@ -228,9 +228,9 @@ def _device_message(task: CodeTask, leaf: str, device: int, got: np.ndarray,
         return (f"device {device}'s block of {what} differs from its part "
                 "of the unsharded result. Check which block each device "
                 "must return.")
-    said = (f"device 0 ends with the right {what}, but device {device}'s "
-            "copy differs: the result is replicated, so every device must "
-            "end with the whole of it (each copy is checked).")
+    said = (f"device 0's copy of {what} is right, but device {device}'s "
+            "differs: the result is replicated, so every device must end "
+            "with the whole of it (each copy is checked).")
     if _reordered(got, want, task.mesh.n_devices, task.tolerance
                   or Tolerance.of(want.dtype)):
         return (f"{said} It holds the right blocks in the wrong order: put "

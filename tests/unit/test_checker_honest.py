@@ -49,7 +49,7 @@ def test_10_3_blocks_out_of_device_order_fail_on_the_other_devices():
 def test_10_1_right_on_device_0_and_zero_elsewhere_fails():
     fb = g.grade("10.1", all_reduce_on_device_0_only)
     assert fb.status == g.FAIL, fb
-    assert "device 0 ends with the right" in fb.message
+    assert "device 0's copy of the sum is right" in fb.message
     assert "correct" not in fb.message
 
 
