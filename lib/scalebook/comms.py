@@ -96,7 +96,10 @@ share one child's uplink of W_i bytes/s.  Levels run pipelined, so the
 bandwidth time is the slowest level's (Chapter 12):
 
 - all-gather / reduce-scatter: V max_i (D_i - 1) / D_i * s_i / W_i
-  (V (N-1) / (N W) inside one domain);
+  (V (N-1) / (N W) inside one domain), where the node level (the first
+  above NVLink) is floored at V (N - m) / N * s / W_node: every byte a
+  node lacks (m of the group's N members are in it) enters through its
+  NICs, even when the tree spreads the group over several scalable units;
 - all-reduce: 2x that, or with ``sharp=True`` (the switches reduce),
   V max_i s_i / W_i;
 - all-to-all: on the NVLink level each GPU sends V (m_p - 1) / N**2 to its
@@ -449,11 +452,19 @@ def _gpu_times(kind: str, V: float, spec: MeshSpec, names: tuple[str, ...],
     N = spec.size(names)
     spans = _cluster.for_mesh(c, spec, r).placement(spec, names)
     levels, steps = [], 0
-    for sp in spans:
+    for i, sp in enumerate(spans):
         D, s, W = sp.children, sp.groups_per_child, sp.level.uplink_bw
+        m_c = sp.members_per_child
+        if i == 1 and N > m_c and kind != "all-to-all" and not (
+                kind == "all-reduce" and sharp) and D == 1:
+            # the group leaves its node only above this level: the node's
+            # NICs still carry what it lacks (the floor below)
+            t = V * (N - m_c) / N * s / W * (2 if kind == "all-reduce"
+                                              else 1)
+            levels.append((sp.level.name, t))
+            continue
         if D == 1:
             continue
-        m_c = sp.members_per_child
         if kind == "all-to-all":
             if sp.level.name == "NVLink":
                 t = V * (D - 1) / (N * N * W)
@@ -465,6 +476,12 @@ def _gpu_times(kind: str, V: float, spec: MeshSpec, names: tuple[str, ...],
             steps += 2
         else:
             t = V * (D - 1) / D * s / W
+            if i == 1:
+                # Every byte a node lacks enters through its NICs, however
+                # the group is spread over the levels above: floor the
+                # node's term at V (N - m) / N x (groups sharing the NICs)
+                # / node egress (m members in the node, N in the group).
+                t = max(t, V * (N - m_c) / N * s / W)
             if kind == "all-reduce":
                 t *= 2
             hops = D - 1 if algorithm == "ring" else math.ceil(math.log2(D))

@@ -33,6 +33,7 @@ import numpy as np
 from scalebook import counting, roofline
 from scalebook.config import Config
 from scalebook.hardware import chip as _chip
+from scalebook.planner import SECONDS_PER_DAY, training_days  # one def
 
 __all__ = [
     "Law", "HOFFMANN_2022", "BESIROGLU_2024", "PUBLISHED", "PARAM_NAMES",
@@ -46,9 +47,6 @@ __all__ = [
 
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
 """The five parameters of the law, in the order arrays hold them."""
-
-SECONDS_PER_DAY = 86_400.0
-
 
 # ---------------------------------------------------------------------------
 # The law
@@ -705,27 +703,6 @@ def cluster(name: str) -> tuple[Any, int]:
     c, n = CLUSTERS[name]
     c = _chip(c)
     return c, c.max_chips if n is None else n
-
-
-def training_days(flops: float, chip: Any, chips: int,
-                  mfu: float = DEFAULT_MFU, dtype: str = "bf16") -> float:
-    """Days to do `flops` training FLOPs on `chips` chips running at a
-    fraction `mfu` of their peak `dtype` rate.
-
-    time = FLOPs / (chips x peak FLOP/s x MFU).  The compute time comes from
-    `roofline.roofline_time` (compute term only): this is the compute
-    floor, which the training planner of Chapters 5-6 refines with the
-    communication and memory of a real sharding.
-    """
-    flops = _positive("flops", flops)
-    if not (isinstance(chips, (int, np.integer)) and chips >= 1):
-        raise ValueError(f"chips must be a positive int, got {chips!r}")
-    if not 0 < mfu <= 1:
-        raise ValueError(f"mfu is a fraction of peak in (0, 1], got {mfu!r}"
-                         + (" (a percentage? divide by 100)"
-                            if 1 < mfu <= 100 else ""))
-    per_chip = roofline.roofline_time(flops / chips, 0.0, chip, dtype)
-    return per_chip.t_compute / mfu / SECONDS_PER_DAY
 
 
 def shape_for_params(N: float, aspect: int = 128, head_dim: int = 128,
