@@ -16,14 +16,20 @@ two never import JAX, so every formula runs where JAX is not installed.
    (one description of a device mesh), ``comms`` (what a collective costs,
    on a TPU torus or a GPU cluster), ``ring`` (ring collectives step by
    step), ``cluster`` (GPU clusters: NVLink domains and fat trees),
-   ``gpu_training`` (training strategies priced on a GPU cluster),
    ``systolic``, ``tensorcore`` (unit rates from counts and the clock),
    ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
    paged KV cache's block manager), ``serving`` (a discrete-event serving
-   simulator), ``speculative``, ``parallelism`` (memory, collectives and
-   time of a parallel training step), ``planner`` (ranks the layouts of a
-   training run), ``moe_cost`` (what an MoE layer costs).  New cost models
-   go here.
+   simulator), ``speculative``, the one training cost model for TPU tori
+   and GPU clusters (``train_layout`` layouts and number formats,
+   ``train_memory`` bytes per device, ``train_comms`` a step's
+   collectives, ``train_time`` step time and ``critical_tokens``,
+   ``train_closed_forms`` the book's thresholds, ``train_rules``
+   logical-axis rules, ``pipeline_schedule`` GPipe and 1F1B, and
+   ``parallelism``, their public names in one place), ``planner`` (ranks
+   the layouts of a training run; ``training_days``), ``moe_cost`` (what
+   an MoE layer costs), ``scaling`` (scaling laws fitted and used),
+   ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
+   the training runs).  New cost models go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``remat`` (checkpointed layers), ``flash`` (attention with
    an online softmax), ``sharding``, ``sharded_matmul``,
