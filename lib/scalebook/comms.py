@@ -108,9 +108,10 @@ bandwidth time is the slowest level's (Chapter 12):
 
 ``algorithm`` changes only the latency: "ring" takes sum_i (D_i - 1)
 steps, "tree" sum_i ceil(log2 D_i) (doubled for all-reduce; a SHARP
-all-reduce takes 2 steps per level; an all-to-all 1 per level).  The
-registry has no GPU hop latency, so ``hop_latency`` defaults to the ICI
-figure.  ``oversubscription`` (>= 1) divides the top tier's uplinks.  On a
+all-reduce takes 2 steps per level; an all-to-all 1 per level).  A step
+costs ``hardware.NVLINK_HOP_LATENCY`` on the NVLink level and
+``hardware.IB_HOP_LATENCY`` above it, unless ``hop_latency`` is given (a
+TPU hop costs ``hardware.ICI_HOP_LATENCY``).  ``oversubscription`` (>= 1) divides the top tier's uplinks.  On a
 TPU torus only ``algorithm="ring"``, ``sharp=False`` and
 ``oversubscription=1`` exist; anything else is an error.
 """
@@ -122,7 +123,8 @@ from typing import Any, Mapping, Sequence, Union
 
 from scalebook import cluster as _cluster
 from scalebook import hardware
-from scalebook.hardware import ICI_HOP_LATENCY, Chip
+from scalebook.hardware import (IB_HOP_LATENCY, ICI_HOP_LATENCY,
+                                NVLINK_HOP_LATENCY, Chip)
 from scalebook.mesh import MeshSpec, describe
 from scalebook.topology import ring_hops
 
@@ -451,8 +453,9 @@ def _gpu_times(kind: str, V: float, spec: MeshSpec, names: tuple[str, ...],
     collective on the GPU cluster that holds `spec` (module docstring)."""
     N = spec.size(names)
     spans = _cluster.for_mesh(c, spec, r).placement(spec, names)
-    levels, steps = [], 0
+    levels, lat = [], 0.0
     for i, sp in enumerate(spans):
+        steps = 0
         D, s, W = sp.children, sp.groups_per_child, sp.level.uplink_bw
         m_c = sp.members_per_child
         if i == 1 and N > m_c and kind != "all-to-all" and not (
@@ -487,8 +490,11 @@ def _gpu_times(kind: str, V: float, spec: MeshSpec, names: tuple[str, ...],
             hops = D - 1 if algorithm == "ring" else math.ceil(math.log2(D))
             steps += 2 * hops if kind == "all-reduce" else hops
         levels.append((sp.level.name, t))
+        lat += steps * (hop_latency if hop_latency is not None else
+                        NVLINK_HOP_LATENCY if sp.level.name == "NVLink"
+                        else IB_HOP_LATENCY)
     bw = max(t for _, t in levels) if levels else 0.0
-    return bw, hop_latency * steps, levels
+    return bw, lat, levels
 
 
 def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
@@ -498,8 +504,11 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
                 ) -> CollectiveCost:
     kind = canonical_kind(kind)
     V = _check_bytes(array_bytes)
-    hop_latency = _check_bytes(hop_latency, "hop_latency")
     c = _chip(chip)
+    if hop_latency is not None:
+        hop_latency = _check_bytes(hop_latency, "hop_latency")
+    elif c.kind != "gpu":
+        hop_latency = ICI_HOP_LATENCY
     r = _check_options(c, kind, algorithm, sharp, oversubscription)
     spec = describe(mesh)
     sizes = spec.sizes_of(axes)
@@ -533,7 +542,7 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY,
+               hop_latency: float | None = None,
                algorithm: str = "ring", sharp: bool = False,
                oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-gather over `axes`; V = `array_bytes` is the gathered
@@ -551,7 +560,7 @@ def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
 def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
                    chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                    bidirectional: bool = True,
-                   hop_latency: float = ICI_HOP_LATENCY,
+                   hop_latency: float | None = None,
                    algorithm: str = "ring", sharp: bool = False,
                    oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a reduce-scatter over `axes`; V = `array_bytes` is the full
@@ -564,7 +573,7 @@ def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY,
+               hop_latency: float | None = None,
                algorithm: str = "ring", sharp: bool = False,
                oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-reduce over `axes` of an array of `array_bytes`
@@ -577,7 +586,7 @@ def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_to_all(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY,
+               hop_latency: float | None = None,
                algorithm: str = "ring", sharp: bool = False,
                oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-to-all over `axes`; V = `array_bytes` is the whole
@@ -613,10 +622,25 @@ def _gpu_permute_time(V: float, spec: MeshSpec, axis: str, d: int, c: Chip,
     return t
 
 
+def _crosses_nodes(spec: MeshSpec, axis: str, d: int, c: Chip) -> bool:
+    """True if a shift by d along `axis` sends some GPU's shard to another
+    NVLink domain (the mesh's devices in row-major order, as
+    `scalebook.cluster` places them)."""
+    import numpy as np
+
+    ids = np.arange(spec.n_devices)
+    coords = list(np.unravel_index(ids, spec.sizes))
+    i = spec.names.index(axis)
+    coords[i] = (coords[i] + d) % spec.sizes[i]
+    partner = np.ravel_multi_index(tuple(coords), spec.sizes)
+    g = c.max_slice[0]
+    return bool((partner // g != ids // g).any())
+
+
 def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
             chip: str | Chip = "TPU v5e", hops: int = 1, *,
             wraparound: Wrap = None, bidirectional: bool = True,
-            hop_latency: float = ICI_HOP_LATENCY,
+            hop_latency: float | None = None,
             oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a ring shift (collective-permute): every device on `axis`
     sends its `shard_bytes` (bytes) to the device `hops` places along.
@@ -629,7 +653,8 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
     shares the uplinks of the levels it crosses (one NIC per GPU).
     """
     V = _check_bytes(shard_bytes, "shard_bytes")
-    hop_latency = _check_bytes(hop_latency, "hop_latency")
+    if hop_latency is not None:
+        hop_latency = _check_bytes(hop_latency, "hop_latency")
     spec = describe(mesh)
     names = spec.axes(axis)
     if len(names) != 1:
@@ -647,11 +672,15 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
     if c.kind == "gpu":
         r = _cluster.check_oversubscription(oversubscription)
         bw = _gpu_permute_time(V, spec, names[0], d, c, r)
-        lat = hop_latency
+        lat = (hop_latency if hop_latency is not None else
+               IB_HOP_LATENCY if _crosses_nodes(spec, names[0], d, c)
+               else NVLINK_HOP_LATENCY)
     else:
         if oversubscription != 1:
             raise ValueError(f"a {c.name} torus has no fat tree to "
                              "oversubscribe; use oversubscription=1")
+        if hop_latency is None:
+            hop_latency = ICI_HOP_LATENCY
         w = wraps[0]
         if w and bidirectional:
             load = steps = min(d, n - d)
@@ -667,7 +696,7 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
 
 def cost(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
          chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
-         bidirectional: bool = True, hop_latency: float = ICI_HOP_LATENCY,
+         bidirectional: bool = True, hop_latency: float | None = None,
          hops: int = 1, algorithm: str = "ring", sharp: bool = False,
          oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a collective named by `kind` ("all-gather", "AR", "ppermute",

@@ -187,15 +187,19 @@ def stage_params(s: Shape, lay: Layout) -> float:
 # --------------------------------------------------------------------------
 
 
-def memory_per_gpu(params: float, *, dp: int = 1, tp: int = 1, pp: int = 1,
-                   zero: int = 0, param_dtype: str = "bf16") -> float:
+def memory_per_gpu(params: float, layout: Layout | None = None, *,
+                   dp: int = 1, tp: int = 1, pp: int = 1, zero: int = 0,
+                   param_dtype: str = "bf16") -> float:
     """Bytes of weights + Adam state per device (activations and gradients
     not counted), the book's Chapter 12 estimate: weights / (tp pp)
     [/ dp with ZeRO-3]; optimizer state / (tp pp) [/ dp with ZeRO-1 or
-    more].  Per parameter: `counting.bytes_per_param`."""
-    lay = Layout(data=dp, tensor=tp, pipeline=pp, zero=zero)
+    more].  Per parameter: `counting.bytes_per_param`.  Give a `Layout`,
+    or its sizes as dp, tp, pp and zero."""
+    lay = layout if layout is not None else Layout(
+        data=dp, tensor=tp, pipeline=pp, zero=zero)
     w = dtype_bytes(param_dtype)
     state = counting.bytes_per_param(param_dtype) - w
     model = lay.tensor * lay.pipeline
-    return (params * w / (model * (dp if zero >= 3 else 1))
-            + params * state / (model * (dp if zero >= 1 else 1)))
+    shard = lay.zero_ways
+    return (params * w / (model * (shard if lay.zero >= 3 else 1))
+            + params * state / (model * (shard if lay.zero >= 1 else 1)))
