@@ -132,6 +132,7 @@ __all__ = ["KINDS", "CollectiveCost", "all_gather", "reduce_scatter",
            "all_reduce", "all_to_all", "permute", "cost",
            "ring_bytes_per_device", "ring_time", "crossover_bytes",
            "group_bytes", "check_divisible", "canonical_kind",
+           "gpu_level_times",
            "array_bytes_from_output"]
 
 KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all",
@@ -446,11 +447,15 @@ def _check_options(c: Chip, kind: str, algorithm: str, sharp: bool,
     return r
 
 
-def _gpu_times(kind: str, V: float, spec: MeshSpec, names: tuple[str, ...],
-               c: Chip, hop_latency: float, algorithm: str, sharp: bool,
-               r: float) -> tuple[float, float, list]:
+def gpu_level_times(kind: str, V: float, spec: MeshSpec,
+                    names: tuple[str, ...], c: Chip,
+                    hop_latency: float | None, algorithm: str,
+                    sharp: bool, r: float) -> tuple[float, float, list]:
     """(bandwidth seconds, latency seconds, [(level, seconds)]) of one
-    collective on the GPU cluster that holds `spec` (module docstring)."""
+    collective of `kind` on V bytes over the mesh axes `names`, on the GPU
+    cluster of chips `c` that holds `spec` (module docstring; Chapter 12
+    shows this code).  hop_latency: seconds per step, or None for the
+    registry's NVLink and InfiniBand figures; r: oversubscription."""
     N = spec.size(names)
     spans = _cluster.for_mesh(c, spec, r).placement(spec, names)
     levels, lat = [], 0.0
@@ -518,7 +523,7 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
     if N == 1:
         return _finish(kind, names, 1, V, 0.0, 0.0, c, wraps, where)
     if c.kind == "gpu":
-        bw, lat, levels = _gpu_times(kind, V, spec, names, c, hop_latency,
+        bw, lat, levels = gpu_level_times(kind, V, spec, names, c, hop_latency,
                                      algorithm, sharp, r)
         return _finish(kind, names, N, V, bw, lat, c, wraps, where, levels)
     live = [(n, w) for n, w in zip(sizes.values(), wraps) if n > 1]
