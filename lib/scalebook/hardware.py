@@ -101,11 +101,6 @@ class Chip:
         """One-way NVLink bandwidth out of one GPU, all links together (bytes/s)."""
         return self.link_bw * self.links
 
-    @property
-    def ici_total_bw(self) -> float:
-        """One-way bandwidth over all of a chip's links together (bytes/s)."""
-        return self.link_bw * self.links
-
     def critical_intensity(self, dtype: str = "bf16",
                            over: str = "hbm") -> float:
         """FLOPs per byte above which work on `over` is compute-bound.

@@ -377,33 +377,6 @@ def _grid_values(grid: Mapping[str, np.ndarray], logN, logD, logL,
     return starts, values
 
 
-def _openblas_thread_setters() -> list[tuple[Any, Any]]:
-    """(get, set) thread-count functions of every OpenBLAS this process has
-    loaded, found through /proc/self/maps (Linux); [] elsewhere."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as f:
-            paths = {ln.split()[-1] for ln in f
-                     if "openblas" in ln.rsplit("/", 1)[-1].lower()}
-    except OSError:
-        return []
-    out = []
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas64_", "scipy_openblas", "openblas"):
-            get = getattr(lib, f"{prefix}_get_num_threads", None)
-            put = getattr(lib, f"{prefix}_set_num_threads", None)
-            if get is not None and put is not None:
-                get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
-                out.append((get, put))
-                break
-    return out
-
-
 @contextlib.contextmanager
 def _one_blas_thread():
     """Run the enclosed fits with OpenBLAS on one thread.
@@ -412,28 +385,15 @@ def _one_blas_thread():
     with OpenBLAS threads on a shared machine each call can cost
     milliseconds (measured on the book's 2-core machine: a 50-resample
     bootstrap took 1.3 s with the default threads, 0.2 s with one).
-    Uses threadpoolctl when it is installed, else the OpenBLAS libraries'
-    own setters (Linux); elsewhere it changes nothing.
+    threadpoolctl (a dependency) sets the limit for whichever BLAS SciPy
+    loaded.
     """
+    from threadpoolctl import threadpool_limits
+
     import scipy.optimize  # noqa: F401  (load SciPy's BLAS first)
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-        return
-    setters = _openblas_thread_setters()
-    before = [(get(), put) for get, put in setters]
-    for _, put in before:
-        put(1)
-    try:
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-    finally:
-        for n, put in before:
-            put(n)
 
 
 def _minimise(starts: Iterable[np.ndarray], logN, logD, logL, delta: float,

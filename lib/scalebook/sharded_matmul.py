@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from scalebook import compat, hardware
+from scalebook import comms, compat, hardware
 from scalebook.mesh import describe
 from scalebook.dtypes import dtype_bytes
 
@@ -383,22 +383,13 @@ def random_inputs(shapes: tuple[int, int, int], seed: int = 0,
 # --------------------------------------------------------------------------
 # Predicted cost on real TPUs
 # --------------------------------------------------------------------------
-_COMMS_FN = {"all-gather": "all_gather", "reduce-scatter": "reduce_scatter",
-             "all-reduce": "all_reduce", "all-to-all": "all_to_all"}
-
-
 def plan_comms(p: Plan, mesh: MeshLike, chip: str | hardware.Chip = "TPU v5e",
                dtype: str = "bf16") -> list:
     """Price every step of a plan with scalebook.comms: a CollectiveCost
     (bytes per device, seconds) per collective."""
-    from scalebook import comms
-
-    out = []
-    for s in p.steps:
-        fn = getattr(comms, _COMMS_FN[s.kind])
-        out.append(fn(s.array_bytes(dtype), mesh, (s.axis,),
-                      chip=hardware.chip(chip).name))
-    return out
+    name = hardware.chip(chip).name
+    return [comms.cost(s.kind, s.array_bytes(dtype), mesh, (s.axis,), name)
+            for s in p.steps]
 
 
 def predicted_comms(key: str | Case, shapes: tuple[int, int, int],
@@ -574,14 +565,12 @@ def collective_cost(kind: str, shape: Sequence[int], mesh: MeshLike,
     global array of `shape`: the V of each kind is the whole matrix (the
     group holds all of it; the other axis only replicates), and a permute
     sends one shard."""
-    from scalebook import comms
-
     V = shape[0] * shape[1] * dtype_bytes(dtype)
     name = hardware.chip(chip).name
     if kind == "collective-permute":
         return comms.permute(V / describe(mesh).size(axis), mesh, axis, name)
     axes = (axis,) if isinstance(axis, str) else tuple(axis)
-    return getattr(comms, _COMMS_FN[kind])(V, mesh, axes, chip=name)
+    return comms.cost(kind, V, mesh, axes, name)
 
 
 # --------------------------------------------------------------------------
