@@ -14,7 +14,7 @@ two never import JAX, so every formula runs where JAX is not installed.
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs,
-   on a TPU torus or a GPU cluster), ``ring`` (ring collectives step by
+   on a TPU torus or a GPU cluster; ``comms_gpu`` its GPU levels), ``ring`` (ring collectives step by
    step), ``cluster`` (GPU clusters: NVLink domains and fat trees),
    ``systolic``, ``tensorcore`` (unit rates from counts and the clock),
    ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
@@ -27,7 +27,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    logical-axis rules, ``pipeline_schedule`` GPipe and 1F1B, and
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
-   an MoE layer costs), ``scaling`` (scaling laws fitted and used),
+   an MoE layer costs), ``scaling`` (scaling laws fitted and used; ``scaling_runs`` the runs
+   they are fitted to),
    ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
    the training runs).  New cost models go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
@@ -46,7 +47,10 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
    (layouts and TPU tiling notation), ``profiling`` (profiles read
    offline), ``perfbug`` (Chapter 9's planted sharding bug),
-   ``train_check`` (a sharded training step against its cost model).
+   ``train_check`` (a sharded training step, and whole strategies, against
+   their cost model), ``moe_check`` (expert parallelism run beside
+   ``moe_cost``), ``schedule_run`` (the tiny model under four
+   learning-rate schedules).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and

@@ -73,6 +73,12 @@ JAX_FREE_MODULES = {
                    "sb.train_layout.Layout(data=1024), 'H100', "
                    "phase='passes', remat='none')\n"
                    "assert c > 2000"),
+    "comms_gpu": ("from scalebook.mesh import MeshSpec\n"
+                  "bw, lat, lv = sb.comms_gpu.gpu_level_times('all-gather', "
+                  "1e9, MeshSpec(('g',), (16,)), ('g',), sb.chip('H100'), "
+                  "None, 'ring', False, 1.0)\nassert bw > 0 and lat > 0"),
+    "scaling_runs": ("r = sb.scaling_runs.load_chinchilla()\n"
+                     "assert len(r) > 100"),
     "train_layout": ("lay = sb.train_layout.layout('fsdp+tp', data=2, "
                      "tensor=4)\nassert lay.devices == 8"),
     "train_memory": ("assert sb.train_memory.memory_per_gpu(70e9) == "

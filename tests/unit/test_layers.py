@@ -32,9 +32,10 @@ FIXTURE = pathlib.Path(__file__).resolve().parent / "layers_fixture" \
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("registry", ("hardware", "config", "dtypes", "units", "tabular",
                   "moe_config")),
-    ("formulas", ("roofline", "counting", "comms", "topology", "mesh",
+    ("formulas", ("roofline", "counting", "comms", "comms_gpu", "topology",
+                  "mesh",
                   "systolic", "tables", "tensorcore", "ring", "cluster",
-                  "scaling", "schedules", "corpus",
+                  "scaling", "scaling_runs", "schedules", "corpus",
                   "inference", "paged_kv", "serving", "speculative",
                   "train_layout", "train_memory", "train_comms",
                   "train_time", "train_closed_forms", "train_rules",
@@ -45,7 +46,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "sharded_decode", "spec_decode", "collectives", "modes",
                   "train_parallel", "pipeline", "moe")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
-                     "profiling", "perfbug", "train_check")),
+                     "profiling", "perfbug", "train_check", "moe_check",
+                     "schedule_run")),
     ("figures", ("explore",)),
     ("exercises", ("grading", "codegrade", "exercises")),
 ]
