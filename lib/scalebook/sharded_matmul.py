@@ -284,7 +284,7 @@ def jit_matmul(mesh: jax.sharding.Mesh, a_spec: P, b_spec: P,
                    out_shardings=ns(out_spec))
 
 
-def _case1(mesh):
+def case1(mesh):
     """Case 1: J is whole in both inputs, so each device multiplies its
     blocks and the output keeps both shardings; no communication."""
     def local(a, b):
@@ -293,7 +293,7 @@ def _case1(mesh):
                             P("X", "Y"))
 
 
-def _case2(mesh):
+def case2(mesh):
     """Case 2: J is sharded in A only: all-gather A's J over X, then
     multiply locally."""
     def local(a, b):
@@ -302,7 +302,7 @@ def _case2(mesh):
     return compat.shard_map(local, mesh, (P(None, "X"), P()), P())
 
 
-def _case3_allreduce(mesh):
+def case3_allreduce(mesh):
     """Case 3: J is sharded the same way in both: multiply locally (partial
     sums, C{U_X}) and all-reduce them over X."""
     def local(a, b):
@@ -310,9 +310,10 @@ def _case3_allreduce(mesh):
     return compat.shard_map(local, mesh, (P(None, "X"), P("X", None)), P())
 
 
-def _case3_reducescatter(mesh):
+def case3_reducescatter(mesh):
     """Case 3 with a sharded output: multiply locally and reduce-scatter the
-    partial sums onto I over X, so each device keeps its rows only."""
+    partial sums onto I over X, so each device keeps its rows only
+    (Chapter 3 shows this code)."""
     def local(a, b):
         return jax.lax.psum_scatter(a @ b, "X", scatter_dimension=0,
                                     tiled=True)
@@ -320,7 +321,7 @@ def _case3_reducescatter(mesh):
                             P("X", None))
 
 
-def _case4(mesh):
+def case4(mesh):
     """Case 4: I of A and K of B both use X, which would leave only the
     diagonal blocks; all-gather B's K over X first."""
     def local(a, b):
@@ -340,18 +341,18 @@ _C4_NOTE = ("XLA gathers B over the 4 devices of a Y group, which all hold "
 
 CASES: dict[str, Case] = {c.key: c for c in [
     Case("1", "J whole in both inputs", P("X", None), P(None, "Y"),
-         P("X", "Y"), (), _case1),
+         P("X", "Y"), (), case1),
     Case("2", "J sharded in one input", P(None, "X"), P(), P(),
-         ("all-gather",), _case2),
+         ("all-gather",), case2),
     Case("3-AR", "J sharded in both, replicated output", P(None, "X"),
-         P("X", None), P(), ("all-reduce",), _case3_allreduce),
+         P("X", None), P(), ("all-reduce",), case3_allreduce),
     Case("3-RS", "J sharded in both, output sharded over I", P(None, "X"),
-         P("X", None), P("X", None), ("reduce-scatter",), _case3_reducescatter,
+         P("X", None), P("X", None), ("reduce-scatter",), case3_reducescatter,
          cpu_alternatives=(("all-reduce", "collective-permute"),
                            ("all-reduce",)),
          cpu_note=_RS_NOTE),
     Case("4", "the same axis on I and K", P("X", None), P(None, "X"),
-         P("X", None), ("all-gather",), _case4,
+         P("X", None), ("all-gather",), case4,
          cpu_alternatives=(("collective-permute", "all-gather"),),
          cpu_note=_C4_NOTE),
 ]}
