@@ -88,11 +88,6 @@ def fsdp_critical() -> float:
 
 
 register(Number("12.2", fsdp_critical, unit="tokens", hints=[
-    wrong_value(_c(FSDP["chip"]).peak_flops() * (31 / 32)
-                / (_c(FSDP["chip"]).max_slice[0] * _c(FSDP["chip"]).dcn_bw),
-                "that is the leaf level's 31/32 of one scalable unit; the "
-                "bytes that come over the spine enter the node through its "
-                "NICs too."),
     wrong_value(_c(FSDP["chip"]).critical_intensity(over="ici"),
                 "that is the NVLink threshold; across nodes the weight "
                 "traffic goes through the nodes' NICs."),
