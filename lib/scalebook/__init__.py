@@ -27,7 +27,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    logical-axis rules, ``pipeline_schedule`` GPipe and 1F1B, and
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
-   an MoE layer costs), ``scaling`` (scaling laws fitted and used; ``scaling_runs`` the runs
+   an MoE layer costs), ``context_parallel`` (ring attention against
+   gathering K and V), ``scaling`` (scaling laws fitted and used; ``scaling_runs`` the runs
    they are fitted to),
    ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
    the training runs).  New cost models go here.
@@ -41,7 +42,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    layer in Auto, Explicit and Manual sharding), ``train_parallel`` (the
    training step under logical-axis rules), ``pipeline`` (pipeline
    parallelism with shard_map and ppermute), ``moe`` (the MoE layer and
-   expert parallelism).
+   expert parallelism), ``ring_attention`` (context parallelism with
+   ppermute round a ring, zig-zag balanced).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
@@ -50,7 +52,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``train_check`` (a sharded training step, and whole strategies, against
    their cost model), ``moe_check`` (expert parallelism run beside
    ``moe_cost``), ``schedule_run`` (the tiny model under four
-   learning-rate schedules).
+   learning-rate schedules), ``ring_check`` (ring attention against its
+   cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and
