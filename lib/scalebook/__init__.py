@@ -28,8 +28,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
    an MoE layer costs), ``context_parallel`` (ring attention against
-   gathering K and V), ``scaling`` (scaling laws fitted and used; ``scaling_runs`` the runs
-   they are fitted to),
+   gathering K and V), ``scaling`` (scaling laws and their fit; ``scaling_runs`` the runs
+   they are fitted to; ``scaling_plan`` what a budget buys on a cluster),
    ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
    the training runs).  New cost models go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
@@ -45,7 +45,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    expert parallelism), ``ring_attention`` (context parallelism with
    ppermute round a ring, zig-zag balanced).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
-   memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
+   memory_analysis), ``hlo`` (collectives and bytes in compiled HLO;
+   ``hlo_groups`` its replica-group notations),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
    (layouts and TPU tiling notation), ``profiling`` (profiles read
    offline), ``perfbug`` (Chapter 9's planted sharding bug),

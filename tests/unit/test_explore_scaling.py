@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from scalebook import scaling as s
+from scalebook import scaling_plan as sp
 from scalebook.explore import scaling as ex
 
 matplotlib.use("Agg")
@@ -35,7 +36,7 @@ def test_optimum_table_marks_extrapolated_budgets(full, boot):
 
 def test_budget_summary_reports_the_plan(full):
     rows = ex.budget_summary(full, 1e24, mfu=0.5)
-    p = s.plan(1e24, full, mfu=0.5)
+    p = sp.plan(1e24, full, mfu=0.5)
     assert "extrapolation" in rows["budget C"]
     assert rows["shape: layers L"] == str(p.config.L)
     key = next(k for k in rows if k.startswith("days on 8,960 TPU v5p"))

@@ -339,21 +339,6 @@ def test_async_pairs_iota_transpose_sub_axes_and_loops_in_hlo_text():
     assert rs.bytes_per_device == 2 * 16 * 32 * 4 * 7 / 8
 
 
-def test_replica_group_forms_expand_to_the_same_device_sets():
-    iota = hlo.parse_replica_groups("[4,2]<=[2,4]T(1,0)")
-    mesh = hlo.parse_replica_groups("mesh['x'=2,'y'=4] {'x'}")
-    explicit = hlo.parse_replica_groups("{{0,4},{1,5},{2,6},{3,7}}")
-    assert iota == mesh == explicit
-    assert hlo.parse_replica_groups("{}", num_devices=4) == [[0, 1, 2, 3]]
-    sub = hlo.parse_replica_groups("mesh['a'=8] {'a':(2)2}")
-    assert sub == [[0, 2], [1, 3], [4, 6], [5, 7]]
-    perm = hlo.parse_replica_groups(
-        "mesh['x'=2,'y'=2], device_ids=(0,2,1,3) {'y'}")
-    assert perm == [[0, 2], [1, 3]]
-    with pytest.raises(ValueError, match="num_devices"):
-        hlo.parse_replica_groups("{}")
-
-
 def test_mesh_groups_with_an_iota_device_list_without_arrow():
     """jax 0.10 prints device_ids as an iota list '[2,2,2]T(2,1,0)' (no
     '<='): the ids are iota(8) reshaped and transposed, not the digits."""
@@ -369,23 +354,3 @@ def test_mesh_groups_with_an_iota_device_list_without_arrow():
     (c,) = hlo.collectives("HloModule m, num_partitions=8\n\nENTRY %e () -> "
                            "f32[] {\n  " + line + "\n}\n")
     assert c.group_size == 2
-
-
-def test_iota_steps_end_at_the_parsed_groups():
-    from scalebook import hlo as h
-    for spec in ("[2,4]<=[4,2]T(1,0)", "[4,2]<=[8]", "[2,4]<=[2,2,2]T(2,1,0)"):
-        steps = h.iota_steps(spec)
-        assert steps[0][1] == list(range(8))
-        assert steps[-1][1] == h.parse_replica_groups(spec)
-    assert len(h.iota_steps("[2,4]<=[4,2]T(1,0)")) == 4   # with transpose
-    with pytest.raises(ValueError, match="iota"):
-        h.iota_steps("{{0,1},{2,3}}")
-
-
-def test_replica_groups_text_reads_the_attribute_of_a_line():
-    from scalebook import hlo as h
-    line = ("%ag = f32[64,128]{1,0} all-gather(%x), channel_id=2, "
-            "replica_groups=[2,4]<=[4,2]T(1,0), dimensions={0}")
-    assert h.replica_groups_text(line) == "[2,4]<=[4,2]T(1,0)"
-    with pytest.raises(ValueError, match="no replica_groups"):
-        h.replica_groups_text("%a = f32[2]{0} add(%x, %y)")

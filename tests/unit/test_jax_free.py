@@ -77,6 +77,9 @@ JAX_FREE_MODULES = {
                   "bw, lat, lv = sb.comms_gpu.gpu_level_times('all-gather', "
                   "1e9, MeshSpec(('g',), (16,)), ('g',), sb.chip('H100'), "
                   "None, 'ring', False, 1.0)\nassert bw > 0 and lat > 0"),
+    "scaling_plan": ("c, n = sb.scaling_plan.cluster('H100 cluster')\n"
+                     "assert n == 4096 and sb.scaling_plan.training_days("
+                     "6.3e24, c, n, 0.45) > 30"),
     "scaling_runs": ("r = sb.scaling_runs.load_chinchilla()\n"
                      "assert len(r) > 100"),
     "train_layout": ("lay = sb.train_layout.layout('fsdp+tp', data=2, "

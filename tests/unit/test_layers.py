@@ -35,7 +35,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("formulas", ("roofline", "counting", "comms", "comms_gpu", "topology",
                   "mesh",
                   "systolic", "tables", "tensorcore", "ring", "cluster",
-                  "scaling", "scaling_runs", "schedules", "corpus",
+                  "scaling", "scaling_plan", "scaling_runs", "schedules",
+                  "corpus",
                   "inference", "paged_kv", "serving", "speculative",
                   "train_layout", "train_memory", "train_comms",
                   "train_time", "train_closed_forms", "train_rules",
@@ -46,8 +47,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "sharded_decode", "spec_decode", "collectives", "modes",
                   "train_parallel", "pipeline", "moe", "moe_ragged",
                   "moe_attn_dp", "moe_bias", "ring_attention")),
-    ("measurement", ("bench", "hlo", "model_xla", "hlo_layout", "gpu_check",
-                     "profiling", "perfbug", "train_check", "moe_check",
+    ("measurement", ("bench", "hlo", "hlo_groups", "model_xla",
+                     "hlo_layout", "gpu_check",
+                     "profiling", "profile_files", "perfbug", "train_check",
+                     "moe_check",
                      "schedule_run", "ring_check")),
     ("figures", ("explore",)),
     ("exercises", ("hints", "readercode", "grading", "codetask", "coderun",
@@ -289,6 +292,20 @@ def test_formula_and_registry_layers_never_import_jax(module):
         assert name.split(".")[0] != "jax", (
             f"scalebook.{module} imports {name}; the {LAYERS[_layer_of(module)][0]} "
             "layer must work without JAX")
+
+
+MAX_LINES = 700
+"""No library module is longer than this: past it a module is doing more
+than the one job its name states, and it is split along its seams."""
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_every_module_is_short_enough_to_have_one_job(module):
+    lines = len(_source(module, LIB).read_text().splitlines())
+    assert lines <= MAX_LINES, (
+        f"scalebook.{module} has {lines} lines (> {MAX_LINES}): split it "
+        "into modules of one job each, add them to LAYERS here, and move "
+        "their tests with them")
 
 
 def test_no_modules_import_each_other_in_a_circle():

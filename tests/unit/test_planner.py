@@ -130,8 +130,8 @@ def test_training_days_rejects_a_percentage_and_names_the_fix():
 
 
 def test_scaling_and_the_planner_share_one_training_days():
-    from scalebook import scaling
-    assert scaling.training_days is pl.training_days
+    from scalebook import scaling_plan
+    assert scaling_plan.training_days is pl.training_days
     six = counting.six_p_t("llama3-70b", 15e12)
     assert pl.training_days(six, "v5p", 8960, 0.4) == pytest.approx(
         six / (8960 * 4.59e14 * 0.4) / 86400)

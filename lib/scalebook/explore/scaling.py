@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from scalebook import scaling as s
+from scalebook import scaling_plan as sp
 from scalebook import units as u
 from scalebook.schedule_run import ScheduleDemo, schedule_demo  # noqa: F401
 
@@ -274,10 +275,10 @@ def bootstrap_figure(boot: s.Bootstrap, C: float = 1e22,
 # ---------------------------------------------------------------------------
 # The budget calculator
 # ---------------------------------------------------------------------------
-def budget_summary(fit: s.Fit, C: float, mfu: float = s.DEFAULT_MFU
+def budget_summary(fit: s.Fit, C: float, mfu: float = sp.DEFAULT_MFU
                    ) -> dict[str, str]:
-    """`scaling.plan` for budget C as formatted strings (the widget's rows)."""
-    p = s.plan(C, fit, mfu=mfu)
+    """`scaling_plan.plan` for budget C as formatted strings (the widget's rows)."""
+    p = sp.plan(C, fit, mfu=mfu)
     rows = {
         "budget C": f"{C:.3g} FLOPs"
                     + ("  (beyond the fitted runs: extrapolation)"
@@ -293,13 +294,13 @@ def budget_summary(fit: s.Fit, C: float, mfu: float = s.DEFAULT_MFU
         f"training FLOPs, exact (T={p.seq_len})": f"{p.flops_exact:.3g}",
     }
     for name, days in p.days.items():
-        c, n = s.cluster(name)
+        c, n = sp.cluster(name)
         rows[f"days on {n:,} {c.name} at {mfu:.0%} MFU"] = (
             f"{days:,.1f}" if days >= 10 else f"{days:.3g}")
     return rows
 
 
-def budget_explorer(fit: s.Fit, C: float = 1e24, mfu: float = s.DEFAULT_MFU):
+def budget_explorer(fit: s.Fit, C: float = 1e24, mfu: float = sp.DEFAULT_MFU):
     """ipywidgets: slide a budget (FLOPs) and an MFU; see N, D, a shape and
     days on a TPU v5p pod and an H100 cluster."""
     import ipywidgets as w
@@ -325,7 +326,7 @@ def budget_explorer(fit: s.Fit, C: float = 1e24, mfu: float = s.DEFAULT_MFU):
 
 
 def budget_static(fit: s.Fit, budgets: Sequence[float] = BUDGETS,
-                  mfu: float = s.DEFAULT_MFU):
+                  mfu: float = sp.DEFAULT_MFU):
     """The calculator's output for several budgets as a table figure (the
     website's stand-in for the widget)."""
     import matplotlib.pyplot as plt
