@@ -32,7 +32,7 @@ from typing import Sequence
 from scalebook.hlo import DTYPE_BYTES
 
 __all__ = ["Layout", "parse", "layouts_in", "MEMORY_SPACES", "excerpt",
-           "excerpts", "draw"]
+           "excerpts"]
 
 MEMORY_SPACES = {0: "HBM (the default)", 1: "VMEM (on-chip vector memory)"}
 """Names of the memory spaces of TPU HLO (``S(n)``); others are
@@ -322,51 +322,3 @@ def excerpt(name: str) -> str:
 
 
 # --------------------------------------------------------------- figure
-def draw(layout: Layout | str, ax=None):
-    """A picture of a small 2D array's tiled layout: each cell is an
-    element, labelled with its position in memory; tiles are outlined and
-    padding slots are grey.  Returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    lay = parse(layout) if isinstance(layout, str) else layout
-    if len(lay.dims) != 2:
-        raise ValueError(f"draw() shows 2D arrays; {lay} has "
-                         f"{len(lay.dims)} dims")
-    if not lay.row_major:
-        raise ValueError(f"draw() shows row-major layouts; {lay} is not")
-    rows, cols = lay.padded_dims
-    if rows * cols > 400:
-        raise ValueError(f"{lay} pads to {rows}x{cols} slots; draw() is "
-                         "for small examples (at most 400 slots)")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.45 * cols + 1.2,
-                                        0.45 * rows + 1.0))
-    else:
-        fig = ax.figure
-    cmap = plt.get_cmap("Pastel1")
-    t = lay.tiles[0] if lay.tiles else (rows, cols)
-    t = (1,) * (2 - len(t)) + tuple(t)
-    for r in range(rows):
-        for c in range(cols):
-            inside = r < lay.dims[0] and c < lay.dims[1]
-            tile = (r // t[0]) * math.ceil(cols / t[1]) + c // t[1]
-            ax.add_patch(Rectangle((c, r), 1, 1, edgecolor="white",
-                                   facecolor=cmap(tile % cmap.N) if inside
-                                   else "0.85"))
-            if inside:
-                ax.text(c + .5, r + .5, str(lay.linear_index((r, c))),
-                        ha="center", va="center", fontsize=8)
-    for r0 in range(0, rows, t[0]):
-        for c0 in range(0, cols, t[1]):
-            ax.add_patch(Rectangle((c0, r0), t[1], t[0], fill=False,
-                                   edgecolor="black", linewidth=1.5))
-    ax.set_xlim(0, cols)
-    ax.set_ylim(rows, 0)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(f"{lay}: position in memory of each element\n"
-                 f"(grey: padding; {lay.stored_elements} slots for "
-                 f"{lay.elements} elements)", fontsize=9)
-    return fig

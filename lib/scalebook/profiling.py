@@ -14,8 +14,8 @@ TensorBoard, nothing downloaded.
 - `Trace.summary()` adds up time by kind of op (dot, fusion, collective,
   copy, other); `Trace.ops_table()` lists the ops with their HLO line;
   `Trace.collectives()` puts each collective's measured time beside the
-  bytes `scalebook.hlo` reads from the same program; `Trace.timeline()`
-  draws one row per device.
+  bytes `scalebook.hlo` reads from the same program; the timeline (one
+  row per device) is drawn by `scalebook.explore.profiling.timeline`.
 
 What the times mean on simulated CPU devices: the 8 "devices" are threads
 sharing the machine's cores, so a collective's duration is mostly threads
@@ -400,59 +400,6 @@ class Trace:
             if name in colls:
                 total += colls[name].bytes_per_device * runs
         return total
-
-    # ---- figure ------------------------------------------------------------
-    def timeline(self, step: int = 0, ax: Any = None,
-                 label_over_us: float | None = None):
-        """One row per device: each op of one step as a bar coloured by
-        kind (µs from the step's first op).  Loops are drawn as a thin
-        black line under the ops they contain.  Ops longer than
-        `label_over_us` (default: 8% of the step) are labelled.
-        Returns the matplotlib Figure."""
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
-
-        if not 0 <= step < self.n_steps:
-            raise ValueError(f"step must be 0 to {self.n_steps - 1}, got "
-                             f"{step}")
-        ops = [o for o in self.ops if o.step == step]
-        t0 = min(o.start_us for o in ops)
-        span = max(o.start_us + o.dur_us for o in ops) - t0
-        if label_over_us is None:
-            label_over_us = 0.08 * span
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(10, 0.45 * len(self.devices)
-                                            + 1.2))
-        else:
-            fig = ax.figure
-        for row, dev in enumerate(self.devices):
-            mine = [o for o in ops if o.device == dev]
-            for kind in KINDS:      # one artist per kind and row: fast
-                bars = [(o.start_us - t0, o.dur_us) for o in mine
-                        if o.kind == kind and not o.nested]
-                if bars:
-                    ax.broken_barh(bars, (row - .35, .7),
-                                   facecolors=COLORS[kind])
-            for o in mine:
-                x = o.start_us - t0
-                if o.nested:
-                    ax.plot([x, x + o.dur_us], [row + .42] * 2, color="k",
-                            lw=1)
-                elif o.dur_us >= label_over_us:
-                    ax.text(x + o.dur_us / 2, row, o.name, ha="center",
-                            va="center", fontsize=6, clip_on=True)
-        ax.set_yticks(range(len(self.devices)),
-                      [f"device {d}" for d in self.devices])
-        ax.invert_yaxis()
-        ax.set_xlim(0, span)
-        ax.set_xlabel("time since the step's first op (µs)")
-        ax.set_title(f"{self.module}, step {step}: HLO ops per device",
-                     fontsize=10)
-        kinds = [k for k in KINDS if any(o.kind == k for o in ops)]
-        ax.legend(handles=[Patch(color=COLORS[k], label=k) for k in kinds],
-                  loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-        fig.tight_layout()
-        return fig
 
 
 def _build(events: list[dict], path: pathlib.Path, hlo_text: str | None,

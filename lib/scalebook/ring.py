@@ -35,8 +35,8 @@ from scalebook import hardware
 from scalebook.hardware import Chip
 
 __all__ = ["Send", "allgather_schedule", "holdings", "link_shards",
-           "alltoall_loads", "busiest_link", "ring_time", "draw_step",
-           "draw_steps", "KINDS", "LAYOUTS"]
+           "alltoall_loads", "busiest_link", "ring_time", "KINDS",
+           "LAYOUTS"]
 
 KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all")
 """The collectives this module derives (HLO spelling)."""
@@ -198,78 +198,3 @@ def ring_time(kind: str, array_bytes: float, n: int, chip: str | Chip,
         raise ValueError(f"array_bytes must be >= 0, got {array_bytes}")
     return busiest_link(kind, n, wraparound, bidirectional) * array_bytes \
         / c.link_bw
-
-
-# ---------------------------------------------------------------------------
-# Pictures
-# ---------------------------------------------------------------------------
-def draw_step(n: int = 8, wraparound: bool = True,
-              bidirectional: bool = True, step: int = 0, ax=None,
-              title: str | None = None):
-    """Draw one step of a ring all-gather: n devices on a circle, ICI links
-    grey (the missing wraparound link dashed), each send an arrow labelled
-    with the shard it carries.  Returns the figure."""
-    import math
-
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch
-
-    schedule = allgather_schedule(n, wraparound, bidirectional)
-    if not 0 <= step < len(schedule):
-        raise ValueError(f"this all-gather has steps 0..{len(schedule) - 1}, "
-                         f"got step={step}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.6, 3.8))
-    pos = [(math.sin(2 * math.pi * i / n), math.cos(2 * math.pi * i / n))
-           for i in range(n)]
-    for i in range(n):
-        j = (i + 1) % n
-        missing = not wraparound and j == 0
-        ax.plot([pos[i][0], pos[j][0]], [pos[i][1], pos[j][1]],
-                color="0.8" if missing else "0.55", lw=1.2,
-                ls=":" if missing else "-", zorder=1)
-    for x in schedule[step]:
-        right = x.dst == (x.src + 1) % n
-        color = "tab:blue" if right else "tab:orange"
-        (x0, y0), (x1, y1) = pos[x.src], pos[x.dst]
-        # the same bend, seen along opposite directions: right outside,
-        # left inside the circle
-        ax.add_patch(FancyArrowPatch(
-            (x0, y0), (x1, y1), connectionstyle="arc3,rad=-0.35",
-            arrowstyle="-|>", mutation_scale=10, color=color, lw=1.4,
-            shrinkA=9, shrinkB=9, zorder=2))
-        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
-        off = 1.28 if right else 0.72
-        ax.text(mx * off, my * off, f"s{x.shard}", fontsize=7, color=color,
-                ha="center", va="center")
-    for i, (x, y) in enumerate(pos):
-        ax.scatter([x], [y], s=260, color="white", edgecolor="black",
-                   zorder=3)
-        ax.text(x, y, str(i), ha="center", va="center", fontsize=8,
-                zorder=4)
-    ax.set_xlim(-1.45, 1.45)
-    ax.set_ylim(-1.45, 1.45)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(title or f"step {step + 1} of {len(schedule)}", fontsize=9)
-    return ax.figure
-
-
-def draw_steps(n: int = 8, chip: str | Chip = "v5e"):
-    """The three ways an all-gather can run on a ring of n chips, one step
-    each, side by side; each title gives the steps and the time in units of
-    V / W_ici (W_ici = both directions of one link).  Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    c = hardware.chip(chip)
-    fig, axes = plt.subplots(1, len(LAYOUTS), figsize=(10.5, 4.0))
-    for ax, (name, kw) in zip(axes, LAYOUTS.items()):
-        steps = len(allgather_schedule(n, **kw))
-        t = ring_time("all-gather", 1.0, n, c, **kw) * c.ici_axis_bw
-        draw_step(n, step=0, ax=ax, **kw,
-                  title=f"{name}: {steps} steps,\nT = {t:.3g} V / W_ici")
-    fig.suptitle(f"All-gather on a ring of {n} chips, first step (blue: "
-                 "rightwards, orange: leftwards; sN = shard of chip N)",
-                 fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    return fig

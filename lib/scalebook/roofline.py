@@ -18,7 +18,7 @@ counts integer operations (OPs) for int8 work.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from scalebook.dtypes import DTYPE_BYTES, canonical_dtype, dtype_bytes  # noqa: F401  (re-exported)
 from scalebook.hardware import Chip, chip as _chip
@@ -265,90 +265,3 @@ def split_matmul_critical_d(chip: str | Chip, dtype: Any = "bf16") -> float:
     if not c.link_bw:
         raise ValueError(f"{c.name} has no chip-to-chip link in the registry")
     return dtype_bytes(dtype) * _rate(c, dtype) / c.link_bw
-
-
-# ---------------------------------------------------------------------------
-# Plotting
-# ---------------------------------------------------------------------------
-def _default_dtype(c: Chip) -> str:
-    return "bf16" if "bf16" in c.flops else next(iter(c.flops))
-
-
-def plot_roofline(chips: str | Chip | Sequence[str | Chip],
-                  points: Iterable[Any] = (), dtype: str | None = None,
-                  ax: Any = None, imin: float = 0.1, imax: float = 1e4,
-                  title: str | None = None) -> Any:
-    """Draw attainable FLOP/s against intensity (FLOPs/byte), log-log, one
-    roof per chip with its ridge point marked; return the axes.
-
-    points: (intensity, FLOP/s, label) tuples, or dicts with those keys
-    ('intensity', 'flops', 'label', optional 'marker'/'color'), drawn on top.
-    dtype: the compute dtype of every roof (default: bf16, or the only
-    dtype a measured chip has).
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    if isinstance(chips, (str, Chip)):
-        chips = [chips]
-    chips = [_as_chip(c) for c in chips]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
-    xs = np.logspace(np.log10(imin), np.log10(imax), 200)
-    for c in chips:
-        dt = dtype or _default_dtype(c)
-        peak, bw = _rate(c, dt), c.hbm_bw
-        line, = ax.loglog(xs, np.minimum(peak, xs * bw),
-                          label=f"{c.name} ({dt})")
-        ridge = peak / bw
-        ax.plot([ridge], [peak], "o", color=line.get_color())
-        ax.annotate(f"{ridge:.3g}", (ridge, peak), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8, color=line.get_color())
-    for p in points:
-        if isinstance(p, dict):
-            x, y, lab = p["intensity"], p["flops"], p.get("label")
-            style = {k: p[k] for k in ("marker", "color") if k in p}
-        else:
-            x, y, lab = (tuple(p) + (None,))[:3]
-            style = {}
-        style.setdefault("marker", "x")
-        ax.plot([x], [y], linestyle="none", label=lab, **style)
-    ax.set_xlabel("arithmetic intensity (FLOPs / byte)")
-    ax.set_ylabel("attainable FLOP/s")
-    ax.set_title(title or "Roofline (dot: ridge point = critical intensity)")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    return ax
-
-
-def plot_flops_vs_batch(chip: str | Chip, d: int, f: int,
-                        cases: dict[str, tuple[Any, Any, Any]] | None = None,
-                        bmax: int = 8192, ax: Any = None) -> Any:
-    """Draw the best FLOP/s of x[B,d] @ w[d,f] on `chip` against batch B
-    (tokens), one curve per case label -> (activation dtype, weight dtype,
-    compute dtype); mark where each becomes compute-bound. Returns the axes.
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    c = _as_chip(chip)
-    cases = cases or {"bf16": ("bf16", "bf16", "bf16")}
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.2))
-    bs = np.unique(np.geomspace(1, bmax, 200).astype(int))
-    for i, (label, (act, wt, comp)) in enumerate(cases.items()):
-        rate = [matmul_flops(int(b), d, f) / matmul_time(
-            int(b), d, f, c, act, wt, comp).lower for b in bs]
-        line, = ax.loglog(bs, rate, label=label)
-        bc = critical_batch(c, act, wt, comp, d=d, f=f)
-        if bc <= bmax:
-            ax.axvline(bc, color=line.get_color(), ls=":", lw=1)
-            ax.annotate(f"B≈{bc:.0f}", (bc, min(rate) * 2.5 ** i),
-                        color=line.get_color(), fontsize=8,
-                        xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("batch B (tokens)")
-    ax.set_ylabel("best achievable FLOP/s")
-    ax.set_title(f"{c.name}: x[B,{d}] @ w[{d},{f}]")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    return ax

@@ -1,11 +1,13 @@
-"""Meshes, placements, the book's sharding notation, and pictures of shards.
+"""Meshes, placements, the book's sharding notation, and which device holds
+which block.
 
 Chapter 3 (sharded matmuls) writes layouts as ``A[I_X, J_Y]``: array ``A``
 with logical dims ``I`` and ``J``, ``I`` split over mesh axis ``X`` and ``J``
 over mesh axis ``Y``.  This module turns that notation into JAX
 ``PartitionSpec`` objects and back, places arrays on a mesh with errors a
-reader can act on, reports per-device shard shapes, and draws which device
-holds which block.
+reader can act on, reports per-device shard shapes, and lists which device
+holds which block (`blocks`; the picture is
+`scalebook.explore.sharding.draw`).
 
 Notation grammar (whitespace is ignored)::
 
@@ -32,7 +34,7 @@ from scalebook import comms, compat
 from scalebook.mesh import MeshSpec, describe
 
 __all__ = ["mesh", "place", "shard_shapes", "shard_shape", "parse_notation",
-           "to_notation", "spec_of", "blocks", "draw"]
+           "to_notation", "spec_of", "resolve", "blocks"]
 
 
 # ----------------------------------------------------------------- meshes
@@ -231,9 +233,12 @@ def shard_shape(x: Any, mesh: Mesh | None = None,
 
 
 # ----------------------------------------------------------------- picture
-def _resolve(x_or_spec: Any, mesh: Mesh | None,
-             shape: Sequence[int] | None):
-    """(NamedSharding, global shape, label) for draw/blocks."""
+def resolve(x_or_spec: Any, mesh: Mesh | None,
+            shape: Sequence[int] | None):
+    """(NamedSharding, global shape in elements, notation label) of a
+    placed array, a PartitionSpec or a notation string (`blocks` and
+    `scalebook.explore.sharding.draw` read layouts through it; Chapter 3
+    explains the notation)."""
     if hasattr(x_or_spec, "sharding") and hasattr(x_or_spec, "shape"):
         sh = x_or_spec.sharding
         if not isinstance(sh, NamedSharding):
@@ -267,73 +272,10 @@ def blocks(x_or_spec: Any, mesh: Mesh | None = None,
 
     A replicated block lists every device that holds a copy.
     """
-    sharding, shape, _ = _resolve(x_or_spec, mesh, shape)
+    sharding, shape, _ = resolve(x_or_spec, mesh, shape)
     found: dict[tuple, list[int]] = {}
     for d, idx in sharding.devices_indices_map(shape).items():
         key = tuple(s.indices(n)[:2] for s, n in zip(idx, shape))
         found.setdefault(key, []).append(d.id)
     return [{"index": k, "devices": tuple(sorted(v))}
             for k, v in sorted(found.items())]
-
-
-def draw(x_or_spec: Any, mesh: Mesh | None = None,
-         shape: Sequence[int] | None = None, ax: Any = None):
-    """A picture of which device holds which block of an array (Chapter 3).
-
-    `x_or_spec` is a placed array, a PartitionSpec or a notation string
-    ('A[I_X, J_Y]'; then pass `mesh`, and optionally the global `shape`).
-    Each block is a coloured rectangle labelled with the ids of the devices
-    holding it; a block held by several devices is replicated.  1D arrays
-    are drawn as one row.  Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    sharding, shp, label = _resolve(x_or_spec, mesh, shape)
-    if len(shp) not in (1, 2):
-        raise ValueError(f"draw() handles 1D and 2D arrays; this one has "
-                         f"shape {shp}")
-    blks = blocks(x_or_spec, mesh, shape) if not hasattr(
-        x_or_spec, "sharding") else blocks(x_or_spec)
-    rows, cols = (1, shp[0]) if len(shp) == 1 else shp
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4.8, 4.8 * min(max(rows / cols, .25),
-                                                        1.5) + .6))
-    else:
-        fig = ax.figure
-    cmap = plt.get_cmap("tab10" if len(blks) <= 10 else "tab20")
-    for i, b in enumerate(blks):
-        if len(shp) == 1:
-            (c0, c1), (r0, r1) = b["index"][0], (0, 1)
-        else:
-            (r0, r1), (c0, c1) = b["index"]
-        ax.add_patch(Rectangle((c0, r0), c1 - c0, r1 - r0,
-                               facecolor=cmap(i % cmap.N), edgecolor="black",
-                               linewidth=1.5, alpha=.85))
-        ids = b["devices"]
-        text = ",".join(map(str, ids))
-        if len(ids) > 4:
-            text = ",".join(map(str, ids[:len(ids) // 2])) + "\n" + ",".join(
-                map(str, ids[len(ids) // 2:]))
-        ax.text((c0 + c1) / 2, (r0 + r1) / 2, text, ha="center",
-                va="center", fontsize=9)
-    from matplotlib.ticker import MaxNLocator
-
-    ax.set_xlim(0, cols)
-    ax.set_ylim(rows, 0)
-    ax.set_aspect("auto")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(f"dim {1 if len(shp) == 2 else 0} (elements)")
-    ax.set_ylabel("dim 0 (elements)" if len(shp) == 2 else "")
-    if len(shp) == 1:
-        ax.set_yticks([])
-    copies = len(sharding.device_set) // max(len(blks), 1)
-    spec = describe(sharding.mesh)
-    mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(spec.names, spec.sizes))
-    ax.set_title(f"{label} on mesh {mesh_txt}: {len(blks)} block"
-                 f"{'' if len(blks) == 1 else 's'}, "
-                 f"{copies} cop{'y' if copies == 1 else 'ies'} each",
-                 fontsize=10)
-    fig.tight_layout()
-    return fig

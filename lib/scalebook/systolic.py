@@ -15,6 +15,7 @@ Finished dot products fall out of the bottom edge.  Row m of A and column n
 of B meet at PE (k, n) on cycle m + k + n, so the last result leaves after
 M + K + N - 2 cycles: M cycles of streaming plus K + N - 2 cycles to fill
 and drain the pipeline.  Units here are cycles and MACs (1 MAC = 2 FLOPs).
+The pictures of a run are in `scalebook.explore.chips`.
 """
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Snapshot", "SystolicRun", "simulate", "simulate_tiled",
-           "cycles", "utilization", "weight_tiles", "draw_snapshots",
-           "animate"]
+           "cycles", "utilization", "weight_tiles"]
 
 
 @dataclass(frozen=True)
@@ -163,92 +163,3 @@ def simulate_tiled(A, B, array: tuple[int, int] = (128, 128)) -> SystolicRun:
             total += run.cycles
     return SystolicRun(result=out, cycles=total, macs=M * K * N,
                        array_shape=(rows, cols))
-
-
-# ---------------------------------------------------------------------------
-# Pictures
-# ---------------------------------------------------------------------------
-def _draw_state(ax, snap: Snapshot, n_rows_a: int) -> None:
-    import matplotlib.pyplot as plt
-
-    rows, cols = snap.act_row.shape
-    cmap = plt.get_cmap("tab10")
-    ax.set_xlim(-1.6, cols + 0.2)
-    ax.set_ylim(rows + 1.0, -0.9)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    for k in range(rows):
-        for n in range(cols):
-            m = snap.act_row[k, n]
-            face = cmap(m % 10) if m >= 0 else "white"
-            ax.add_patch(plt.Rectangle((n, k), 0.9, 0.9, facecolor=face,
-                                       alpha=0.55 if m >= 0 else 1.0,
-                                       edgecolor="black"))
-            label = f"a{m},{k}\n→c{m},{n}" if m >= 0 else f"w{k},{n}"
-            ax.text(n + 0.45, k + 0.45, label, ha="center", va="center",
-                    fontsize=7)
-    # Activations still waiting at the left edge (the skewed feed).
-    for k in range(rows):
-        m = snap.cycle + 1 - k
-        if 0 <= m < n_rows_a:
-            ax.text(-0.8, k + 0.45, f"a{m},{k}→", ha="center", va="center",
-                    fontsize=7, color=cmap(m % 10))
-    done = ", ".join(f"c{m},{n}" for m, n in snap.out) or "-"
-    ax.text(cols / 2 - 0.05, rows + 0.55, f"out: {done}", ha="center",
-            va="center", fontsize=7)
-    ax.set_title(f"cycle {snap.cycle}", fontsize=9)
-
-
-def draw_snapshots(run: SystolicRun, which: list[int] | None = None,
-                   n_rows_a: int | None = None):
-    """Panels of the array at chosen cycles; returns the matplotlib figure.
-
-    Each square is a PE: coloured by the row m of A whose activation it
-    holds (label a{m},{k}; →c{m},{n} names the output its running sum
-    belongs to), white when idle
-    (label w{k},{n}: only its stationary weight).  Results leaving the
-    bottom edge are listed under each panel.
-    """
-    import matplotlib.pyplot as plt
-
-    if not run.snapshots:
-        raise ValueError("this run kept no snapshots; call simulate(..., "
-                         "record=True)")
-    which = which if which is not None else list(range(len(run.snapshots)))
-    bad = [c for c in which if not 0 <= c < len(run.snapshots)]
-    if bad:
-        raise ValueError(f"cycles {bad} are outside 0..{run.cycles - 1}")
-    m = n_rows_a if n_rows_a is not None else run.result.shape[0]
-    rows, cols = run.array_shape
-    fig, axes = plt.subplots(1, len(which),
-                             figsize=(0.85 * (cols + 2) * len(which),
-                                      0.85 * (rows + 2) + 0.4))
-    axes = np.atleast_1d(axes)
-    for ax, c in zip(axes, which):
-        _draw_state(ax, run.snapshots[c], m)
-    fig.suptitle(f"Weight-stationary {rows}x{cols} array: activations enter "
-                 "from the left, sums flow down", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
-    return fig
-
-
-def animate(run: SystolicRun, interval_ms: int = 700):
-    """A matplotlib animation of every cycle (`.to_jshtml()` for a page)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation
-
-    if not run.snapshots:
-        raise ValueError("this run kept no snapshots; call simulate(..., "
-                         "record=True)")
-    rows, cols = run.array_shape
-    fig, ax = plt.subplots(figsize=(1.2 * (cols + 2), 0.9 * (rows + 2)),
-                           dpi=72)
-
-    def frame(i):
-        ax.clear()
-        _draw_state(ax, run.snapshots[i], run.result.shape[0])
-
-    anim = FuncAnimation(fig, frame, frames=len(run.snapshots),
-                         interval=interval_ms)
-    plt.close(fig)
-    return anim

@@ -1,4 +1,5 @@
-"""Spec tables and the bandwidth chart, generated from `scalebook.hardware`.
+"""Spec tables generated from `scalebook.hardware` (the bandwidth chart is
+in `scalebook.explore.chips`).
 
 Explained in Chapter 2 ("How a TPU works").  Nothing here types a number:
 every cell is read from the registry or derived from it, so the tables on
@@ -14,14 +15,15 @@ from scalebook import hardware
 from scalebook.tabular import Table
 from scalebook.units import fmt_bytes, si
 
-__all__ = ["Table", "spec_table", "derived_table", "bandwidth_chart",
+__all__ = ["Table", "spec_table", "derived_table", "chip_list",
            "bandwidth_ratios", "gpu_spec_table", "compute_units_table",
            "network_table"]
 
 ChipList = Iterable[str | hardware.Chip] | None
 
 
-def _chips(chips: ChipList) -> list[hardware.Chip]:
+def chip_list(chips: ChipList) -> list[hardware.Chip]:
+    """The chips named in `chips` (names or Chips); every TPU when None."""
     if chips is None:
         return hardware.tpus()
     return [hardware.chip(c) for c in chips]
@@ -78,7 +80,7 @@ def spec_table(chips: ChipList = None) -> Table:
          f"{'*' if hardware.assumed(c, 'mxus_per_core') else ''} x "
          f"{c.mxu_size}x{c.mxu_size}", str),
     ]
-    chips = _chips(chips)
+    chips = chip_list(chips)
     note = ("; * = registry default, no source"
             if any(hardware.assumed(c, "mxus_per_core") for c in chips)
             else "")
@@ -103,7 +105,7 @@ def derived_table(chips: ChipList = None, dtype: str = "bf16") -> Table:
         (f"pod {dtype}", lambda c: c.pod_flops(dtype), _rate("FLOP/s")),
         ("pod HBM", lambda c: c.pod_hbm_bytes, fmt_bytes),
     ]
-    return _build(_chips(chips), cols, f"Derived ({dtype}): critical "
+    return _build(chip_list(chips), cols, f"Derived ({dtype}): critical "
                   "intensity in FLOPs/byte; pod = largest ICI slice")
 
 
@@ -111,35 +113,6 @@ def bandwidth_ratios(chip: str | hardware.Chip) -> dict[str, float]:
     """Each path's bandwidth as a fraction of HBM bandwidth (unitless)."""
     c = hardware.chip(chip)
     return {k: v / c.hbm_bw for k, v in c.bandwidths().items()}
-
-
-def bandwidth_chart(chips: ChipList = None, ax=None):
-    """Log-scale bars of HBM, ICI (per axis, bidirectional), PCIe and DCN
-    bandwidth (bytes/s) for each chip; returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    cs = _chips(chips)
-    paths = ["hbm", "ici", "pcie", "dcn"]
-    labels = {"hbm": "HBM", "ici": "ICI (one axis, both ways)",
-              "pcie": "PCIe (to host)", "dcn": "DCN (egress)"}
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 3.8))
-    fig = ax.figure
-    x = np.arange(len(cs))
-    w = 0.8 / len(paths)
-    for i, p in enumerate(paths):
-        ys = [c.bandwidths().get(p, np.nan) for c in cs]
-        ax.bar(x + (i - 1.5) * w, ys, w, label=labels[p])
-    ax.set_yscale("log")
-    ax.set_xticks(x, [c.name for c in cs])
-    ax.set_ylabel("bandwidth (bytes/s, log scale)")
-    ax.set_title("The bandwidth hierarchy of each chip (missing bar: not "
-                 "in the registry)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 # ---- GPUs next to TPUs (Chapter 12) ------------------------------------
@@ -156,7 +129,7 @@ def gpu_spec_table(chips: ChipList = None) -> Table:
     """Per-GPU specs from the registry (all GPUs by default): peak FLOP/s
     by dtype (dense), HBM, the NVLink domain and the NIC (bytes/s one way).
     A dash: the chip has no such Tensor Core format (fp8 on an A100)."""
-    cs = hardware.gpus() if chips is None else _chips(chips)
+    cs = hardware.gpus() if chips is None else chip_list(chips)
     cols = [
         ("chip", lambda c: c.name, str),
         ("year", lambda c: c.release, str),
@@ -209,7 +182,7 @@ def compute_units_table(chips: ChipList = ("H100", "B200", "TPU v5p",
         ("L2", _gpu_or_tpu(lambda c: c.l2_bytes or _missing(c), _missing),
          fmt_bytes),
     ]
-    return _build(_chips(chips), cols, "Compute units per chip (registry: "
+    return _build(chip_list(chips), cols, "Compute units per chip (registry: "
                   "scalebook.hardware; scratchpad = SMEM on a GPU, VMEM on "
                   "a TPU)")
 
@@ -234,5 +207,5 @@ def network_table(chips: ChipList = ("H100", "B200", "GB200 NVL72",
          lambda c: c.link_bw * c.links / c.bandwidth("dcn"),
          lambda x: f"{x:.0f}"),
     ]
-    return _build(_chips(chips), cols, "Bandwidth out of one chip, one way, "
+    return _build(chip_list(chips), cols, "Bandwidth out of one chip, one way, "
                   "all links together (registry: scalebook.hardware)")

@@ -294,6 +294,25 @@ def test_formula_and_registry_layers_never_import_jax(module):
             "layer must work without JAX")
 
 
+FIGURES = [n for n, _ in LAYERS].index("figures")
+
+
+@pytest.mark.parametrize("module", [m for m in _modules()
+                                    if _layer_of(m) < FIGURES])
+def test_figures_live_in_explore(module):
+    """Below the figures layer nothing imports matplotlib: a function that
+    draws belongs in `scalebook.explore`."""
+    tree = ast.parse(_source(module, LIB).read_text())
+    for node in ast.walk(tree):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                 else [])
+        for name in names:
+            assert name.split(".")[0] != "matplotlib", (
+                f"scalebook.{module} ({LAYERS[_layer_of(module)][0]}) imports "
+                f"{name}: move its figure functions to scalebook.explore")
+
+
 MAX_LINES = 700
 """No library module is longer than this: past it a module is doing more
 than the one job its name states, and it is split along its seams."""

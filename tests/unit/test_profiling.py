@@ -159,16 +159,6 @@ def test_kinds_from_the_tpu_excerpt():
     assert profiling.kind_of("ynn_fusion.3") == "fusion"
 
 
-def test_timeline_draws_one_row_per_device(traced):
-    import matplotlib
-    matplotlib.use("Agg")
-    _, tr, _ = traced
-    fig = tr.timeline(step=1)
-    assert len(fig.axes[0].get_yticks()) == 8
-    with pytest.raises(ValueError, match="step must be"):
-        tr.timeline(step=5)
-
-
 def test_scoped_mlp_puts_its_scopes_into_the_hlo_metadata():
     import jax
     import numpy as np

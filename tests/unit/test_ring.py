@@ -83,14 +83,3 @@ def test_bad_sizes_and_kinds_are_refused_with_the_fix():
         ring.busiest_link("collective-permute", 4)
     with pytest.raises(ValueError, match="not a TPU"):
         ring.ring_time("all-gather", 1.0, 4, "H100")
-
-
-def test_the_figure_has_one_panel_per_layout_with_its_steps():
-    import matplotlib
-    matplotlib.use("Agg")
-    fig = ring.draw_steps(8)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert [t.split(":")[0] for t in titles] == list(ring.LAYOUTS)
-    assert "7 steps" in titles[0] and "4 steps" in titles[1]
-    with pytest.raises(ValueError, match="steps 0..3"):
-        ring.draw_step(8, step=4)

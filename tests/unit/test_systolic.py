@@ -88,21 +88,6 @@ def test_utilization_approaches_one_for_long_streams():
     assert run.utilization == pytest.approx(systolic.utilization(20, 4, 4))
 
 
-def test_snapshots_draw_and_animate_without_error():
-    import matplotlib
-    matplotlib.use("Agg")
-    run = systolic.simulate(np.ones((3, 2)), np.ones((2, 2)))
-    fig = systolic.draw_snapshots(run, [0, 2])
-    assert len(fig.axes) == 2
-    with pytest.raises(ValueError, match="outside"):
-        systolic.draw_snapshots(run, [99])
-    anim = systolic.animate(run)
-    assert "<script" in anim.to_jshtml()
-    quiet = systolic.simulate(np.ones((3, 2)), np.ones((2, 2)), record=False)
-    with pytest.raises(ValueError, match="record=True"):
-        systolic.draw_snapshots(quiet)
-
-
 def test_weight_tiles_pad_each_dim_to_whole_tiles():
     from scalebook.systolic import weight_tiles
     assert weight_tiles(128, 128) == 1

@@ -70,11 +70,3 @@ def test_unknown_column_and_chip_errors_name_the_options():
         tables.spec_table().column("nope")
     with pytest.raises(ValueError, match="known"):
         tables.spec_table(["v99"])
-
-
-def test_bandwidth_chart_draws_one_bar_group_per_chip():
-    import matplotlib
-    matplotlib.use("Agg")
-    fig = tables.bandwidth_chart(["v5e", "v6e"])
-    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels == ["TPU v5e", "TPU v6e"]

@@ -97,20 +97,3 @@ def test_send_time_is_hop_latency_plus_bytes_over_links():
 def test_off_grid_chip_is_reported():
     with pytest.raises(ValueError, match="not on a 4x4 grid"):
         topology.hops((0, 4), (0, 0), (4, 4))
-
-
-def test_drawings_render():
-    import matplotlib
-    matplotlib.use("Agg")
-    path = topology.route((0, 0), (3, 2), (4, 4), True)
-    assert topology.draw_torus((4, 4), True, path=path).axes
-    assert topology.draw_torus((3, 5), False).axes
-    assert topology.draw_cube((2, 2, 2)).axes
-    assert topology.draw_slice_in_pod("v6e").axes
-    assert topology.draw_max_hops().axes
-    with pytest.raises(ValueError, match="draw_cube"):
-        topology.draw_torus((2, 2, 2))
-    with pytest.raises(ValueError, match="runs off"):
-        topology.draw_slice_in_pod("v5e", {"big": ((8, 8), (16, 16))})
-    with pytest.raises(ValueError, match="2D pods"):
-        topology.draw_slice_in_pod("v5p")

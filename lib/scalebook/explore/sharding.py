@@ -7,6 +7,8 @@
 - ``explorer()``: the ipywidgets version (dropdowns for each dimension).
 - ``static_table()`` / ``static_figure()``: the same for a fixed list of
   choices, computed when the site is built, for readers without a kernel.
+- ``draw(x_or_spec, mesh)``: which device holds which block of an array
+  (read through `scalebook.sharding.blocks`).
 
 Units: sizes in elements, bytes in bytes, times in seconds (formatted).
 """
@@ -18,6 +20,7 @@ from typing import Any, Sequence
 from jax.sharding import PartitionSpec as P
 
 from scalebook import sharded_matmul as smm
+from scalebook import sharding as sh
 from scalebook.mesh import describe
 from scalebook import units as u
 from scalebook.tabular import Table
@@ -234,3 +237,69 @@ def explorer(shapes: Sequence[int] = PRICE_SHAPES, compile: bool = True):
                   w.HBox([dd["C.I"], dd["C.K"]]), out])
     display(box)
     return box
+
+
+# ---------------------------------------------------------------------------
+# Which device holds which block (Chapter 3)
+# ---------------------------------------------------------------------------
+def draw(x_or_spec: Any, mesh: Any = None,
+         shape: Sequence[int] | None = None, ax: Any = None):
+    """A picture of which device holds which block of an array (Chapter 3).
+
+    `x_or_spec` is a placed array, a PartitionSpec or a notation string
+    ('A[I_X, J_Y]'; then pass `mesh`, and optionally the global `shape`).
+    Each block is a coloured rectangle labelled with the ids of the devices
+    holding it; a block held by several devices is replicated.  1D arrays
+    are drawn as one row.  Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    named, shp, label = sh.resolve(x_or_spec, mesh, shape)
+    if len(shp) not in (1, 2):
+        raise ValueError(f"draw() handles 1D and 2D arrays; this one has "
+                         f"shape {shp}")
+    blks = sh.blocks(x_or_spec, mesh, shape) if not hasattr(
+        x_or_spec, "sharding") else sh.blocks(x_or_spec)
+    rows, cols = (1, shp[0]) if len(shp) == 1 else shp
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.8, 4.8 * min(max(rows / cols, .25),
+                                                        1.5) + .6))
+    else:
+        fig = ax.figure
+    cmap = plt.get_cmap("tab10" if len(blks) <= 10 else "tab20")
+    for i, b in enumerate(blks):
+        if len(shp) == 1:
+            (c0, c1), (r0, r1) = b["index"][0], (0, 1)
+        else:
+            (r0, r1), (c0, c1) = b["index"]
+        ax.add_patch(Rectangle((c0, r0), c1 - c0, r1 - r0,
+                               facecolor=cmap(i % cmap.N), edgecolor="black",
+                               linewidth=1.5, alpha=.85))
+        ids = b["devices"]
+        text = ",".join(map(str, ids))
+        if len(ids) > 4:
+            text = ",".join(map(str, ids[:len(ids) // 2])) + "\n" + ",".join(
+                map(str, ids[len(ids) // 2:]))
+        ax.text((c0 + c1) / 2, (r0 + r1) / 2, text, ha="center",
+                va="center", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows, 0)
+    ax.set_aspect("auto")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"dim {1 if len(shp) == 2 else 0} (elements)")
+    ax.set_ylabel("dim 0 (elements)" if len(shp) == 2 else "")
+    if len(shp) == 1:
+        ax.set_yticks([])
+    copies = len(named.device_set) // max(len(blks), 1)
+    spec = describe(named.mesh)
+    mesh_txt = " x ".join(f"{n}={s}" for n, s in zip(spec.names, spec.sizes))
+    ax.set_title(f"{label} on mesh {mesh_txt}: {len(blks)} block"
+                 f"{'' if len(blks) == 1 else 's'}, "
+                 f"{copies} cop{'y' if copies == 1 else 'ies'} each",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
