@@ -17,6 +17,7 @@ import numpy as np
 from scalebook import hardware, systolic, tensorcore, topology
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, returned_number, wrong_value)
+from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
 # Givens (the notebook's problem statements use these values)
@@ -429,3 +430,15 @@ register(Parts("2.10", None, parts={
         off_by(0.5, "off by 2×: count 2 FLOPs per MAC slot."),
     ]),
 }))
+
+
+worked = worked_numbers(2, {
+    "hops_pod": _hops_pod,
+    "hops_small": _hops_small,
+    "host_parts": _host_parts,
+    "mxu_over_vpu": _mxu_over_vpu,
+    "mxu_util_small": _mxu_util_small,
+    "t_pod": _t_pod,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""

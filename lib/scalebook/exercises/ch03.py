@@ -27,6 +27,7 @@ from scalebook.codegrade import CodeTask, Operand, Program
 from scalebook.grading import (Choice, Number, Parts, Shape, off_by,
                                register, wrong_value)
 from scalebook.mesh import describe
+from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
 # Shared helpers
@@ -431,3 +432,19 @@ QUESTIONS = [
 ]
 
 register(*QUESTIONS)
+
+
+worked = worked_numbers(3, {
+    "q1": _q1,
+    "q10": _q10,
+    "q2": _q2,
+    "q3": _q3,
+    "q4": _q4,
+    "q5": _q5,
+    "q5_block_bytes": _q5_block_bytes,
+    "q6_cost": _q6_cost,
+    "q7": _q7,
+    "q9": _q9,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""

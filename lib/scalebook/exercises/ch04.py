@@ -17,6 +17,7 @@ from typing import Any
 from scalebook import counting as cnt
 from scalebook.grading import (Custom, Number, Parts, off_by, register,
                                returned_number, wrong_value)
+from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -285,3 +286,14 @@ register(Number("4.9", _fwd_xla, rtol=0.03, unit="FLOPs", hints=[
            "pass only."),
     off_by(0.5, "off by 2×: a multiply-add is two FLOPs."),
 ]))
+
+
+worked = worked_numbers(4, {
+    "cross_cfg": _cross_cfg,
+    "fwd_cfg": _fwd_cfg,
+    "fwd_work": _fwd_work,
+    "remat_extra": _remat_extra,
+    "sharded_fwd": _sharded_fwd,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""

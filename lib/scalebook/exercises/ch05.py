@@ -27,6 +27,7 @@ from scalebook import parallelism as par
 from scalebook.codegrade import Judge, TrainTask
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, wrong_value)
+from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -443,3 +444,18 @@ QUESTIONS = [
 ]
 
 register(*QUESTIONS)
+
+
+worked = worked_numbers(5, {
+    "q1": _q1,
+    "q10_memory": _q10_memory,
+    "q2": _q2,
+    "q3": _q3,
+    "q4": _q4,
+    "q5": _q5,
+    "q6_gather": _q6_gather,
+    "q6_scatter": _q6_scatter,
+    "q9": _q9,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""

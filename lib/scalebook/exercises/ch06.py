@@ -16,6 +16,7 @@ from scalebook import parallelism as par
 from scalebook import planner as pl
 from scalebook.grading import (Choice, Number, Parts, off_by, register,
                                wrong_value)
+from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -208,3 +209,18 @@ QUESTIONS = [
 ]
 
 register(*QUESTIONS)
+
+
+worked = worked_numbers(6, {
+    "q1": _q1,
+    "q10": _q10,
+    "q2": _q2,
+    "q3": _q3,
+    "q4_tokens": _q4_tokens,
+    "q5": _q5,
+    "q6": _q6,
+    "q7": _q7,
+    "q8": _q8,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from scalebook.grading import (AnswerError, Choice, Custom, Number, off_by,
                                register, wrong_value)
+from scalebook.exercises import worked_numbers
 
 _MYSTERY = {"wq": (None, "data", "model", None)}
 """The stray axis of the exercise's step: wq (layers, embed, q_heads,
@@ -245,3 +246,14 @@ QUESTIONS = [
 ]
 
 register(*QUESTIONS)
+
+
+worked = worked_numbers(9, {
+    "q1": _q1,
+    "q3": _q3,
+    "q4": _q4,
+    "q5": _q5,
+    "q5_logical": _q5_logical,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""

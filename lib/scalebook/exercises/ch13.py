@@ -17,6 +17,7 @@ from scalebook import scaling as s
 from scalebook import scaling_plan as sp
 from scalebook.grading import (Hint, Number, Parts, off_by, register,
                                wrong_value)
+from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
 # Givens (the notebook's problem statements use these values)
@@ -231,3 +232,10 @@ register(Number("13.8", _mfu, rtol=0.01, hints=[
     off_by(24, "check the time units: the peak is per second, and the run "
            "took days (86,400 s each)."),
 ]))
+
+
+worked = worked_numbers(13, {
+    "mfu": _mfu,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""

@@ -23,6 +23,7 @@ from scalebook import moe_cost as mc
 from scalebook.codegrade import CodeTask, Operand
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, wrong_value)
+from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -572,3 +573,18 @@ register(Parts("14.11", None, parts={
                         "question asks about everything else."),
         ]),
 }))
+
+
+worked = worked_numbers(14, {
+    "a2a_bytes": _a2a_bytes,
+    "a2a_model": _a2a_model,
+    "attn_bytes": _attn_bytes,
+    "attn_other": _attn_other,
+    "crit": _crit,
+    "mfu": _mfu,
+    "no_drop_factor": _no_drop_factor,
+    "sparse_crit": _sparse_crit,
+    "touched": _touched,
+})
+"""The numbers of this chapter's worked solutions, by name (see
+`scalebook.exercises.worked_numbers`)."""
