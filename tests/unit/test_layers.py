@@ -30,7 +30,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
                      "profiling", "perfbug", "train_check")),
     ("figures", ("explore",)),
-    ("exercises", ("grading", "codegrade", "exercises")),
+    ("exercises", ("grading", "codegrade", "ledger", "selfcheck",
+                   "exercises")),
 ]
 """Bottom up.  A name covers a module or a whole subpackage."""
 
