@@ -56,6 +56,9 @@ BAD_PAGE = """<!DOCTYPE html><html><head><title>bad</title>
 <script>console.error("boom");</script>
 <div class="solution admonition"><p class="admonition-title">Solution to Exercise 1.1</p>
 <p>Six sevens make 42.</p></div>
+<div class="cell"><div class="cell_input"><pre>sb.check("1.1", answer)</pre></div>
+<div class="cell_output"><pre>[PASS] Exercise 1.1: correct (42 FLOPs).</pre></div></div>
+<div class="sb-selfcheck" data-qid="1.1"><p>A box on a page with no exercise.</p></div>
 </body></html>"""
 
 
@@ -78,6 +81,8 @@ def test_the_checks_fail_on_what_a_reader_would_trip_over(tmp_path):
     assert "no repository button" in bad.button_problems
     assert (bad.answers, bad.answers_shown) == (1, 1)
     assert any("visible before a toggle" in p for p in bad.answer_problems)
+    assert any("says more than PASS" in p for p in bad.selfcheck_problems)
+    assert any("boxes outside an exercise page" in p for p in bad.selfcheck_problems)
     assert (tmp_path / "shots" / "bad.png").exists()
 
 
