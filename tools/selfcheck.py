@@ -43,7 +43,7 @@ import exercise_directives  # noqa: E402
 
 logger = logging.getLogger(__name__)
 PAGE = re.compile(r"^exercises/(\d+)_[^/]+$")
-HTML_BUILDERS = ("html", "dirhtml", "singlehtml")
+HTML_BUILDERS = ("html", "dirhtml")  # not the PDF's single page
 
 
 def chapter_of(docname: str) -> int | None:

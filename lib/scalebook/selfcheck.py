@@ -29,6 +29,7 @@ messages shared by every item.  Exercises: every chapter's exercise page.
 """
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -138,12 +139,41 @@ def chapter_specs(chapter: int | str) -> dict[str, dict]:
             for qid in grading.chapter_questions(chapter)}
 
 
+UNIT, ANSWER, OPTIONS = "\u2983unit\u2984", "\u2983answer\u2984", \
+    "\u2983options\u2984"
+"""Placeholders in the message templates that `rules` reads off grading."""
+
+
+def _messages() -> dict[str, str]:
+    """grading's own wording of the messages that are not hints, with
+    placeholders the browser fills in: asked of grading, not copied."""
+    d = grading._direction
+    probe = Choice("0.0", "a", options=("a", "b"))
+    listing = probe._listing()
+    return {
+        "sign": d(-1.0, 1.0),
+        "far_large_unit": d(100.0, 1.0, UNIT), "far_small_unit": d(0.001, 1.0,
+                                                                   UNIT),
+        "far_large": d(100.0, 1.0), "far_small": d(0.001, 1.0),
+        "near_large": d(2.0, 1.0), "near_small": d(0.5, 1.0),
+        "not_finite": Number("0.0", 1.0).grade(math.inf).message,
+        "no_option": probe.grade(ANSWER).message.replace(repr(ANSWER),
+                                                         ANSWER)
+        .replace(listing, OPTIONS),
+        "other_option": probe.judge("b").message,
+    }
+
+
 def rules() -> dict:
-    """What every box shares: how choices are read and the status labels."""
+    """What every box shares: how choices are read, the status labels and
+    the messages that are not hints (with UNIT, ANSWER and OPTIONS as
+    placeholders)."""
     return {
         "synonyms": {g: list(ws) for g, ws in grading.SYNONYMS.items()},
         "only_itself": sorted(grading._OPTION_ONLY_ITSELF),
         "labels": dict(grading.LABELS),
+        "messages": _messages(),
+        "placeholders": {"unit": UNIT, "answer": ANSWER, "options": OPTIONS},
     }
 
 

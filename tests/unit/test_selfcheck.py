@@ -66,3 +66,13 @@ def test_every_chapter_1_item_has_box_data_that_names_its_hints():
     assert specs["1.13"]["kind"] == "run"
     rules = selfcheck.rules()
     assert rules["synonyms"]["compute"] == list(grading.SYNONYMS["compute"])
+
+
+def test_the_messages_that_are_not_hints_are_read_off_grading():
+    m = selfcheck.rules()["messages"]
+    unit = selfcheck.rules()["placeholders"]["unit"]
+    assert m["far_large_unit"].replace(unit, "s") == grading._direction(
+        50.0, 1.0, "s")
+    assert m["near_small"] == grading._direction(0.9, 1.0)
+    assert m["other_option"] == Choice("x", "a", options=("a", "b")).judge(
+        "b").message

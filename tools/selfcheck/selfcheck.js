@@ -4,9 +4,10 @@
  * Each box (.sb-selfcheck) carries its question as JSON, written at build
  * time by tools/selfcheck.py from scalebook.selfcheck: the expected value,
  * its tolerance and every known wrong answer with its hint.  This file
- * holds no hint of its own; it reads the reader's text and applies the
- * same comparison as scalebook.grading (Number, Choice, Shape, Parts), so
- * a wrong answer gets the hint `sb.check` would print.  The box never
+ * holds no hint of its own, and takes grading's other messages from the
+ * data too (scalebook.selfcheck.rules); it reads the reader's text and
+ * applies the same comparison as scalebook.grading (Number, Choice, Shape,
+ * Parts), so a wrong answer gets the hint `sb.check` would print.  The box never
  * shows the expected value.  tests/test_browser.py compares its verdicts
  * with Python's for every item.
  *
@@ -27,21 +28,20 @@
     return Math.abs(a - b) <= rtol * Math.abs(b);
   }
 
-  function direction(x, want, unit) {  // grading._direction
-    if (want !== 0 && x !== 0 && (x > 0) !== (want > 0))
-      return "check the sign of your answer.";
-    var size = Math.abs(x) > Math.abs(want) ? "too large" : "too small";
+  function direction(x, want, unit, rules) {  // grading._direction
+    var m = rules.messages;
+    if (want !== 0 && x !== 0 && (x > 0) !== (want > 0)) return m.sign;
+    var large = Math.abs(x) > Math.abs(want);
     var ratio = Math.max(Math.abs(x), 1e-300) / Math.max(Math.abs(want), 1e-300);
     if (ratio > 10 || ratio < 0.1) {
-      var units = unit ? "the unit (" + unit + ")" : "the units";
-      return "your answer is " + size + " by more than 10\u00d7. Check " +
-             units + " and the powers of ten.";
+      var key = "far_" + (large ? "large" : "small") + (unit ? "_unit" : "");
+      return m[key].split(rules.placeholders.unit).join(unit);
     }
-    return "your answer is " + size + ". Recheck each factor.";
+    return m[large ? "near_large" : "near_small"];
   }
 
   /* Reading what the reader typed.  Returns {value} or a feedback. */
-  function readNumber(text, unit) {
+  function readNumber(text, unit, rules) {
     var t = text.trim().replace(/[\u2212\u2013]/g, "-");
     if (!t) return fb(BLANK, "type your answer in the box, then press Check.");
     var m;
@@ -51,7 +51,7 @@
     if ((m = /^(\d+)\s*(?:\^|\*\*)\s*(\d+)$/.exec(t)))
       return {value: Math.pow(Number(m[1]), Number(m[2]))};
     if (/^[+-]?(inf|infinity|nan)$/i.test(t))
-      return fb(FAIL, "your answer is not finite.");
+      return fb(FAIL, rules.messages.not_finite);
     if ((m = new RegExp("^(" + NUM + ")\\s*%$").exec(t))) {
       if (unit === "%") return {value: Number(m[1].replace(/_/g, ""))};
       return fb(BAD, "type a plain number, not a percentage (" + m[1] +
@@ -92,8 +92,8 @@
     return same.length === 1 ? same[0] : null;
   }
 
-  function judgeNumber(spec, text) {
-    var r = readNumber(text, spec.unit);
+  function judgeNumber(spec, rules, text) {
+    var r = readNumber(text, spec.unit, rules);
     if (r.status) return r;
     var x = r.value, want = spec.expected;
     if (close(x, want, spec.rtol)) return fb(PASS, "correct.");
@@ -104,21 +104,24 @@
       if (gap < bestGap) { best = h; bestGap = gap; }
     });
     if (best) return fb(FAIL, best.message);
-    return fb(FAIL, direction(x, want, spec.unit));
+    return fb(FAIL, direction(x, want, spec.unit, rules));
   }
 
   function judgeChoice(spec, rules, text) {
     var t = text.trim();
     if (!t) return fb(BLANK, "type your answer in the box, then press Check.");
     var opt = option(spec, rules, t);
-    if (opt === null)
-      return fb(BAD, "'" + t + "' is not one of the options: " +
-                spec.options.map(function (o) { return "'" + o + "'"; }).join(", ") + ".");
+    if (opt === null) {
+      var ph = rules.placeholders;
+      return fb(BAD, rules.messages.no_option.split(ph.answer).join("'" + t + "'")
+                .split(ph.options).join(spec.options.map(function (o) {
+                  return "'" + o + "'"; }).join(", ")));
+    }
     var s = stem(opt);
     if (s === spec.expected) return fb(PASS, "correct.");
     for (var i = 0; i < spec.hints.length; i++)
       if (spec.hints[i].stem === s) return fb(FAIL, spec.hints[i].message);
-    return fb(FAIL, "think again about which option fits.");
+    return fb(FAIL, rules.messages.other_option);
   }
 
   function judgeShape(spec, text) {
@@ -149,7 +152,7 @@
   /* Judge one item.  `answers` is the text typed (an object by part key
    * for a structured item).  Exposed for the browser test. */
   function judge(spec, rules, answers) {
-    if (spec.kind === "number") return judgeNumber(spec, answers);
+    if (spec.kind === "number") return judgeNumber(spec, rules, answers);
     if (spec.kind === "choice") return judgeChoice(spec, rules, answers);
     if (spec.kind === "shape") return judgeShape(spec, answers);
     if (spec.kind === "parts") {  // grading.Parts.judge
@@ -211,7 +214,7 @@
     });
   }
 
-  window.sbSelfCheck = {judge: judge, readNumber: readNumber};
+  window.sbSelfCheck = {judge: judge};
   function start() {
     document.querySelectorAll(".sb-selfcheck").forEach(function (box) {
       try { wire(box); } catch (err) { /* a broken box stays inert */ }
