@@ -225,6 +225,11 @@ def redact_check_outputs(app, doctree) -> None:
 
 
 def setup(app):
+    # The boxes' data and script change with the library and the script,
+    # which Sphinx does not watch: a change to either rebuilds every page.
+    js = hashlib.sha256((STATIC / "selfcheck.js").read_bytes()).hexdigest()
+    app.add_config_value("scalebook_selfcheck_hash",
+                         library_hash() + js[:16], "env")
     app.connect("builder-inited", add_static)
     app.connect("doctree-read", redact_check_outputs)
     app.connect("doctree-resolved", add_boxes)
