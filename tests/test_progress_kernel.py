@@ -40,7 +40,7 @@ def test_a_pass_is_still_shown_after_the_kernel_restarts(tmp_path):
     try:
         setup = "import scalebook as sb\n"
         first = run(client, setup + "from scalebook import grading\n"
-                    "sb.check('1.1', grading.question('1.1').expected_value())")
+                    "sb.check('1.1', grading.question('1.1')._expected_value())")
         assert first.startswith("[PASS] Exercise 1.1")
         assert (tmp_path / "scalebook-progress.json").exists()
 

@@ -33,7 +33,7 @@ import math
 import sys
 from typing import Any
 
-from scalebook import codegrade, grading
+from scalebook import codepredict, grading
 from scalebook.grading import (Choice, Custom, Number, Parts, Question,
                                Shape)
 
@@ -73,7 +73,7 @@ def _forget_cached_programs(qid: str) -> None:
         clear = getattr(value, "cache_clear", None)
         if callable(clear):
             clear()
-    codegrade._EMITTED.clear()
+    codepredict._EMITTED.clear()
 
 
 def _number(q: Number, want: float) -> dict:
@@ -85,7 +85,10 @@ def _number(q: Number, want: float) -> dict:
                           "rtol": float(h.rtol or q.rtol),
                           "message": h.message})
     return {"kind": "number", "qid": q.qid, "unit": q.unit,
-            "rtol": float(q.rtol), "expected": float(want), "hints": hints}
+            "rtol": float(q.rtol), "expected": float(want), "hints": hints,
+            # a PASS also allows a float32's rounding of a huge whole number
+            "rtol_pass": max(float(q.rtol), grading._float32_rounding(want)),
+            "miss": q.miss}
 
 
 def _choice(q: Choice, want: Any) -> dict:
@@ -105,7 +108,7 @@ def _shape(q: Shape, want: Any) -> dict:
 
 def spec(q: Question) -> dict:
     """The question `q` as data for an answer box (see the module doc)."""
-    if isinstance(q, Custom) or isinstance(q, codegrade.Predict):
+    if isinstance(q, Custom) or isinstance(q, codepredict.Predict):
         why = "code" if isinstance(q, Custom) else "measured"
         return {"kind": "run", "qid": q.qid, "why": why}
     if isinstance(q, Parts):
@@ -114,7 +117,7 @@ def spec(q: Question) -> dict:
             return {"kind": "run", "qid": q.qid, "why": "measured"}
         return {"kind": "parts", "qid": q.qid, "parts": parts}
     _forget_cached_programs(q.qid)
-    want, measured = _reads_a_compiled_program(q.expected_value)
+    want, measured = _reads_a_compiled_program(q._expected_value)
     if measured:
         return {"kind": "run", "qid": q.qid, "why": "measured"}
     # Grading the expected answer builds any hints made on first use, and
@@ -139,8 +142,8 @@ def chapter_specs(chapter: int | str) -> dict[str, dict]:
             for qid in grading.chapter_questions(chapter)}
 
 
-UNIT, ANSWER, OPTIONS = "\u2983unit\u2984", "\u2983answer\u2984", \
-    "\u2983options\u2984"
+UNIT, ANSWER, OPTIONS, MISS = ("\u2983unit\u2984", "\u2983answer\u2984",
+                               "\u2983options\u2984", "\u2983miss\u2984")
 """Placeholders in the message templates that `rules` reads off grading."""
 
 
@@ -155,7 +158,10 @@ def _messages() -> dict[str, str]:
         "far_large_unit": d(100.0, 1.0, UNIT), "far_small_unit": d(0.001, 1.0,
                                                                    UNIT),
         "far_large": d(100.0, 1.0), "far_small": d(0.001, 1.0),
-        "near_large": d(2.0, 1.0), "near_small": d(0.5, 1.0),
+        "near_large": d(2.0, 1.0, "", MISS), "near_small": d(0.5, 1.0, "",
+                                                              MISS),
+        "default_miss": d(2.0, 1.0).split(d(2.0, 1.0, "", MISS).split(
+            MISS)[0], 1)[1],
         "not_finite": Number("0.0", 1.0).grade(math.inf).message,
         "no_option": probe.grade(ANSWER).message.replace(repr(ANSWER),
                                                          ANSWER)
@@ -166,14 +172,17 @@ def _messages() -> dict[str, str]:
 
 def rules() -> dict:
     """What every box shares: how choices are read, the status labels and
-    the messages that are not hints (with UNIT, ANSWER and OPTIONS as
-    placeholders)."""
+    the messages that are not hints (with UNIT, ANSWER, OPTIONS and MISS
+    as placeholders)."""
     return {
         "synonyms": {g: list(ws) for g, ws in grading.SYNONYMS.items()},
         "only_itself": sorted(grading._OPTION_ONLY_ITSELF),
+        "aliases": dict(grading.ALIASES),
+        "trailing": list(grading._TRAILING),
         "labels": dict(grading.LABELS),
         "messages": _messages(),
-        "placeholders": {"unit": UNIT, "answer": ANSWER, "options": OPTIONS},
+        "placeholders": {"unit": UNIT, "answer": ANSWER, "options": OPTIONS,
+                         "miss": MISS},
     }
 
 

@@ -32,8 +32,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout", "gpu_check",
                      "profiling", "perfbug", "train_check", "ring_check")),
     ("figures", ("explore",)),
-    ("exercises", ("grading", "codegrade", "ledger", "selfcheck",
-                   "exercises")),
+    ("exercises", ("hints", "readercode", "grading", "codetask", "coderun",
+                   "codejudge", "trainparity", "codepredict", "codegrade",
+                   "ledger", "selfcheck", "exercises")),
 ]
 """Bottom up.  A name covers a module or a whole subpackage."""
 

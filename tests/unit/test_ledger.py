@@ -10,7 +10,7 @@ import pytest
 
 from scalebook import grading, ledger
 
-RIGHT_1_1 = grading.question("1.1").expected_value()
+RIGHT_1_1 = grading.question("1.1")._expected_value()
 
 
 def _ledger_file() -> pathlib.Path:
@@ -58,7 +58,7 @@ def test_progress_of_every_chapter_counts_passes_and_completes_only_on_all():
 
 def test_a_pass_then_a_failure_still_counts_the_pass_but_shows_the_latest():
     grading._LAST.clear()
-    grading.check("12.2", grading.question("12.2").expected_value())
+    grading.check("12.2", grading.question("12.2")._expected_value())
     grading.check("12.2", 1.0)
     grading._LAST.clear()  # as after a restart
     rows = dict(grading.progress(12).text_rows())

@@ -28,7 +28,7 @@
     return Math.abs(a - b) <= rtol * Math.abs(b);
   }
 
-  function direction(x, want, unit, rules) {  // grading._direction
+  function direction(x, want, unit, miss, rules) {  // grading._direction
     var m = rules.messages;
     if (want !== 0 && x !== 0 && (x > 0) !== (want > 0)) return m.sign;
     var large = Math.abs(x) > Math.abs(want);
@@ -37,7 +37,8 @@
       var key = "far_" + (large ? "large" : "small") + (unit ? "_unit" : "");
       return m[key].split(rules.placeholders.unit).join(unit);
     }
-    return m[large ? "near_large" : "near_small"];
+    return m[large ? "near_large" : "near_small"].split(rules.placeholders.miss)
+      .join(miss || m.default_miss);
   }
 
   /* Reading what the reader typed.  Returns {value} or a feedback. */
@@ -78,8 +79,21 @@
 
   function option(spec, rules, word) {  // grading.Choice.option
     var s = stem(word), i;
-    for (i = 0; i < spec.options.length; i++)
-      if (stem(spec.options[i]) === s) return spec.options[i];
+    var named = function (w) {
+      return spec.options.filter(function (o) { return stem(o) === w; });
+    };
+    if (named(s).length) return named(s)[0];
+    var bare = s;
+    for (i = 0; i < rules.trailing.length; i++) {
+      var w = rules.trailing[i];
+      if (s.length > w.length && s.slice(-w.length) === w) {
+        bare = s.slice(0, -w.length);
+        break;
+      }
+    }
+    var tries = [rules.aliases[s], bare, rules.aliases[bare]];
+    for (i = 0; i < tries.length; i++)
+      if (tries[i] && named(tries[i]).length) return named(tries[i])[0];
     var group = null, g;
     for (g in rules.synonyms)
       if (rules.synonyms[g].indexOf(s) >= 0) { group = g; break; }
@@ -96,7 +110,7 @@
     var r = readNumber(text, spec.unit, rules);
     if (r.status) return r;
     var x = r.value, want = spec.expected;
-    if (close(x, want, spec.rtol)) return fb(PASS, "correct.");
+    if (close(x, want, spec.rtol_pass)) return fb(PASS, "correct.");
     var best = null, bestGap = Infinity;
     spec.hints.forEach(function (h) {
       if (!close(x, h.target, h.rtol)) return;
@@ -104,7 +118,7 @@
       if (gap < bestGap) { best = h; bestGap = gap; }
     });
     if (best) return fb(FAIL, best.message);
-    return fb(FAIL, direction(x, want, spec.unit, rules));
+    return fb(FAIL, direction(x, want, spec.unit, spec.miss, rules));
   }
 
   function judgeChoice(spec, rules, text) {
