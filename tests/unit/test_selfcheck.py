@@ -72,6 +72,10 @@ def test_the_messages_that_are_not_hints_are_read_off_grading():
     unit = selfcheck.rules()["placeholders"]["unit"]
     assert m["far_large_unit"].replace(unit, "s") == grading._direction(
         50.0, 1.0, "s")
-    assert m["near_small"] == grading._direction(0.9, 1.0)
+    miss = selfcheck.rules()["placeholders"]["miss"]
+    assert m["near_small"].replace(miss, m["default_miss"]) == \
+        grading._direction(0.9, 1.0)
+    assert m["near_small"].replace(miss, "Count again.") == \
+        grading._direction(0.9, 1.0, "", "Count again.")
     assert m["other_option"] == Choice("x", "a", options=("a", "b")).judge(
         "b").message
