@@ -67,9 +67,9 @@ best = max(range(17), key=lambda gm: E(0.7, gm) / (gm * 0.1 + 1))
 SOLUTIONS = {
     "8.1": KV70 * 2 / 1024,
     "8.2": 4,
-    "8.3": math.floor((16 * V5E_HBM - P70) / (8192 * KV70)),
-    "8.4": 43 / (0.019 * 512 * 8),
-    "8.5": 2 * P70 * 4096 / (8 * V5E_FLOPS * 0.4),
+    "8.3": math.floor((32 * V5E_HBM - P70) / (8192 * KV70)),
+    "8.4": 60 / (0.021 * 384 * 16),
+    "8.5": 2 * P70 * 6000 / (16 * V5E_FLOPS * 0.45),
     "8.6": 48 / (400 * 0.02) * 0.5,
     "8.7": 14336 / (V5E_FLOPS / V5E_ICI),
     "8.8": E(0.75, 3),
@@ -101,15 +101,16 @@ MISTAKES = [
     ("8.1", None, KV70 * 2 / 1000, "kB"),
     ("8.2", None, 1, "do not fit"),
     ("8.2", None, 2, "no 2-chip"),
-    ("8.3", None, math.floor((16 * V5E_HBM - P70) / (8192 * KV70 * 2)),
+    ("8.3", None, math.floor((32 * V5E_HBM - P70) / (8192 * KV70 * 2)),
      "cache is int8"),
     ("8.3", None, S["8.3"] + 1, "round down"),
-    ("8.3", None, math.floor(16 * V5E_HBM / (8192 * KV70)), "subtract"),
-    ("8.4", None, 43 / (0.019 * 512), "whole slice"),
-    ("8.4", None, 43 / (0.019 * 8), "whole reply"),
-    ("8.5", None, P70 * 4096 / (8 * V5E_FLOPS * 0.4), "2 FLOPs"),
-    ("8.5", None, 2 * P70 * 4096 / (8 * 2 * V5E_FLOPS * 0.4), "bf16 FLOP/s"),
-    ("8.5", None, 2 * P70 * 4096 / (8 * V5E_FLOPS), "MFU"),
+    ("8.3", None, math.floor(32 * V5E_HBM / (8192 * KV70)), "subtract"),
+    ("8.4", None, 60 / (0.021 * 384), "whole slice"),
+    ("8.4", None, 60 / (0.021 * 16), "whole reply"),
+    ("8.5", None, P70 * 6000 / (16 * V5E_FLOPS * 0.45), "2 FLOPs"),
+    ("8.5", None, 2 * P70 * 6000 / (16 * 2 * V5E_FLOPS * 0.45),
+     "bf16 FLOP/s"),
+    ("8.5", None, 2 * P70 * 6000 / (16 * V5E_FLOPS), "MFU"),
     ("8.6", None, 0.5 / (400 * 0.02), "whole batch"),
     ("8.6", None, 1 / 3, "upside down"),
     ("8.7", None, 14336 / 2550, "v5p"),
@@ -157,3 +158,22 @@ def test_8_12_stub_and_bad_types():
         ...
     assert g.grade("8.12", stub).status == g.BLANK
     assert g.grade("8.12", 3.0).status == g.FAIL
+
+
+def test_8_12_failure_names_the_case_and_direction_not_the_answer():
+    """A wrong function hears which case fails and whether its time is too
+    long or too short, never the cost model's value."""
+    from scalebook import inference as inf
+
+    fb = g.grade("8.12", lambda **k: step_seconds(**k) * 1.5)
+    assert fb.status == g.FAIL and "too long" in fb.message
+    case = ch08.CASES[0]
+    want = inf.decode_step(case["cfg"], case["chip"], case["batch"],
+                           case["context"], case["chips"],
+                           weight_dtype=case["weight_dtype"],
+                           kv_dtype=case["kv_dtype"],
+                           check_memory=False).total
+    assert f"{want:.4g}" not in fb.message and f"{want:.3g}" not in fb.message
+    assert "batch=16" in fb.message
+    fb = g.grade("8.12", lambda **k: step_seconds(**k) * 0.5)
+    assert "too short" in fb.message

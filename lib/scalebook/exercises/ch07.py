@@ -27,7 +27,7 @@ from scalebook.grading import (BLANK, BLANK_MESSAGE, AnswerError, Choice,
 CRIT = dict(chip="H100", weight_dtype="int8", compute_dtype="bf16")   # 7.1
 STEP = dict(cfg="llama3-8b", chip="H100", batch=16, context=4096)     # 7.2
 FIT = dict(cfg="llama3-8b", chip="H100", context=8192)                # 7.3
-REPL = dict(cfg="llama3-70b", tp=32)                                  # 7.4
+REPL = dict(cfg="llama3-405b", tp=64)                                 # 7.4
 SHARD = dict(D=128, F=512, L=3, N=8, K=4, H=16, V=256, batch=8,
              mesh=(2, 4))                                             # 7.5
 PAGES = dict(lengths=(100, 1000, 17, 4096, 250), block=16,
@@ -45,12 +45,14 @@ POOL = dict(num_blocks=12, block_size=4)                              # 7.9
 # ---------------------------------------------------------------------------
 register(Number("7.1", lambda: inf.critical_batch(**CRIT), rtol=0.02,
                 unit="tokens", hints=[
-    off_by(2, "that is the bf16 critical batch: int8 weights are 1 byte, "
-           "which halves the bytes per FLOP and the batch needed."),
-    off_by(0.5, "half the answer: each weight does 2 FLOPs (a multiply "
-           "and an add) per token, and the math is bf16, not int8."),
-    off_by(4, "use the bf16 FLOP/s with int8 weights; the int8 rate "
-           "would apply only to int8 x int8 math."),
+    off_by(2, "twice the answer: 2 bytes per weight gives the bf16 "
+           "critical batch, and the int8 FLOP/s doubles it too. Here each "
+           "weight is 1 byte, and the math runs at the bf16 rate."),
+    off_by(0.5, "half the answer: each weight is 1 byte (not half a "
+           "byte) and does 2 FLOPs per token (count them once)."),
+    off_by(4, "four times the answer: both the bf16 byte size (2 bytes) "
+           "and the int8 FLOP/s doubled it; int8 weights are 1 byte, "
+           "multiplied at the bf16 rate."),
 ]))
 
 
