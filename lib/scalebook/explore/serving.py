@@ -52,19 +52,26 @@ def speculative_figure(cost_ratio: float = 0.05,
     """Left: expected tokens per round against the lookahead gamma, one
     curve per acceptance rate alpha.  Right: the speed-up with a drafter
     that costs `cost_ratio` target steps per token.  `measured`, a list of
-    (gamma, tokens per round), adds points from a real pair."""
+    (gamma, tokens per verification round, measured alpha), adds points
+    from real pairs, coloured by their acceptance rate on the curves'
+    colour scale."""
     import matplotlib.pyplot as plt
 
     gs = list(range(max_gamma + 1))
+    cmap = plt.get_cmap("viridis")
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for a in alphas:
         a1.plot(gs, [spec.expected_tokens(a, g) for g in gs], "o-", ms=3,
-                label=f"α = {a}")
+                color=cmap(a), label=f"α = {a}")
         a2.plot(gs, [spec.speedup(a, g, cost_ratio) for g in gs], "o-",
-                ms=3, label=f"α = {a}")
+                ms=3, color=cmap(a), label=f"α = {a}")
     if measured:
-        a1.plot(*zip(*measured), "k*", ms=9, label="measured pair")
-    a1.set_ylabel("tokens per target pass")
+        g_, t_, a_ = zip(*measured)
+        pts = a1.scatter(g_, t_, c=a_, cmap=cmap, vmin=0, vmax=1,
+                         marker="*", s=160, edgecolors="k",
+                         label="measured pair (colour: its α)")
+        fig.colorbar(pts, ax=a1, label="acceptance rate α")
+    a1.set_ylabel("tokens per verification round")
     a2.set_ylabel(f"speed-up (drafter = {cost_ratio:g} of a target step)")
     for ax in (a1, a2):
         ax.set_xlabel("lookahead γ (drafted tokens)")
