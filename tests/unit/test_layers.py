@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "remat", "flash", "paged_attention",
                   "sharded_decode", "spec_decode", "collectives", "modes",
-                  "train_parallel", "pipeline", "moe")),
+                  "train_parallel", "pipeline", "moe", "engine")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout",
                      "profiling", "perfbug", "train_check")),
     ("figures", ("explore",)),
