@@ -34,7 +34,9 @@ two never import JAX, so every formula runs where JAX is not installed.
    layer in Auto, Explicit and Manual sharding), ``train_parallel`` (the
    training step under logical-axis rules), ``pipeline`` (pipeline
    parallelism with shard_map and ppermute), ``moe`` (the MoE layer and
-   expert parallelism).
+   expert parallelism), ``engine`` (continuous batching on a real model
+   through the paged cache), ``drafter`` (a trained drafter and the
+   sampling rule of speculative decoding).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``

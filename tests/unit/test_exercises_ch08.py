@@ -177,3 +177,35 @@ def test_8_12_failure_names_the_case_and_direction_not_the_answer():
     assert "batch=16" in fb.message
     fb = g.grade("8.12", lambda **k: step_seconds(**k) * 0.5)
     assert "too short" in fb.message
+
+
+def test_8_13_is_graded_by_the_real_engine_and_the_simulator_predicts_it():
+    """The reader's route (the simulator) gives the engine's answer."""
+    from scalebook import engine as en
+    from scalebook import serving as sv
+    cfg, ec, trace = ch08.engine_givens()
+    sim = sv.simulate(trace, en.sim_spec(cfg, ec))
+    run = ch08.engine_run()
+    assert run.preemptions > 0 and run.prefix_hit_tokens > 0
+    fb = g.grade("8.13", {"preemptions": sim.preemptions,
+                          "prefix_hits": sim.prefix_hit_tokens})
+    assert fb.status == g.PASS, fb
+    fb = g.grade("8.13", {"preemptions": 0,
+                          "prefix_hits": sim.prefix_hit_tokens})
+    assert fb.status == g.FAIL and "simulator" in fb.message
+
+
+def test_8_14_runs_the_readers_acceptance_rule():
+    def right(p, q, x, u):
+        return u < min(1.0, p[x] / q[x])
+
+    def upside_down(p, q, x, u):
+        return u < min(1.0, q[x] / p[x])
+
+    assert g.grade("8.14", right).status == g.PASS
+    fb = g.grade("8.14", upside_down)
+    assert fb.status == g.FAIL and "upside down" in fb.message
+    fb = g.grade("8.14", lambda p, q, x, u: True)
+    assert fb.status == g.FAIL and "every draft" in fb.message
+    fb = g.grade("8.14", lambda p, q, x, u: u < p[x])
+    assert fb.status == g.FAIL and "disagree" in fb.message

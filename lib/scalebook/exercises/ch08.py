@@ -14,8 +14,8 @@ from typing import Any
 from scalebook import counting as cnt
 from scalebook import inference as inf
 from scalebook import speculative as spec
-from scalebook.grading import (Choice, Custom, Number, off_by, register,
-                               wrong_value)
+from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
+                               register, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -263,3 +263,100 @@ def _grade_step(fn: Any) -> tuple[bool | None, str]:
 
 
 register(Custom("8.12", None, grader=_grade_step))
+
+
+# ---------------------------------------------------------------------------
+# 8.13 Predict the real engine's schedule with the simulator
+# ---------------------------------------------------------------------------
+ENGINE = dict(D=32, F=64, L=2, N=4, K=2, H=8, V=64, seed=4, requests=10,
+              max_batch=3, num_blocks=10, block_size=4, max_context=24,
+              max_prefill_tokens=32)                                   # 8.13
+
+
+def engine_givens() -> tuple:
+    """(cfg, engine config, trace) of 8.13, as the statement builds them."""
+    from scalebook import engine as en
+    from scalebook import model as m
+
+    g = ENGINE
+    cfg = m.Config(**{k: g[k] for k in "DFLNKHV"}, name="ex8.13")
+    ec = en.EngineConfig(**{k: g[k] for k in (
+        "max_batch", "num_blocks", "block_size", "max_context",
+        "max_prefill_tokens")})
+    trace = en.tiny_trace(g["requests"], cfg.V, seed=g["seed"],
+                          prompt=(3, 10), reply=(2, 10))
+    return cfg, ec, trace
+
+
+@functools.lru_cache(maxsize=1)
+def engine_run() -> Any:
+    """The real engine on 8.13's trace (the model's weights from key 0)."""
+    import jax
+
+    from scalebook import engine as en
+    from scalebook import model as m
+
+    cfg, ec, trace = engine_givens()
+    return en.serve(m.init_params(cfg, jax.random.key(0)), cfg, trace, ec)
+
+
+register(Parts("8.13", None, parts={
+    "preemptions": Number("8.13.preemptions",
+                          lambda: engine_run().preemptions, rtol=0,
+                          unit="preemptions", hints=[
+        wrong_value(0, "the pool is small: run the simulator on the trace "
+                    "and read its preemptions."),
+    ]),
+    "prefix_hits": Number("8.13.prefix_hits",
+                          lambda: engine_run().prefix_hit_tokens, rtol=0,
+                          unit="tokens", hints=[
+        wrong_value(0, "some prompts share a system prompt: count the "
+                    "prompt tokens found in cached blocks (the simulator's "
+                    "prefix_hit_tokens)."),
+    ]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 8.14 Write the acceptance test of sampled speculation
+# ---------------------------------------------------------------------------
+def accept_cases(n: int = 400, seed: int = 0) -> list[tuple]:
+    """(p, q, draft, u) cases 8.14 is graded on: p, q over 5 tokens."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        p, q = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
+        x = int(rng.choice(5, p=q))
+        out.append((p, q, x, float(rng.random())))
+    return out
+
+
+def _grade_accept(fn: Any) -> tuple[bool | None, str]:
+    if not callable(fn):
+        return False, "expected a function accept(p, q, draft, u)."
+    cases = accept_cases()
+    got = []
+    for p, q, x, u in cases:
+        g = fn(p, q, x, u)
+        if g is None:
+            return None, ""
+        got.append(bool(g))
+    want = [u < min(1.0, p[x] / q[x]) for p, q, x, u in cases]
+    bad = sum(a != b for a, b in zip(got, want))
+    if not bad:
+        return True, f"correct on all {len(cases)} cases."
+    if got == [u < min(1.0, q[x] / p[x]) for p, q, x, u in cases]:
+        return False, ("not yet: the ratio is upside down. A draft the "
+                       "target likes more than the drafter does (p > q) "
+                       "must always be kept.")
+    if all(got):
+        return False, ("not yet: you keep every draft. Keep one only with "
+                       "probability min(1, p(x) / q(x)), comparing it with "
+                       "u.")
+    return False, (f"not yet: {bad} of {len(cases)} cases disagree. Keep "
+                   "the draft x when u < min(1, p[x] / q[x]).")
+
+
+register(Custom("8.14", None, grader=_grade_accept))
