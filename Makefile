@@ -77,19 +77,26 @@ pdf: $(VENV)/.installed
 markdown: $(VENV)/.installed
 	$(PY) tools/bookmd.py _build/book.md
 
-## test: unit tests (both ends of the JAX range), nbval, student and Colab
-## paths, and the browser test of the built site.
+## test: every test, one line per phase with its seconds (tools/phases):
+## unit tests on the book's jax (2 processes), the JAX-using unit tests on the
+## jax 0.10 low end, nbval on every notebook (each executed once, 2 at a
+## time), the Colab path, and the browser test of the site built from the
+## outputs nbval just checked.
 test: $(VENV)/.installed $(VENV311)/.installed
-	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory unit unit311 notebooks colab browser || exit 1; \
-	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
+	@tools/phases unit unit311 notebooks colab browser
+
+XDIST := -n 2 --dist loadfile
 
 unit: $(VENV)/.installed
-	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider \
+	$(PY) -m pytest tests -q -m "not slow" -p no:cacheprovider $(XDIST) \
 	  --ignore=tests/test_browser.py
 
+## unit311: the library's tests at the low end of the JAX range. A test
+## module that imports only the JAX-free layers (proven JAX-free by
+## tests/unit/test_jax_free.py) runs once, under `unit`.
 unit311: $(VENV311)/.installed
-	$(VENV311)/bin/python -m pytest tests/unit -q -p no:cacheprovider
+	$(VENV311)/bin/python -m pytest tests/unit -q -p no:cacheprovider $(XDIST) \
+	  --jax-only
 
 ## student: put every exercise notebook in sphinx-exercise's form (an
 ## exercise written the old way, a "## Exercise N.M" heading and a worked-
@@ -99,11 +106,12 @@ student: $(VENV)/.installed
 	$(PY) tools/exercise_directives.py
 	$(PY) tools/student.py
 
-## notebooks: every notebook under nbval, JAX's deprecation warnings as errors.
+## notebooks: every notebook under nbval, JAX's deprecation warnings as
+## errors, two notebooks at a time (each notebook's cells stay in one kernel).
 notebooks: $(VENV)/.installed
 	SCALEBOOK_JAX_WARNINGS=error \
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
-	  --durations=0 chapters/*.ipynb exercises/[0-9]*.ipynb
+	  $(XDIST) chapters/*.ipynb exercises/[0-9]*.ipynb
 
 colab: $(VENV)/.installed
 	$(PY) -m pytest tests -q -m slow -p no:cacheprovider

@@ -35,7 +35,15 @@ def colab(tmp_path_factory):
     venv = base / "venv"
     sh(sys.executable, "-m", "venv", str(venv))
     py = venv / "bin" / "python"
-    sh(str(py), "-m", "pip", "install", "-q", *COLAB_PREINSTALLED, timeout=900)
+    # What Colab has before the notebook runs. The harness installs it with
+    # uv when the book's .venv has it (a cached install takes seconds); the
+    # notebook's own set-up cell then installs scalebook with pip, as on Colab.
+    uv = pathlib.Path(sys.prefix) / "bin" / "uv"
+    if uv.exists():
+        sh(str(uv), "pip", "install", "--quiet", "--python", str(py), "pip",
+           *COLAB_PREINSTALLED, timeout=900)
+    else:
+        sh(str(py), "-m", "pip", "install", "-q", *COLAB_PREINSTALLED, timeout=900)
     found = subprocess.run([str(py), "-c", "import scalebook"], capture_output=True)
     assert found.returncode != 0, "the fresh environment must not have scalebook yet"
     kernels = base / "kernels" / "kernels" / "colab"

@@ -54,8 +54,20 @@ A7 = {"h100": H100.peak_flops("bf16") / (8 * 50e9),
 P8 = sb.counting.param_count("llama3-405b")
 A8 = math.ceil(P8 * 10 / H200.hbm_bytes)
 
+# 12.9: mesh {dp: 2, tp: 4}, row-major: tp groups are runs of 4, dp pairs
+# i with i + 4; with nodes 0-3 and 4-7 only dp crosses them.
+A9 = {"dp_groups": [[0, 4], [1, 5], [2, 6], [3, 7]],
+      "tp_groups": [[0, 1, 2, 3], [4, 5, 6, 7]], "crosses_nodes": "dp"}
+# 12.10: FSDP over 8 with recomputation: W1 and W2 gathered forward and
+# again backward, gradients reduce-scattered once each; f32 [64, 256].
+M10 = 64 * 256 * 4 * 7 / 8
+A10 = {"all_gathers": 4, "reduce_scatters": 2, "bytes": 6 * M10}
+# jax 0.10's compiled step reuses the forward gathers (gpu_check's doc):
+# there 12.10's program, and so its answer, differ; see the test below.
+MODERN = sb.compat.jax_version() >= (0, 12)
+
 READER = {"12.1": A1, "12.2": A2, "12.3": A3, "12.4": A4, "12.5": A5,
-          "12.6": A6, "12.7": A7, "12.8": A8}
+          "12.6": A6, "12.7": A7, "12.8": A8, "12.9": A9, **({"12.10": A10} if MODERN else {})}
 
 
 @pytest.mark.parametrize("qid", list(READER))
@@ -133,7 +145,38 @@ MISTAKES = [
     ("12.7", "nvl72", NVL.peak_flops("bf16") / 900e9, "NVLink threshold"),
     ("12.8", None, math.ceil(P8 * 2 / H200.hbm_bytes), "weights only"),
     ("12.8", None, math.floor(P8 * 10 / H200.hbm_bytes), "round up"),
+    ("12.9", "crosses_nodes", "tp", "runs of 4"),
+    ("12.9", "crosses_nodes", "both", "0-3"),
+    ("12.9", "crosses_nodes", "neither", "i + 4"),
+    ("12.10", "all_gathers", 2, "gathers them again"),
+    ("12.10", "all_gathers", 1, "on its own"),
+    ("12.10", "reduce_scatters", 4, "backward pass only"),
+    ("12.10", "reduce_scatters", 1, "there are two"),
+    ("12.10", "bytes", 6 * 64 * 256 * 4, "(n - 1)/n"),
+    ("12.10", "bytes", 4 * M10, "second all-gather"),
+    ("12.10", "bytes", 12 * M10, "4 bytes"),
 ]
+
+
+MISTAKES = [m for m in MISTAKES if MODERN or m[0] != "12.10"]
+
+
+def test_12_10_follows_the_program_of_the_running_jax():
+    from scalebook.grading import PASS, grade
+    want = A10 if MODERN else {"all_gathers": 2, "reduce_scatters": 2,
+                               "bytes": 4 * M10}
+    assert grade("12.10", want).status == PASS
+
+
+def test_12_9_groups_are_xla_s_and_wrong_groups_are_told_why():
+    from scalebook.exercises import ch12
+    from scalebook.grading import FAIL, PASS, grade
+    assert sorted(map(sorted, ch12.xla_groups("dp"))) == A9["dp_groups"]
+    swapped = dict(A9, dp_groups=A9["tp_groups"])
+    fb = grade("12.9", swapped)
+    assert fb.status == FAIL and "other axis" in fb.message
+    shuffled = dict(A9, tp_groups=[[7, 6, 5, 4], [3, 2, 1, 0]])
+    assert grade("12.9", shuffled).status == PASS
 
 
 @pytest.mark.parametrize("qid,part,answer,words", MISTAKES)

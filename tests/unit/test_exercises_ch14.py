@@ -49,6 +49,25 @@ A2A4 = 2 * 64 * C4 * 4096 * 2 * 7 / 8
 A2A5 = 24 * 2 * 2
 # 14.8: E=128, k=4, B=64: an expert is missed by all 64 with (1-k/E)^B.
 TOUCHED8 = 128 * (1 - (1 - 4 / 128) ** 64)
+# 14.9: Part 7's dense model (tied embeddings), E=16 gated experts, top-2;
+# v5e bf16: 1.97e14 FLOP/s over 8.1e11 B/s of HBM, bf16 weights.
+D9, F9, L9, N9, K9, H9, V9, E9, k9 = 4096, 16384, 64, 32, 8, 256, 32128, 16, 2
+
+
+def _params9(experts, router=True, vocab=1):
+    attn = D9 * N9 * H9 + 2 * D9 * K9 * H9 + N9 * H9 * D9
+    per_layer = attn + 2 * D9 + (D9 * E9 if router else 0) \
+        + experts * 3 * D9 * F9
+    return L9 * per_layer + vocab * V9 * D9 + D9
+
+
+CRIT9 = 1.97e14 / 8.1e11 * E9 / k9
+# 14.10: 6 x 37e9 x 14.8e12 FLOPs over 2.788e6 GPU-hours at 1.513e15.
+MFU10 = 6 * 37e9 * 14.8e12 / (2.788e6 * 3600 * 1.513e15)
+# 14.11: 16 x 8 tokens over 8 devices = 16 each; C = ceil(16 x 2 / 8) = 4;
+# buffer [8, 4, 32] f32, all-to-all over the 4 devices of "expert".
+BUF11 = 8 * math.ceil(16 * 2 / 8) * 32 * 4
+A2A11 = BUF11 * 3 / 4
 
 READER = {
     "14.1": {"total": TOTAL1, "active": ACTIVE1},
@@ -57,6 +76,10 @@ READER = {
     "14.4": A2A4,
     "14.5": A2A5,
     "14.8": TOUCHED8,
+    "14.9": {"total": _params9(E9), "active": _params9(k9),
+             "critical_batch": CRIT9},
+    "14.10": MFU10,
+    "14.11": {"axis": "expert", "bytes": A2A11, "attention_collectives": 0},
 }
 
 MISTAKES = [
@@ -88,6 +111,28 @@ MISTAKES = [
     ("14.8", None, 64 * 4, "distinct"),
     ("14.8", None, 128, "not quite every"),
     ("14.8", None, 4, "one token"),
+    ("14.9", "total", _params9(E9, vocab=2), "tied"),
+    ("14.9", "total", _params9(E9, router=False), "router"),
+    ("14.9", "total", _params9(E9) - L9 * E9 * D9 * F9, "three D x F"),
+    ("14.9", "active", _params9(1), "k = 2"),
+    ("14.9", "active", _params9(k9, vocab=2), "tied"),
+    ("14.9", "active", _params9(k9, router=False), "router runs"),
+    ("14.9", "critical_batch", CRIT9 * k9 / E9, "dense layer"),
+    ("14.9", "critical_batch", CRIT9 / 2, "2 bytes"),
+    ("14.9", "critical_batch", CRIT9 * k9 ** 2 / E9 ** 2, "do not divide"),
+    ("14.10", None, 100 * MFU10, "percentage"),
+    ("14.10", None, 3600 * MFU10, "GPU-seconds"),
+    ("14.10", None, MFU10 / 3600, "do not divide"),
+    ("14.10", None, MFU10 / 3, "not 2"),
+    ("14.10", None, MFU10 * 671 / 37, "active parameters"),
+    ("14.11", "axis", "data", "splits the sequences"),
+    ("14.11", "axis", "both", "data row"),
+    ("14.11", "bytes", BUF11, "quarter"),
+    ("14.11", "bytes", 2 * A2A11, "dispatch alone"),   # or both
+    ("14.11", "bytes", 2 * A2A11, "data axis split"),  # all-to-alls
+    ("14.11", "bytes", BUF11 * 7 / 8, "4 devices"),
+    ("14.11", "attention_collectives", 1, "nothing needs"),
+    ("14.11", "attention_collectives", 2, "everything else"),
 ]
 
 

@@ -84,6 +84,9 @@ JAX_FREE_MODULES = {
                  "data='data')\n"
                  "assert sb.moe_cost.all_to_all_bytes('tiny-moe', 64, lay) "
                  "> 0"),
+    "gpu_moe": ("assert 79000 < sb.gpu_moe.moe_dp_critical_tokens(128, 4) "
+                "< 79400\n"
+                "assert sb.gpu_moe.ep_times(1e6, 7168, 2048, 8, 64).ratio > 1"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""

@@ -8,11 +8,12 @@ the same values.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from scalebook import cluster, comms, counting, hardware
 from scalebook import gpu_training as gt
-from scalebook.grading import (Choice, Number, Parts, off_by, register,
-                               wrong_value)
+from scalebook.grading import (AnswerError, Choice, Custom, Number, Parts,
+                               off_by, register, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens (the notebook's problem statements use these values)
@@ -232,3 +233,128 @@ register(Number("12.8", min_gpus, rtol=0, unit="GPUs", hints=[
     wrong_value(min_gpus() - 1, "round up: a part of a GPU cannot hold the "
                 "rest."),
 ]))
+
+
+# ---------------------------------------------------------------------------
+# 12.9 Device groups, read from XLA's replica groups
+# ---------------------------------------------------------------------------
+GROUPS = dict(mesh={"dp": 2, "tp": 4}, node_gpus=4)                 # 12.9
+
+
+def xla_groups(axis: str) -> list[list[int]]:
+    """The replica groups XLA gives the collectives over `axis` when the
+    layer of `scalebook.gpu_check` is compiled on 12.9's mesh."""
+    from scalebook import gpu_check
+
+    m = GROUPS["mesh"]
+    return gpu_check.replica_groups(m["dp"], m["tp"], axis)
+
+
+def _node_of(device: int) -> int:
+    return device // GROUPS["node_gpus"]
+
+
+def crossing_axis() -> str:
+    """Which axis's XLA groups hold GPUs of more than one node, when
+    devices 0-3 and 4-7 are two nodes."""
+    crosses = [ax for ax in ("dp", "tp")
+               if any(len({_node_of(d) for d in g}) > 1
+                      for g in xla_groups(ax))]
+    return {0: "neither", 2: "both"}.get(len(crosses),
+                                         crosses[0] if crosses else "")
+
+
+def _grade_groups(axis: str):
+    def grader(answer: Any) -> tuple[bool | None, str]:
+        try:
+            got = sorted(sorted(int(d) for d in g) for g in answer)
+        except TypeError:
+            raise AnswerError("expected a list of lists of device numbers, "
+                              "such as [[0, 1], [2, 3]]")
+        want = sorted(sorted(g) for g in xla_groups(axis))
+        if got == want:
+            return True, "correct: the same groups as XLA's program."
+        other = sorted(sorted(g) for g in xla_groups(
+            "tp" if axis == "dp" else "dp"))
+        if got == other:
+            return False, ("those are the groups of the other axis: the "
+                           "last mesh axis varies fastest, so its groups "
+                           "are runs of neighbouring devices.")
+        return False, ("each group holds the devices that differ only in "
+                       f"the {axis!r} coordinate of a row-major mesh.")
+    return grader
+
+
+register(Parts("12.9", None, parts={
+    "dp_groups": Custom("12.9.dp_groups", None,
+                        grader=_grade_groups("dp")),
+    "tp_groups": Custom("12.9.tp_groups", None,
+                        grader=_grade_groups("tp")),
+    "crosses_nodes": Choice("12.9.crosses_nodes", crossing_axis,
+                            options=("dp", "tp", "both", "neither"),
+                            hints=[wrong_value("tp", "the tp groups are "
+                                               "runs of 4 neighbours: "
+                                               "each fits in one node."),
+                                   wrong_value("both", "look at the tp "
+                                               "groups again: 0-3 and "
+                                               "4-7."),
+                                   wrong_value("neither", "a dp group "
+                                               "pairs device i with "
+                                               "device i + 4.")]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 12.10 FSDP's collectives, counted in the compiled program
+# ---------------------------------------------------------------------------
+FSDP_CPU = dict(dp=8, d=64, f=256, batch=64)                        # 12.10
+
+
+def fsdp_collectives() -> list:
+    """The collectives of 12.10's FSDP step (`gpu_check.compile_layer`)."""
+    from scalebook import gpu_check, hlo
+
+    a = FSDP_CPU
+    compiled, mesh = gpu_check.compile_layer(a["dp"], 1, 3, a["d"], a["f"],
+                                             a["batch"])
+    return hlo.collectives(compiled, mesh=mesh)
+
+
+def _fsdp_count(kind: str) -> int:
+    return sum(c.kind == kind for c in fsdp_collectives())
+
+
+def _fsdp_bytes() -> float:
+    return sum(c.bytes_per_device for c in fsdp_collectives())
+
+
+def _one_matrix() -> float:
+    a = FSDP_CPU
+    return a["d"] * a["f"] * 4 * (a["dp"] - 1) / a["dp"]
+
+
+register(Parts("12.10", None, parts={
+    "all_gathers": Number("12.10.all_gathers",
+                          lambda: _fsdp_count("all-gather"), rtol=0,
+                          unit="all-gathers", hints=[
+        wrong_value(2, "the forward gathers each of the two matrices; "
+                    "with recomputation the backward gathers them again."),
+        wrong_value(1, "each weight matrix is gathered on its own, and "
+                    "twice: once forward, once to recompute backward."),
+    ]),
+    "reduce_scatters": Number("12.10.reduce_scatters",
+                              lambda: _fsdp_count("reduce-scatter"),
+                              rtol=0, unit="reduce-scatters", hints=[
+        wrong_value(4, "gradients are reduced once per matrix, in the "
+                    "backward pass only."),
+        wrong_value(1, "one per weight matrix: there are two."),
+    ]),
+    "bytes": Number("12.10.bytes", _fsdp_bytes, rtol=0.01, unit="bytes",
+                    hints=[
+        off_by(8 / 7, "each device already holds its eighth: it sends "
+               "(n - 1)/n of each matrix."),
+        off_by(4 / 6, "count the backward's second all-gather of each "
+               "matrix as well."),
+        off_by(2, "f32 is 4 bytes; a matrix is d x f of them, once."),
+    ]),
+}))

@@ -21,8 +21,8 @@ import numpy as np
 from scalebook import codegrade
 from scalebook import moe_cost as mc
 from scalebook.codegrade import CodeTask, Operand
-from scalebook.grading import (Custom, Number, Parts, off_by, register,
-                               wrong_value)
+from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
+                               register, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -390,3 +390,184 @@ register(codegrade.question("14.6", dispatch_task()),
 def _check_givens() -> None:
     """The givens stay consistent with the statements (used by tests)."""
     assert math.ceil(DROP["capacity_factor"] * len(CHOICES) / DROP["E"]) == 4
+
+
+# ---------------------------------------------------------------------------
+# 14.9 A dense model made sparse (the reference book's Part 7 problem)
+# ---------------------------------------------------------------------------
+SPARSE = dict(D=4096, F=16384, L=64, N=32, K=8, H=256, V=32128,
+              tied_embeddings=True, E=16, k=2, chip="TPU v5e",
+              weight_dtype="bf16")                                  # 14.9
+
+
+def sparse_model():
+    """The `MoEConfig` of 14.9: the Part 7 dense model with every MLP
+    made E experts of the same shape, k active, tied embeddings."""
+    from scalebook.config import Config
+
+    p = {f: SPARSE[f] for f in ("D", "F", "L", "N", "K", "H", "V",
+                                "tied_embeddings")}
+    return mc.from_dense(Config(**p), SPARSE["E"], SPARSE["k"])
+
+
+def _sp(key: str) -> int:
+    return mc.param_counts(sparse_model())[key]
+
+
+def _sparse_crit() -> float:
+    return mc.critical_batch(sparse_model(), SPARSE["chip"],
+                             weight_dtype=SPARSE["weight_dtype"])
+
+
+def _sparse_one_mlp() -> int:
+    return 3 * SPARSE["D"] * SPARSE["F"] * SPARSE["L"]
+
+
+register(Parts("14.9", None, parts={
+    "total": Number("14.9.total", lambda: _sp("total"), rtol=0,
+                    unit="parameters", hints=[
+        wrong_value(_sp("total") + SPARSE["V"] * SPARSE["D"],
+                    "the embeddings are tied: one V x D matrix serves as "
+                    "both embedding and unembedding."),
+        wrong_value(_sp("total") - _sp("router"), "close: each MoE layer "
+                    "also has a router, a D x E matrix."),
+        wrong_value(_sp("total") - _sparse_one_mlp() // 3 * SPARSE["E"],
+                    "each expert is a gated MLP: three D x F matrices."),
+    ]),
+    "active": Number("14.9.active", lambda: _sp("active"), rtol=0,
+                     unit="parameters", hints=[
+        wrong_value(_sp("active") - _sparse_one_mlp(), f"each token uses "
+                    f"k = {SPARSE['k']} experts per layer, not one."),
+        wrong_value(_sp("active") + SPARSE["V"] * SPARSE["D"],
+                    "the embeddings are tied: count the V x D matrix once."),
+        wrong_value(_sp("active") - _sp("router"), "the router runs for "
+                    "every token: its weights are active too."),
+    ]),
+    "critical_batch": Number(
+        "14.9.critical_batch", _sparse_crit, rtol=0.03, unit="tokens",
+        hints=[off_by(SPARSE["k"] / SPARSE["E"], "that is a dense layer's "
+                      "critical batch: each expert sees only k/E of the "
+                      "tokens."),
+               off_by(0.5, "bf16 weights are 2 bytes each, not 1."),
+               off_by(SPARSE["k"] ** 2 / SPARSE["E"] ** 2,
+                      "multiply the dense critical batch by E/k, do not "
+                      "divide.")]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 14.10 DeepSeek-V3's model FLOPs utilisation
+# ---------------------------------------------------------------------------
+MFU = dict(tokens=14.8e12, gpu_hours=2.788e6, active=37e9,
+           peak=1.513e15)                                           # 14.10
+
+
+def _mfu() -> float:
+    from scalebook import counting
+
+    m = MFU
+    return counting.six_n_d(m["active"], m["tokens"]) / (
+        m["gpu_hours"] * 3600 * m["peak"])
+
+
+register(Number("14.10", _mfu, rtol=0.02, unit="", hints=[
+    off_by(100, "give a fraction (0.5 for half of peak), not a "
+           "percentage."),
+    off_by(3600, "GPU-hours are hours: multiply by 3600 for GPU-seconds."),
+    off_by(1 / 3600, "GPU-hours are hours: multiply by 3600, do not "
+           "divide."),
+    off_by(1 / 3, "training costs 6 FLOPs per active parameter per token "
+           "(forward 2, backward 4), not 2."),
+    off_by(671 / 37, "only the active parameters do work for a token: "
+           "37 billion, not all 671 billion."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 14.11 Attention DP with EP, graded by the compiled program
+# ---------------------------------------------------------------------------
+ATTN_DP = dict(D=32, F_expert=64, E=8, k=2, capacity_factor=1.0, batch=16,
+               T=8, mesh={"data": 2, "expert": 4}, dtype="f32")     # 14.11
+
+
+@functools.lru_cache(maxsize=1)
+def attention_dp_collectives() -> tuple:
+    """The collectives of `moe_attn_dp.block` for 14.11's layer, compiled
+    on the simulated mesh and read from the HLO (`scalebook.hlo`)."""
+    import jax
+    from jax.sharding import NamedSharding
+
+    from scalebook import hlo, moe, moe_attn_dp, sharding
+    from scalebook import model as m
+    from scalebook.moe_config import MoEConfig
+
+    a = ATTN_DP
+    cfg = MoEConfig(D=a["D"], F=a["F_expert"], L=1, N=2, K=2, H=16, V=64,
+                    E=a["E"], k=a["k"], F_expert=a["F_expert"],
+                    capacity_factor=a["capacity_factor"])
+    lay = moe.layout(a["mesh"], data="data")
+    jm = sharding.mesh(a["mesh"])
+    p = {k_: v[0] for k_, v in
+         m.init_params(cfg, jax.random.key(0))["layers"].items()}
+    s, x_spec = moe_attn_dp.specs(cfg, lay)
+    p = {k_: jax.device_put(v, NamedSharding(jm, s[k_]))
+         for k_, v in p.items() if k_ in s}
+    x = jax.device_put(jax.numpy.zeros((a["batch"], a["T"], a["D"]),
+                                       jax.numpy.float32),
+                       NamedSharding(jm, x_spec))
+    f = moe_attn_dp.block(cfg, lay, jm, a["batch"], a["T"])
+    return tuple(hlo.collectives(f.lower(p, x).compile(), mesh=jm))
+
+
+def _a2as() -> list:
+    return [c for c in attention_dp_collectives() if c.kind == "all-to-all"]
+
+
+def _attn_axis() -> str:
+    axes = {ax for c in _a2as() for ax in (c.mesh_axes or ())}
+    return "both" if len(axes) > 1 else axes.pop()
+
+
+def _attn_bytes() -> float:
+    return _a2as()[0].bytes_per_device
+
+
+def _attn_other() -> int:
+    return len(attention_dp_collectives()) - len(_a2as())
+
+
+def _attn_buffer() -> float:
+    a = ATTN_DP
+    n = a["batch"] * a["T"] // (a["mesh"]["data"] * a["mesh"]["expert"])
+    return a["E"] * mc.capacity(n, a["E"], a["k"], a["capacity_factor"]) \
+        * a["D"] * 4
+
+
+register(Parts("14.11", None, parts={
+    "axis": Choice("14.11.axis", _attn_axis,
+                   options=("data", "expert", "both"), hints=[
+        wrong_value("data", "the data axis splits the sequences; the "
+                    "experts live on the other one."),
+        wrong_value("both", "a device only needs the experts' owners, "
+                    "and each data row of the mesh holds all 8 experts."),
+    ]),
+    "bytes": Number("14.11.bytes", _attn_bytes, rtol=0.01, unit="bytes",
+                    hints=[
+        wrong_value(_attn_buffer(), "a device keeps the quarter of its "
+                    "buffer that belongs to its own experts."),
+        off_by(2, "twice too much: count the dispatch alone (not the "
+               "combine), and let the data axis split the tokens too "
+               "(batch x T / 8 per device)."),
+        off_by(7 / 8 / (3 / 4), "the all-to-all runs over the 4 devices "
+               "of the expert axis, not all 8."),
+    ]),
+    "attention_collectives": Number(
+        "14.11.attention_collectives", _attn_other, rtol=0,
+        unit="collectives", hints=[
+            wrong_value(1, "with every attention weight on every device "
+                        "and whole sequences per device, nothing needs "
+                        "summing."),
+            wrong_value(2, "that counts the MoE's all-to-alls; the "
+                        "question asks about everything else."),
+        ]),
+}))

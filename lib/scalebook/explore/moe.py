@@ -229,3 +229,142 @@ def intensity_figure(E: int = 256, k: int = 8, chip: Any = "v5e",
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------
+# Ragged (dropless) dispatch against padded slots
+# ---------------------------------------------------------------------------
+@dataclass
+class RaggedRun:
+    """The dropless ragged layer beside the padded one, on one layout.
+
+    rows: one per variant, [name, capacity factor or None, choices
+    dropped, bytes per device predicted by `moe_cost` (dispatch), bytes in
+    the program (dispatch, per device), largest |difference| from the
+    ragged output on tokens the padded layer kept whole].  sent: rows each
+    device's ragged dispatch sent to other devices at run time.  exchange:
+    how the ragged collective ran ("ragged" or "emulated"), why: the
+    reason when emulated; hlo: `moe_ragged.RaggedHLO` of the real program.
+    The last row compares the ragged dispatch's input buffer in the
+    lowered HLO with n k D bytes.
+    """
+
+    layout: mc.Layout
+    rows: list
+    sent: np.ndarray
+    whole: int
+    exchange: str
+    why: str
+    hlo: Any = None
+
+    def table(self) -> Table:
+        return Table(["dispatch", "capacity factor", "dropped",
+                      "predicted", "in the program", "max |diff| (kept)"],
+                     self.rows,
+                     formats={"predicted": fmt_bytes,
+                              "in the program": fmt_bytes,
+                              "max |diff| (kept)": ".1e"},
+                     title=f"dispatch bytes per device, {self.layout}")
+
+
+def run_ragged(cfg: Any, params: dict, x: Any, mesh: Mapping[str, int],
+               **roles: Any) -> RaggedRun:
+    """Run the dropless ragged layer (`moe_ragged`) and the padded one
+    (`moe.ep_moe_mlp`) at cfg's capacity factor and at E / k (no drops)
+    on tokens x [N, D] on the simulated `mesh`.
+
+    Padded bytes are read from the compiled HLO (`scalebook.hlo`); the
+    ragged dispatch's from its lowered ragged-all-to-all (its input
+    buffer, the n k rows it may send), since XLA:CPU cannot compile it.
+    """
+    import dataclasses
+
+    import jax
+    from jax.sharding import NamedSharding
+
+    from scalebook import hlo, moe, moe_ragged, sharding
+
+    lay = moe.layout(mesh, **roles)
+    jm = sharding.mesh(dict(mesh))
+    n = int(x.shape[0])
+    p = moe.place_params(params, cfg, lay, jm)
+    xs = jax.device_put(x, NamedSharding(jm, moe.ep_specs(cfg, lay)[1]))
+    runs, why = moe_ragged.ragged_status()
+    exchange = "ragged" if runs else "emulated"
+    y, send = moe_ragged.ragged_ep_moe_mlp(cfg, lay, jm, n, exchange)(p, xs)
+    y = np.asarray(y)
+    real = moe_ragged.ragged_ep_moe_mlp(cfg, lay, jm, n, "ragged")
+    rh = moe_ragged.ragged_hlo(real, p, xs)
+    dtype = str(np.dtype(x.dtype))
+    groups = lay.groups
+    rows = []
+    whole_count = 0
+    for cf in (cfg.capacity_factor, cfg.E / cfg.k):
+        c = dataclasses.replace(cfg, capacity_factor=cf)
+        f = moe.ep_moe_mlp(c, lay, jm, n)
+        compiled = f.lower(p, xs).compile()
+        yp = np.asarray(compiled(p, xs))
+        C = mc.capacity(n // groups, cfg.E, cfg.k, cf)
+        r = jax.vmap(lambda g: moe.route(g, params["router"], cfg.k, C))(
+            x.reshape(groups, n // groups, -1))
+        whole = np.asarray(((r.chosen & ~r.kept).sum(-1) == 0).reshape(-1))
+        if cf == cfg.capacity_factor:
+            whole_count = int(whole.sum())
+        a2a = [h for h in hlo.collectives(compiled, mesh=jm)
+               if h.kind == "all-to-all"]
+        pred = mc.collectives(c, n, lay, dtype=dtype)[0][1]
+        rows.append([f"padded, C = {C}", cf, int((~np.asarray(r.kept)
+                     & np.asarray(r.chosen)).sum()), pred.bytes_per_device,
+                     a2a[0].bytes_per_device,
+                     float(np.abs(y - yp).max(-1)[whole].max())])
+    pred = mc.collectives(cfg, n, lay, dtype=dtype, ragged=True)[0][1]
+    sent = moe_ragged.sent_rows(send, lay)
+    row_bytes = x.shape[-1] * np.dtype(x.dtype).itemsize
+    rows.append(["ragged, sent (mean)", None, 0, pred.bytes_per_device,
+                 float(sent.mean()) * row_bytes, 0.0])
+    rows.append(["ragged, HLO input buffer", None, 0,
+                 n // groups * cfg.k * row_bytes, rh.operand_bytes[0], None])
+    return RaggedRun(lay, rows, sent, whole_count, exchange, why, rh)
+
+
+# ---------------------------------------------------------------------------
+# Attention data parallelism with expert parallelism
+# ---------------------------------------------------------------------------
+def run_attention_dp(cfg: Any, params: dict, x: Any,
+                     mesh: Mapping[str, int], **roles: Any) -> Table:
+    """Run `moe_attn_dp.block` (attention data-parallel, experts
+    expert-parallel) on x [B, T, D] on the simulated `mesh` and tabulate,
+    per collective in the compiled program: its kind and mesh axes, the
+    bytes per device `moe_cost` predicts and XLA's, and the largest
+    difference from the one-device layer (`moe_attn_dp.reference`)."""
+    import jax
+    from jax.sharding import NamedSharding
+
+    from scalebook import hlo, moe, moe_attn_dp, sharding
+
+    lay = moe.layout(mesh, **roles)
+    jm = sharding.mesh(dict(mesh))
+    B, T = int(x.shape[0]), int(x.shape[1])
+    s, x_spec = moe_attn_dp.specs(cfg, lay)
+    p = {k: jax.device_put(v, NamedSharding(jm, s[k]))
+         for k, v in params.items() if k in s}
+    xs = jax.device_put(x, NamedSharding(jm, x_spec))
+    compiled = moe_attn_dp.block(cfg, lay, jm, B, T).lower(p, xs).compile()
+    y = np.asarray(compiled(p, xs))
+    ref = np.asarray(jax.jit(moe_attn_dp.reference, static_argnames=(
+        "cfg", "groups"))(params, x, cfg, lay.groups))
+    err = float(np.abs(y - ref).max())
+    got = hlo.collectives(compiled, mesh=jm)
+    want = mc.collectives(cfg, B * T, lay, dtype=str(np.dtype(x.dtype)))
+    rows = []
+    for i, g in enumerate(got):
+        label, w = want[i] if i < len(want) else ("not predicted", None)
+        rows.append([str(lay), label, g.kind, ",".join(g.mesh_axes or ()),
+                     w.bytes_per_device if w else None, g.bytes_per_device,
+                     err])
+    return Table(["layout", "collective", "kind", "axes", "predicted",
+                  "HLO", "max |diff| vs one device"], rows,
+                 formats={"predicted": fmt_bytes, "HLO": fmt_bytes,
+                          "max |diff| vs one device": ".1e"},
+                 title="attention data-parallel, experts expert-parallel: "
+                       "bytes each device sends")

@@ -1,0 +1,186 @@
+"""Chapter 12's training strategies compiled on the simulated devices.
+
+`scalebook.gpu_training.layer_cost` lists the collectives one MLP layer's
+training step needs under data parallelism (gradients all-reduced),
+FSDP (weights all-gathered forward and backward, gradients
+reduce-scattered) and sequence-parallel tensor parallelism (activations
+all-gathered in, reduce-scattered out, both passes).  This module writes
+that layer as a shard_map program on a ('dp', 'tp') mesh of the 8 CPU
+devices, compiles its forward and backward pass, and reads the
+collectives XLA emitted (`scalebook.hlo`), so the chapter can compare
+kinds, device groups, shapes and bytes with the model's list.
+
+The layer is the book's MLP of the GPU rooflines: x [B, D] -> relu(x W1)
+W2 with W1 [D, F], W2 [F, D], loss = sum of squares (a stand-in for the
+rest of the network).  FSDP recomputes its forward in the backward pass
+(jax.checkpoint), which is why the weights are gathered twice in the
+compiled program of jax 0.12; jax 0.10's program reuses the forward
+gathers instead (tests/unit/test_gpu_check.py pins both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from scalebook import compat, gpu_training, hlo, sharding
+
+__all__ = ["StrategyCheck", "compile_layer", "check", "replica_groups",
+           "table"]
+
+
+def _body(dp: int, tp: int, zero: int):
+    def layer(w1, w2, x):
+        if tp > 1:   # sequence parallel: gather the tokens of the tp group
+            x = jax.lax.all_gather(x, "tp", axis=0, tiled=True)
+        if zero == 3:
+            w1 = jax.lax.all_gather(w1, "dp", axis=0, tiled=True)
+            w2 = jax.lax.all_gather(w2, "dp", axis=1, tiled=True)
+        y = jnp.maximum(x @ w1, 0) @ w2
+        if tp > 1:   # partial sums over tp: reduce and scatter the tokens
+            y = jax.lax.psum_scatter(y, "tp", scatter_dimension=0,
+                                     tiled=True)
+        return y
+
+    if zero == 3:
+        layer = jax.checkpoint(
+            layer, policy=jax.checkpoint_policies.nothing_saveable)
+
+    def step(w1, w2, x):
+        def loss(w1, w2, x):
+            return (layer(w1, w2, x) ** 2).sum()
+        g1, g2, gx = jax.grad(loss, argnums=(0, 1, 2))(w1, w2, x)
+        if zero != 3 and dp > 1:
+            g1, g2 = jax.lax.psum((g1, g2), "dp")
+        return g1, g2, gx
+    return step
+
+
+def compile_layer(dp: int = 1, tp: int = 1, zero: int = 0, d: int = 64,
+                  f: int = 256, batch: int = 64):
+    """(compiled step, jax mesh) of one MLP layer's forward and backward
+    on a {'dp': dp, 'tp': tp} mesh (dp * tp devices, tp innermost), f32.
+    zero: 0 (gradients all-reduced over dp) or 3 (FSDP over dp)."""
+    if zero not in (0, 3):
+        raise ValueError(f"zero={zero!r}: the CPU check covers 0 (data "
+                         "parallelism) and 3 (FSDP)")
+    n = dp * tp
+    if n > len(jax.devices()):
+        raise ValueError(f"dp x tp = {n} devices, but JAX has "
+                         f"{len(jax.devices())}; call "
+                         "scalebook.use_cpu_devices(8) first, or shrink "
+                         "the mesh")
+    if batch % n or f % tp or (zero == 3 and (d % dp or f % (dp * tp))):
+        raise ValueError(f"batch={batch}, d={d}, f={f} do not split over "
+                         f"dp={dp}, tp={tp}: use multiples of the mesh")
+    mesh = sharding.mesh({"dp": dp, "tp": tp})
+    w1s = P("dp" if zero == 3 else None, "tp")
+    w2s = P("tp", "dp" if zero == 3 else None)
+    xs = P(("dp", "tp"), None)
+    fn = compat.shard_map(_body(dp, tp, zero), mesh,
+                          in_specs=(w1s, w2s, xs), out_specs=(w1s, w2s, xs))
+    args = [jax.device_put(np.ones(s, np.float32), NamedSharding(mesh, sp))
+            for s, sp in (((d, f), w1s), ((f, d), w2s), ((batch, d), xs))]
+    return jax.jit(fn).lower(*args).compile(), mesh
+
+
+@dataclass
+class StrategyCheck:
+    """One strategy: the model's collectives and XLA's.
+
+    predicted: (pass, what, kind, role axis, bytes per device) from
+    `gpu_training.layer_cost` (bytes: its seconds times the level's
+    bandwidth, so they are exactly `comms`'s bytes).  hlo: the compiled
+    program's `hlo.Collective` list.
+    """
+
+    name: str
+    mesh: dict
+    predicted: list
+    hlo: list
+
+    def kinds(self) -> tuple[list, list]:
+        """(sorted predicted kinds, sorted HLO kinds)."""
+        return (sorted(p[2] for p in self.predicted),
+                sorted(c.kind for c in self.hlo))
+
+
+_KIND = {"all-reduce grads": "all-reduce", "all-gather W": "all-gather",
+         "reduce-scatter grads": "reduce-scatter",
+         "all-gather in": "all-gather", "reduce-scatter out":
+         "reduce-scatter"}
+
+
+def check(dp: int = 1, tp: int = 1, zero: int = 0, d: int = 64,
+          f: int = 256, batch: int = 64) -> StrategyCheck:
+    """Compile the layer (`compile_layer`) and pair it with
+    `gpu_training.layer_cost`'s list for the same mesh on H100s, bytes in
+    f32."""
+    from scalebook import comms
+
+    compiled, mesh = compile_layer(dp, tp, zero, d, f, batch)
+    spec = {"dp": dp, "tp": tp}
+    cost = gpu_training.layer_cost("H100", batch, d, f, dp=dp, tp=tp,
+                                   zero=zero)  # which collectives; f32 bytes below
+    pred = []
+    w_bytes = 2 * d * f * 4 / tp
+    act = batch * d * 4 / dp
+    for (p, label), _sec in cost.collectives.items():
+        what, role = label.rsplit(" (", 1)
+        role = role.rstrip(")")
+        kind = _KIND[what]
+        v = act if what.endswith(("in", "out")) else w_bytes
+        c = comms.cost(kind, v, spec, (role,), "H100")
+        pred.append((p, what, kind, role, c.bytes_per_device))
+    name = {(True, False, 0): "DP", (True, False, 3): "FSDP",
+            (False, True, 0): "TP", (True, True, 0): "DP+TP",
+            (True, True, 3): "FSDP+TP"}.get((dp > 1, tp > 1, zero),
+                                            "one device")
+    return StrategyCheck(name, spec, pred, hlo.collectives(compiled,
+                                                           mesh=mesh))
+
+
+def replica_groups(dp: int, tp: int, axis: str) -> list[list[int]]:
+    """XLA's device groups for the collectives over `axis` ('dp' or 'tp')
+    in the compiled layer on a {'dp': dp, 'tp': tp} mesh (DP+TP, plain
+    data parallelism)."""
+    if axis not in ("dp", "tp"):
+        raise ValueError(f"axis={axis!r}: choose 'dp' or 'tp'")
+    compiled, mesh = compile_layer(dp, tp, 0)
+    for c in hlo.collectives(compiled, mesh=mesh):
+        if c.mesh_axes == (axis,):
+            return [list(g) for g in c.replica_groups]
+    raise ValueError(f"no collective over {axis!r} in the compiled layer")
+
+
+def table(checks: list[StrategyCheck]):
+    """One row per (strategy, kind, axis): the cost model's bytes per
+    device against the compiled program's, summed over that kind, the
+    number of collectives each lists, and XLA's device groups."""
+    from scalebook.tabular import Table
+
+    rows = []
+    for ch in checks:
+        keys = sorted({(p[2], p[3]) for p in ch.predicted})
+        for kind, axis in keys:
+            pred = [p for p in ch.predicted if (p[2], p[3]) == (kind, axis)]
+            got = [c for c in ch.hlo
+                   if c.kind == kind and c.mesh_axes == (axis,)]
+            groups = got[0].replica_groups if got else ()
+            rows.append([ch.name, kind, axis, len(pred), len(got),
+                         sum(p[4] for p in pred),
+                         sum(c.bytes_per_device for c in got),
+                         " ".join("{" + ",".join(map(str, g)) + "}"
+                                  for g in groups)])
+    from scalebook.units import fmt_bytes
+    return Table(["strategy", "collective", "axis", "model: count",
+                  "XLA: count", "model: bytes", "XLA: bytes",
+                  "XLA's device groups"], rows,
+                 formats={"model: bytes": fmt_bytes,
+                          "XLA: bytes": fmt_bytes},
+                 title="one MLP layer's training step on 8 CPU devices, "
+                       "bytes per device (f32)")
