@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "sharded_decode", "spec_decode", "collectives", "modes",
                   "train_parallel", "pipeline", "moe", "moe_ragged", "moe_attn_dp",
                   "moe_bias", "engine", "drafter",
-                  "disagg")),
+                  "disagg", "tp_int8")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout", "gpu_check",
                      "profiling", "perfbug", "train_check")),
     ("figures", ("explore",)),
