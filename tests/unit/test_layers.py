@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "systolic", "tables", "tensorcore", "ring", "cluster",
                   "gpu_training", "scaling", "schedules", "corpus",
                   "inference", "paged_kv", "serving", "speculative",
-                  "parallelism", "planner", "moe_cost", "gpu_moe")),
+                  "parallelism", "planner", "moe_cost", "esti", "gpu_moe")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "remat", "flash", "paged_attention",
                   "sharded_decode", "spec_decode", "collectives", "modes",

@@ -79,3 +79,33 @@ def speculative_figure(cost_ratio: float = 0.05,
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def esti_figure(D: int, F: int, batch: int = 16, W: float = 9e10,
+                chips: Sequence[int] = (4, 8, 16, 32, 64, 128, 256, 512,
+                                        1024)) -> Any:
+    """Per-layer communication (µs) of 2D weight-stationary decode at its
+    best split against 1D tensor parallelism, over the chip count, with
+    the crossover `esti.crossover_chips` marked (the book's model,
+    `scalebook.esti`)."""
+    import matplotlib.pyplot as plt
+
+    from scalebook import esti
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(chips, [esti.t_2d_best(batch, D, F, n, W) * 1e6 for n in chips],
+            "o-", ms=3, label="2D weight-stationary (best X)")
+    ax.plot(chips, [esti.t_1d(batch, D, W) * 1e6] * len(chips), "--",
+            label="1D tensor parallelism")
+    n = esti.crossover_chips(D, F)
+    ax.axvline(n, color="gray", lw=1)
+    ax.annotate(f"N = {n:.0f}", (n, ax.get_ylim()[1]), fontsize=8,
+                textcoords="offset points", xytext=(4, -12))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("chips N")
+    ax.set_ylabel("communication per layer (µs)")
+    ax.set_title(f"D = {D:,}, F = {F:,}, batch {batch}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
