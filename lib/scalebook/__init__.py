@@ -22,7 +22,9 @@ two never import JAX, so every formula runs where JAX is not installed.
    paged KV cache's block manager), ``serving`` (a discrete-event serving
    simulator), ``speculative``, ``parallelism`` (memory, collectives and
    time of a parallel training step), ``planner`` (ranks the layouts of a
-   training run), ``moe_cost`` (what an MoE layer costs).  New cost models
+   training run), ``moe_cost`` (what an MoE layer costs),
+   ``context_parallel`` (ring attention against gathering K and V).  New
+   cost models
    go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``remat`` (checkpointed layers), ``flash`` (attention with
@@ -34,15 +36,19 @@ two never import JAX, so every formula runs where JAX is not installed.
    layer in Auto, Explicit and Manual sharding), ``train_parallel`` (the
    training step under logical-axis rules), ``pipeline`` (pipeline
    parallelism with shard_map and ppermute), ``moe`` (the MoE layer and
-   expert parallelism), ``engine`` (continuous batching on a real model
-   through the paged cache), ``drafter`` (a trained drafter and the
-   sampling rule of speculative decoding).
+   expert parallelism), ``ring_attention`` (context parallelism with
+   ppermute round a ring, zig-zag balanced), ``engine`` (continuous
+   batching on a real model through the paged cache), ``drafter`` (a
+   trained drafter and the sampling rule of speculative decoding),
+   ``disagg`` (prefill and decode on two device groups), ``tp_int8``
+   (the int8 tensor-parallel decode MLP).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
    (layouts and TPU tiling notation), ``profiling`` (profiles read
    offline), ``perfbug`` (Chapter 9's planted sharding bug),
-   ``train_check`` (a sharded training step against its cost model).
+   ``train_check`` (a sharded training step against its cost model),
+   ``ring_check`` (ring attention against its cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
 6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
    tasks judged by result, collectives, FLOPs and memory), and

@@ -289,3 +289,61 @@ def measure_memory_bandwidth(nbytes: float = 128 * 2**20, kind: str = "read",
     t = time_fn(g, x, repeats=repeats)
     return Measurement(f"{kind} {n * 4 / 2**20:.0f} MiB", (n,), c["flops"],
                        moved, t.median)
+
+
+@dataclass(frozen=True)
+class RowStream:
+    """Chapter 2's measurement on this CPU: x[M, k] @ w[k, n] for growing M
+    (rows streamed past one weight matrix), timed on one device.
+
+    runs: one `Measurement` per M (seconds = fastest of the repeats; FLOPs
+    from XLA's cost analysis).  fixed, per_row: least-squares fit
+    time = fixed + M * per_row (seconds), the CPU's counterpart of the
+    systolic array's fill-and-drain cycles and its streaming cycles."""
+
+    k: int
+    n: int
+    runs: tuple[Measurement, ...]
+    fixed: float
+    per_row: float
+
+    @property
+    def fill_rows(self) -> float:
+        """The fixed cost in rows' worth of streaming (rows)."""
+        return self.fixed / self.per_row
+
+    def utilization(self, m: int) -> float:
+        """Fraction of the time the fit spends streaming M rows."""
+        return m * self.per_row / (self.fixed + m * self.per_row)
+
+
+def stream_rows(rows: Sequence[int] = (8, 32, 128, 512, 2048), k: int = 256,
+                n: int = 256, dtype: str = "f32", repeats: int = 15
+                ) -> RowStream:
+    """Time x[M, k] @ w[k, n] on one device for each M in `rows` and fit
+    time = fixed + M * per_row (seconds); see `RowStream` (Chapter 2)."""
+    rows = [int(m) for m in rows]
+    if len(rows) < 2 or min(rows) < 1:
+        raise ValueError(f"rows needs at least two positive row counts, "
+                         f"got {rows!r}")
+    runs = []
+    for m in rows:
+        dt = _dtype(dtype)
+        rng = np.random.default_rng(m)
+        dev = device()
+        x = jax.device_put(rng.standard_normal((m, k), np.float32).astype(dt),
+                           dev)
+        w = jax.device_put(rng.standard_normal((k, n), np.float32).astype(dt),
+                           dev)
+        g = jax.jit(_matmul).lower(x, w).compile()
+        c = cost(g, x, w)
+        t = time_fn(g, x, w, repeats=repeats, warmup=2)
+        runs.append(Measurement(f"{m}x{k}x{n}", (m, k, n), c["flops"],
+                                c["bytes"], t.min))
+    M = np.array(rows, dtype=float)
+    T = np.array([r.seconds for r in runs])
+    # relative residuals (weights 1/T): the small runs, which carry the
+    # fixed cost, count as much as the large ones
+    per_row, fixed = np.polyfit(M, T, 1, w=1 / T)
+    return RowStream(k, n, tuple(runs), float(max(fixed, 0.0)),
+                     float(per_row))

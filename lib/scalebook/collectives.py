@@ -143,6 +143,29 @@ def naive_all_reduce(x: jax.Array, axis: str) -> jax.Array:
     return total
 
 
+def looped_all_reduce(x: jax.Array, axis: str, vary: bool = True
+                      ) -> jax.Array:
+    """psum(x, axis) by a `fori_loop` that adds each shifted copy of x to a
+    running sum (Chapter 10, on `check_vma`).
+
+    The sum starts as zeros, a value that is the same on every device
+    ("invariant"); adding a ppermuted block makes it differ per device
+    ("varying").  A loop carry must keep its type, so under shard_map's
+    check_vma the zeros must be declared varying first with
+    `jax.lax.pcast(..., to="varying")` (formerly `pvary`); vary=False
+    leaves that out, which check_vma rejects.
+    """
+    n = jax.lax.axis_size(axis)
+    total = jnp.zeros(x.shape, x.dtype)
+    if vary:
+        total = jax.lax.pcast(total, axis, to="varying")
+
+    def body(_, carry):
+        total, moving = carry
+        return total + moving, jax.lax.ppermute(moving, axis, _right(n))
+    return jax.lax.fori_loop(0, n, body, (total, x))[0]
+
+
 def psum_all_reduce(x: jax.Array, axis: str) -> jax.Array:
     """JAX's own all-reduce, for comparison."""
     return jax.lax.psum(x, axis)

@@ -97,6 +97,9 @@ PRESETS: dict[str, Config] = {
                name="llama3-70b"),
         Config(D=16384, F=53248, L=126, N=128, K=8, H=128, V=128256,
                name="llama3-405b"),
+        # LLaMA-2 13B: the book's Part 5 worked problem (Chapter 6)
+        Config(D=5120, F=13824, L=40, N=40, K=40, H=128, V=32000,
+               name="llama2-13b"),
     ]
 }
 
@@ -127,7 +130,7 @@ DEFAULT_WORKLOADS: dict[str, Workload] = {
     **{name: Workload(B=2, T=32) for name in PRESETS
        if name.startswith("tiny")},
     **{name: Workload(B=1, T=8192) for name in PRESETS
-       if name.startswith("llama3")},
+       if name.startswith("llama")},
 }
 """The workload each preset runs when none is given (B sequences of T
 tokens): the tiny models a batch of 2 short sequences, quick to compile;

@@ -31,6 +31,12 @@ from scalebook.config import Workload, workload_for
 from scalebook.dtypes import dtype_bytes
 
 
+# The reference book's own table of LLaMA-3 70B's parameters (Austin et al.
+# 2025, Part 4), in its rounded terms (parameters): Chapter 4 sets it beside
+# the exact count of `param_groups`.
+REFERENCE_70B_TERMS: Mapping[str, float] = {
+    "mlp": 56.3e9, "attention": 12e9, "vocab": 2.1e9}
+
 # Saved activation tensors of size [tokens, D] per layer, by remat policy
 # (the book's rough counts, see Chapter 4).
 REMAT_TENSORS_PER_LAYER: Mapping[str, int] = {

@@ -29,7 +29,26 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["flash_attend"]
+__all__ = ["flash_attend", "merge_block"]
+
+
+def merge_block(m: jax.Array, l: jax.Array, acc: jax.Array, s: jax.Array,
+                vc: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One step of the online softmax (Chapter 4): fold a block of scores
+    s [B, K, G, T, c] (masked entries -inf) and its values vc [B, c, K, H]
+    into the running max m and denominator l [B, K, G, T] and the
+    unnormalised output acc [B, K, G, T, H].  Returns the new (m, l, acc);
+    the attention output is acc / l once every block is in.  Ring
+    attention (`scalebook.ring_attention`) merges the blocks that arrive
+    from other devices the same way."""
+    m_new = jnp.maximum(m, s.max(axis=-1))
+    base = jnp.where(jnp.isfinite(m_new), m_new, 0.0)       # all masked: 0
+    p = jnp.exp(s - base[..., None])                        # [B,K,G,T,c]
+    rescale = jnp.exp(m - base)                             # old sums
+    l = l * rescale + p.sum(axis=-1)
+    acc = acc * rescale[..., None] + jnp.einsum(
+        "bkgts,bskh->bkgth", p.astype(vc.dtype), vc)
+    return m_new, l, acc
 
 
 def flash_attend(q: jax.Array, k: jax.Array, v: jax.Array,
@@ -63,13 +82,6 @@ def flash_attend(q: jax.Array, k: jax.Array, v: jax.Array,
         s = s / math.sqrt(H)
         keys = start + jnp.arange(kc.shape[1])
         s = jnp.where(keys[None, :] <= q_positions[:, None], s, -jnp.inf)
-        m_new = jnp.maximum(m, s.max(axis=-1))
-        base = jnp.where(jnp.isfinite(m_new), m_new, 0.0)   # all masked: 0
-        p = jnp.exp(s - base[..., None])                    # [B,K,G,T,c]
-        rescale = jnp.exp(m - base)                         # old sums
-        l = l * rescale + p.sum(axis=-1)
-        acc = acc * rescale[..., None] + jnp.einsum(
-            "bkgts,bskh->bkgth", p.astype(v.dtype), vc)
-        m = m_new
+        m, l, acc = merge_block(m, l, acc, s, vc)
     out = acc / l[..., None]                                # [B,K,G,T,H]
     return out.transpose(0, 3, 1, 2, 4).reshape(B, T, N, H).astype(v.dtype)

@@ -492,3 +492,18 @@ def custom_chip(name: str, flops: float, hbm_bw: float,
                 hbm_bytes=0.0, hbm_bw=hbm_bw, link_bw=0.0, links=0,
                 topology="none", max_slice=(1,),
                 sources={"flops": "measured", "hbm_bw": "measured"})
+
+
+# The reference book's worked profile (Austin et al. 2025, Part 9): a step
+# on 8 TPU v2 cores (4-way data x 2-way tensor parallel).  The chip rates
+# its predictions use, the shapes it times, and what the profile measured
+# (seconds).  TPU v2 is not in CHIPS: the book uses only this example.
+TPU_V2_PROFILE = {
+    "cores": 8,
+    "core_flops": 2.3e13,            # bf16 FLOP/s per TPU v2 core
+    "link_bidi_bw": 1.2e11,          # bytes/s, both directions of a link
+    "up_proj": (32, 1024, 8192, 32768),   # B, T, D, F of x[B,T,D] @ W[D,F]
+    "up_proj_measured": 96e-3,
+    "rs_bytes": 128e6,               # the reduce-scatter's bytes
+    "rs_measured": 1.13e-3,
+}

@@ -47,6 +47,7 @@ from scalebook.tabular import Table
 
 __all__ = ["Collective", "compiled", "hlo_text", "collectives",
            "bytes_per_device", "io_shapes", "table", "parse_replica_groups",
+           "replica_groups_text", "iota_steps",
            "DTYPE_BYTES", "Instruction", "instructions", "OpBytes",
            "op_bytes"]
 
@@ -272,6 +273,42 @@ def parse_replica_groups(attr: str, num_devices: int | None = None
                              "num_devices")
         return [list(range(num_devices))]
     return groups
+
+
+def replica_groups_text(line: str) -> str:
+    """The value of a collective's ``replica_groups=`` in one HLO line,
+    e.g. ``[2,4]<=[4,2]T(1,0)`` (Chapter 9 decodes it)."""
+    attr = _groups_attr(line)
+    if attr is None:
+        raise ValueError("this HLO line has no replica_groups=; pass the "
+                         "line of a collective (all-gather, all-reduce, ...)")
+    return attr
+
+
+def iota_steps(spec: str) -> list[tuple[str, list]]:
+    """The iota form ``[G,S]<=[d0,d1,...]T(p...)`` of replica groups,
+    decoded one step at a time (Chapter 9): (what the step does, the
+    device ids after it).  The last step's rows are the groups, the same as
+    `parse_replica_groups(spec)`."""
+    m = re.match(r"\[([\d,]+)\]<=\[([\d,]+)\](?:T\(([\d,]+)\))?$",
+                 spec.strip())
+    if not m:
+        raise ValueError(f"not an iota replica_groups spec: {spec!r}; "
+                         "expected e.g. [2,4]<=[4,2]T(1,0)")
+    out_shape, dims = _int_list(m.group(1)), _int_list(m.group(2))
+    ids = np.arange(math.prod(dims))
+    steps = [(f"iota: device ids 0..{ids.size - 1}", ids.tolist())]
+    ids = ids.reshape(dims)
+    steps.append((f"reshape to {dims}", ids.tolist()))
+    if m.group(3):
+        perm = _int_list(m.group(3))
+        ids = ids.transpose(perm)
+        steps.append((f"transpose T({','.join(map(str, perm))}): "
+                       f"{list(ids.shape)}", ids.tolist()))
+    ids = ids.reshape(out_shape[0], -1)
+    steps.append((f"reshape to {out_shape[0]} groups of {ids.shape[1]}",
+                   ids.tolist()))
+    return steps
 
 
 def _groups_attr(line: str) -> str | None:

@@ -85,6 +85,21 @@ def auto(m: jax.sharding.Mesh, out: str = "all-reduce") -> Callable:
                    out_shardings=ns(_check_out(out)))
 
 
+def auto_constrained(m: jax.sharding.Mesh, h_spec: P) -> Callable:
+    """Auto, with the hidden layer h pinned by
+    `jax.lax.with_sharding_constraint` to `h_spec` (Chapter 10): XLA must
+    produce h in that sharding and propagates from there."""
+    ns = lambda s: NamedSharding(m, s)  # noqa: E731
+
+    def layer(x, w_in, w_out):
+        h = jax.nn.relu(x @ w_in)
+        h = jax.lax.with_sharding_constraint(h, ns(h_spec))
+        return h @ w_out
+    return jax.jit(layer, in_shardings=tuple(ns(SPECS[k]) for k in
+                                             ("x", "w_in", "w_out")),
+                   out_shardings=ns(OUT_SPECS["all-reduce"]))
+
+
 def explicit(out: str | None = "all-reduce") -> Callable:
     """Explicit: call it under `jax.set_mesh(mesh(explicit=True))` on
     arrays placed there.  out=None leaves the second matmul without

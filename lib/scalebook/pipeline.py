@@ -243,7 +243,8 @@ def pipeline_grads(params: m.Params, tokens: jax.Array, cfg: m.Config,
     fn, sched, _ = make_grad_fn(cfg, stages, microbatches, kind=kind,
                                 data=data, batch=tokens.shape[0],
                                 seq_len=tokens.shape[1] - 1)
-    loss, grads, activity = fn(params, tokens)
+    compiled = compat.compile_demo(fn.lower(params, tokens))
+    loss, grads, activity = compiled(params, tokens)
     return PipelineRun(loss, grads, np.asarray(activity), sched)
 
 
@@ -266,8 +267,9 @@ def check(cfg: m.Config | None = None, stages: int = 4,
                                 (batch, seq_len + 1), 0, cfg.V)
     run = pipeline_grads(params, tokens, cfg, stages, microbatches,
                          kind=kind, data=data)
-    ref_loss, ref = jax.jit(jax.value_and_grad(m.loss), static_argnums=2)(
-        params, tokens, cfg)
+    ref_loss, ref = jax.jit(
+        jax.value_and_grad(m.loss), static_argnums=2,
+        compiler_options=compat.DEMO_COMPILER_OPTIONS)(params, tokens, cfg)
     diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
                zip(jax.tree.leaves(run.grads), jax.tree.leaves(ref)))
     return {"max_grad_diff": diff,
@@ -299,7 +301,8 @@ def make_step(cfg: m.Config, stages: int, microbatches: int, *,
     tsh = NamedSharding(mesh, P("data"))
     jitted = jax.jit(step, in_shardings=(psh, osh, tsh),
                      out_shardings=(psh, osh, NamedSharding(mesh, P())),
-                     donate_argnums=(0, 1))
+                     donate_argnums=(0, 1),
+                     compiler_options=compat.DEMO_COMPILER_OPTIONS)
     return jitted, sched, mesh
 
 

@@ -112,10 +112,10 @@ class Plan:
                          k.comm if k else None, k.mfu if k else None,
                          k.memory.total if k else None,
                          c.status + (f": {c.reason}" if c.reason else "")])
-        return Table(["layout", "remat", "step", "compute", "comms", "MFU",
-                      "memory/chip", "status"], rows,
+        return Table(["layout", "remat", "step", "compute", "comms",
+                      "MFU bound", "memory/chip", "status"], rows,
                      formats={"step": fmt_seconds, "compute": fmt_seconds,
-                              "comms": fmt_seconds, "MFU": ".0%",
+                              "comms": fmt_seconds, "MFU bound": ".0%",
                               "memory/chip": fmt_bytes},
                      title=f"{self.chips} x {self.chip.name}, {self.batch} "
                      f"x {self.seq_len} tokens per step")

@@ -44,7 +44,8 @@ from scalebook import hlo as _hlo
 from scalebook.tabular import Table
 
 __all__ = ["KINDS", "COLORS", "Op", "Trace", "capture", "load", "kind_of",
-           "find_trace", "xprof_available", "xprof_tools"]
+           "find_trace", "xprof_available", "xprof_tools", "scoped_mlp",
+           "Calibration", "tpu_v2_calibration"]
 
 KINDS = ("dot", "fusion", "collective", "copy", "other")
 """The kinds of op a trace is summarised by: a matmul (or a fusion around
@@ -691,3 +692,58 @@ def xprof_tools(trace: Trace) -> Table:
     return Table(["xprof tool", "bytes of data"], rows,
                  formats={"bytes of data": ",.0f"},
                  title="what xprof extracts from this trace")
+
+
+# ---------------------------------------------------------------------------
+# Naming your own rows: jax.named_scope
+# ---------------------------------------------------------------------------
+def scoped_mlp(x: Any, w_up: Any, w_down: Any) -> Any:
+    """relu(x @ w_up) @ w_down with each step inside a `jax.named_scope`
+    ("mlp/up", "mlp/act", "mlp/down"), so the compiled ops carry those names
+    in their metadata (Chapter 9)."""
+    import jax
+
+    with jax.named_scope("mlp"):
+        with jax.named_scope("up"):
+            h = x @ w_up
+        with jax.named_scope("act"):
+            h = jax.nn.relu(h)
+        with jax.named_scope("down"):
+            return h @ w_down
+
+
+# ---------------------------------------------------------------------------
+# A worked calibration: the reference book's TPU v2 profile
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Calibration:
+    """One op of a real profile: what the cost model predicts and what the
+    profile measured (seconds)."""
+
+    what: str
+    predicted: float
+    measured: float
+
+    @property
+    def error(self) -> float:
+        """measured / predicted - 1 (a fraction)."""
+        return self.measured / self.predicted - 1
+
+
+def tpu_v2_calibration() -> list[Calibration]:
+    """The worked profile of Austin et al. (2025), Part 9 (Chapter 9): a
+    transformer step on 8 TPU v2 cores, 4-way data x 2-way tensor
+    parallel.  Predictions from the roofline (FLOPs / per-core peak) and
+    the link model (bytes / bidirectional link bandwidth, one hop); the
+    measurements are the profile's.  Chip numbers from `hardware`."""
+    from scalebook import hardware, counting
+
+    v2 = hardware.TPU_V2_PROFILE
+    b, t, d, f = v2["up_proj"]
+    flops = counting.matmul_flops(b * t, d, f) / v2["cores"]
+    up = Calibration(f"up-projection [{b},{t},{d}] x [{d},{f}]",
+                     flops / v2["core_flops"], v2["up_proj_measured"])
+    rs = Calibration(f"reduce-scatter of {v2['rs_bytes'] / 1e6:.0f} MB, 1 hop",
+                     v2["rs_bytes"] / v2["link_bidi_bw"],
+                     v2["rs_measured"])
+    return [up, rs]

@@ -40,7 +40,10 @@ __all__ = [
     "objective", "law_objective", "Bootstrap", "bootstrap", "compute_optimal",
     "tokens_for", "isoflop_loss", "tokens_per_param_rule",
     "shape_for_params", "training_days", "CLUSTERS", "cluster", "Plan",
-    "plan",
+    "plan", "PowerLaw", "envelope_optimum", "isoflop_minima",
+    "isoflop_optimum", "effective_tokens", "REPEAT_DECAY_EPOCHS",
+    "LLAMA3_8B_TOKENS", "HEADS_MULTIPLE", "HOFFMANN_2022_EXPONENTS",
+    "KAPLAN_2020_EXPONENT",
     "DEFAULT_MFU", "DEFAULT_SEQ_LEN", "SECONDS_PER_DAY",
 ]
 
@@ -182,6 +185,116 @@ def tokens_per_param_rule(C: Any, ratio: float = 20.0) -> tuple[Any, Any]:
     C = _positive("C (FLOPs)", C)
     N = np.sqrt(C / counting.six_n_d(1.0, ratio))
     return N, ratio * N
+
+
+# ---------------------------------------------------------------------------
+# Chinchilla's approaches 1 and 2, over-training, repeated data
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PowerLaw:
+    """N_opt = coef * C**exponent (parameters, C in FLOPs), fitted to
+    `points` (C, N) by least squares in log-log (Chapter 13)."""
+
+    exponent: float
+    coef: float
+    points: tuple[tuple[float, float], ...]
+
+    def __call__(self, C: Any) -> Any:
+        """Parameters at budget C (FLOPs)."""
+        return self.coef * np.asarray(C, dtype=float) ** self.exponent
+
+
+def _power_law(C: np.ndarray, N: np.ndarray) -> PowerLaw:
+    if len(C) < 2:
+        raise ValueError(f"a power law needs at least 2 (C, N) points, got "
+                         f"{len(C)}; widen the bands or add budgets")
+    slope, icpt = np.polyfit(np.log(C), np.log(N), 1)
+    return PowerLaw(float(slope), float(np.exp(icpt)),
+                    tuple((float(c), float(n)) for c, n in zip(C, N)))
+
+
+def envelope_optimum(runs: "Runs", bins_per_decade: int = 10) -> PowerLaw:
+    """Chinchilla's approach 1 (Chapter 13): in each log-spaced band of
+    training FLOPs, the run of least final loss; N_opt(C) is the power law
+    through those runs (N in parameters, C in FLOPs)."""
+    if not (isinstance(bins_per_decade, int) and bins_per_decade >= 1):
+        raise ValueError(f"bins_per_decade must be a positive int, got "
+                         f"{bins_per_decade!r}")
+    band = np.floor(np.log10(runs.C) * bins_per_decade).astype(int)
+    C, N = [], []
+    for b in np.unique(band):
+        idx = np.flatnonzero(band == b)
+        i = idx[np.argmin(runs.loss[idx])]
+        C.append(runs.C[i])
+        N.append(runs.N[i])
+    return _power_law(np.array(C), np.array(N))
+
+
+def isoflop_minima(runs: "Runs", budgets: Sequence[float],
+                   width: float = 0.05, min_runs: int = 5
+                   ) -> list[tuple[float, float, int]]:
+    """Chinchilla's approach 2 (Chapter 13): for each budget C (FLOPs), a
+    parabola of final loss against log N through the runs within `width`
+    decades of C; its vertex is that budget's optimal N (parameters).
+    Returns (C, N_opt, runs used) for every budget with at least
+    `min_runs` runs and an upward-opening parabola."""
+    if not width > 0:
+        raise ValueError(f"width (decades of FLOPs) must be positive, got "
+                         f"{width!r}")
+    out = []
+    logC = np.log10(runs.C)
+    for C in budgets:
+        C = float(_positive("budget C (FLOPs)", C))
+        m = np.abs(logC - np.log10(C)) < width
+        if m.sum() < min_runs:
+            continue
+        x = np.log(runs.N[m])
+        curv, lin, _ = np.polyfit(x, runs.loss[m], 2)
+        vertex = -lin / (2 * curv)
+        if curv <= 0 or not x.min() <= vertex <= x.max():
+            continue                  # no minimum inside the band's runs
+        out.append((C, float(np.exp(vertex)), int(m.sum())))
+    return out
+
+
+def isoflop_optimum(runs: "Runs", budgets: Sequence[float],
+                    width: float = 0.05, min_runs: int = 5) -> PowerLaw:
+    """The power law N_opt(C) through `isoflop_minima` (approach 2;
+    N in parameters, C in FLOPs)."""
+    pts = isoflop_minima(runs, budgets, width, min_runs)
+    return _power_law(np.array([p[0] for p in pts]),
+                      np.array([p[1] for p in pts]))
+
+
+# Muennighoff et al. (2023): the value of a repeated token decays
+# exponentially with the number of repeats, with this decay constant R*
+# (epochs beyond the first): the k-th repeat is worth exp(-k / R*) of a
+# fresh token.
+REPEAT_DECAY_EPOCHS = 15.4
+
+# The exponent a of N_opt ~ C^a that Hoffmann et al. (2022, their Table 2)
+# report for their approaches 1 (envelope), 2 (iso-FLOP parabolas) and 3
+# (the fitted law), and the one Kaplan et al. (2020) found.
+HOFFMANN_2022_EXPONENTS = {1: 0.50, 2: 0.49, 3: 0.46}
+KAPLAN_2020_EXPONENT = 0.73
+
+# LLaMA-3 8B was pre-trained on over 15 T tokens (Llama 3 herd paper).
+LLAMA3_8B_TOKENS = 15e12
+
+
+def effective_tokens(unique: Any, epochs: Any,
+                     decay: float = REPEAT_DECAY_EPOCHS) -> Any:
+    """Tokens' worth of fresh data that `epochs` passes over `unique`
+    tokens are worth, in the data-constrained law of Muennighoff et al.
+    (Chapter 13): U + U R* (1 - exp(-R / R*)), R = epochs - 1 repeats."""
+    unique = _positive("unique tokens", unique)
+    epochs = np.asarray(epochs, dtype=float)
+    if np.any(epochs < 1):
+        raise ValueError(f"epochs counts passes over the data and must be "
+                         f">= 1, got {epochs!r}")
+    R = epochs - 1
+    out = unique + unique * decay * (1 - np.exp(-R / decay))
+    return out if out.ndim else float(out)
 
 
 # ---------------------------------------------------------------------------
@@ -728,23 +841,39 @@ def training_days(flops: float, chip: Any, chips: int,
     return per_chip.t_compute / mfu / SECONDS_PER_DAY
 
 
+# The number of attention heads of a planned shape is a multiple of this, so
+# that a tensor-parallel degree of 2, 4 or 8 splits them (Chapter 13).
+HEADS_MULTIPLE = 8
+
+
 def shape_for_params(N: float, aspect: int = 128, head_dim: int = 128,
-                     vocab: int = 32_000) -> Config:
+                     vocab: int = 32_000,
+                     heads_multiple: int | None = None) -> Config:
     """A LLaMA-style Config with about N parameters (`counting.param_count`).
 
-    The family: width D = head_dim x round(aspect x L / head_dim), give or
-    take one head (about `aspect` units of width per layer), multi-head
-    attention with D / head_dim heads, a gated MLP of width F ~ 8D/3 (rounded to 256, so the
-    MLP holds ~8 D^2 per layer like an ungated 4D one), untied embeddings of
-    `vocab` tokens.  Returns the depth whose count is nearest N in ratio.
+    The family: width D = head_dim x (number of heads), the heads a multiple
+    of `heads_multiple` (8: a tensor-parallel degree of 2, 4 or 8 then
+    divides them, as the sharding chapters need) nearest `aspect` x L /
+    head_dim, give or take one step; multi-head attention with
+    D / head_dim heads, a gated MLP of width F ~ 8D/3 (rounded to 256, so
+    the MLP holds ~8 D^2 per layer like an ungated 4D one), untied
+    embeddings of `vocab` tokens.  Returns the depth whose count is nearest
+    N in ratio (Chapter 13).
     """
     N = _positive("N (parameters)", N)
+    if heads_multiple is None:
+        heads_multiple = HEADS_MULTIPLE
+    if not (isinstance(heads_multiple, (int, np.integer))
+            and heads_multiple >= 1):
+        raise ValueError(f"heads_multiple must be a positive int (a tensor-"
+                         f"parallel degree), got {heads_multiple!r}")
+    m = int(heads_multiple)
     best, best_err = None, math.inf
     for L in range(1, 1024):
-        k0 = max(1, round(aspect * L / head_dim))
+        k0 = max(m, m * round(aspect * L / head_dim / m))
         counts = []
-        for k in (k0 - 1, k0, k0 + 1):      # one head either side
-            if k < 1:
+        for k in (k0 - m, k0, k0 + m):      # one step either side
+            if k < m:
                 continue
             D = head_dim * k
             F = 256 * max(1, round(8 * D / 3 / 256))

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Snapshot", "SystolicRun", "simulate", "simulate_tiled",
-           "cycles", "utilization", "draw_snapshots", "animate"]
+           "cycles", "utilization", "weight_tiles", "draw_snapshots",
+           "animate"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,15 @@ def cycles(m: int, k: int, n: int) -> int:
 def utilization(m: int, k: int, n: int) -> float:
     """Fraction of the PE-cycles doing useful MACs: m / (m + k + n - 2)."""
     return m * k * n / (k * n * cycles(m, k, n))
+
+
+def weight_tiles(k: int, n: int, array: int = 128) -> int:
+    """How many array x array weight tiles (a count) hold w[k, n] once each
+    dim is padded with zeros to a whole number of tiles (Chapter 2)."""
+    for name, v in (("k", k), ("n", n), ("array", array)):
+        if not (isinstance(v, (int, np.integer)) and v >= 1):
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return -(-k // array) * -(-n // array)
 
 
 def _check_inputs(A: np.ndarray, B: np.ndarray) -> tuple[int, int, int]:

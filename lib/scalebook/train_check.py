@@ -17,7 +17,7 @@ from scalebook import model as m
 from scalebook import parallelism as par
 from scalebook.train_parallel import DEMO_WORK, compiled_step
 
-__all__ = ["XLA_CPU_NOTES", "CollectiveCheck", "xla_cpu_expected",
+__all__ = ["XLA_CPU_NOTES", "PARTIALS_PER_LAYER", "CollectiveCheck", "xla_cpu_expected",
            "check_collectives", "check_memory", "memory_bytes"]
 
 
@@ -35,13 +35,25 @@ XLA_CPU_NOTES = {
           "reduce-scatters: 2x the bytes",
     "two-stage": "XLA:CPU reduces over one mesh axis at a time (seq, then "
                  "data), each an all-reduce of the whole gradient",
-    "partials": "XLA:CPU all-reduces the partial input gradients of q, k, v "
-                "(and of gate, up) one by one instead of adding them "
-                "first: 5 all-reduces per layer instead of 2",
+    "partials": "our model keeps q, k, v (and gate, up) as separate "
+                "matrices, so their partial input gradients are "
+                "all-reduced one by one, on any backend (a TPU too); a "
+                "fused QKV (and gate-up) matrix adds them first: 5 "
+                "all-reduces per layer instead of 2",
     "tokens": "the [B, T+1] token array does not split over seq, so XLA "
               "shuffles a few hundred bytes of token ids",
+    "normed input": "with seq and tensor axes together, XLA's partitioner "
+                    "gathers each layer's normed input [B, T, D] over seq "
+                    "and projects it again, in place of one of K and V",
 }
-"""Why XLA:CPU's collectives differ from the textbook's, by key."""
+"""Why the compiled collectives differ from the textbook's, by key: what
+XLA:CPU does ("rs", "two-stage", "tokens") and what our model's separate
+q/k/v and gate/up matrices do on any backend ("partials")."""
+
+PARTIALS_PER_LAYER = (5, 2)
+"""All-reduces of a layer's input gradients under tensor parallelism
+(backward): with separate q, k, v, gate and up matrices (ours), and with
+fused QKV and gate-up matrices (Megatron, the textbook)."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,18 @@ def xla_cpu_expected(comms_list, lay: par.Layout, cfg: m.Config
                 rows.append(("all-reduce", c.axes, 0.0,
                              ar.bytes_per_device(lay), "rs"))
                 rows.append((c.kind, c.axes, b, 0.0, "rs"))
+        elif (c.what == "keys and values" and c.phase == "forward"
+              and lay.tensor > 1):
+            # one of K, V gathered as is; the other's input [B, T, D]
+            # gathered instead (seen in the HLO of FSDP x SP x TP)
+            one = replace(c, count=c.count / 2)
+            wide = replace(one, array_bytes=c.array_bytes * cfg.D
+                           * lay.tensor / (cfg.K * cfg.H))
+            rows.append((c.kind, c.axes, b, one.bytes_per_device(lay)
+                         + wide.bytes_per_device(lay), "normed input"))
         elif c.what == "block input gradients" and cfg.N:
-            extra = replace(c, count=c.count * 5 / 2)
+            ours, fused = PARTIALS_PER_LAYER
+            extra = replace(c, count=c.count * ours / fused)
             rows.append((c.kind, c.axes, b, extra.bytes_per_device(lay),
                          "partials"))
         else:

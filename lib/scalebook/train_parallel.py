@@ -152,7 +152,7 @@ def compiled_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
                             jax.random.key(0))
     opt = jax.eval_shape(m.init_adam, params)
     tokens = jax.ShapeDtypeStruct((batch, seq_len + 1), jnp.int32)
-    return step.lower(params, opt, tokens).compile()
+    return compat.compile_demo(step.lower(params, opt, tokens))
 
 
 def batches(cfg: m.Config, steps: int, batch: int = DEMO_WORK.B,
@@ -187,8 +187,8 @@ def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
         place = jax.device_put
     params = place(params, sh["params"])
     opt = place(opt, sh["opt"])
-    compiled = step.lower(params, opt, place(data[0], sh["tokens"])
-                          ).compile()
+    compiled = compat.compile_demo(
+        step.lower(params, opt, place(data[0], sh["tokens"])))
     losses = []
     for i in range(steps):
         params, opt, loss = compiled(params, opt,

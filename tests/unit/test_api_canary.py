@@ -97,10 +97,78 @@ def _resolve(name: str):
     raise ImportError(name)
 
 
+def _jax_calls(source: str) -> set[tuple[str, str]]:
+    """(dotted jax name, keyword) of every call with keyword arguments to a
+    jax name in a source, e.g. ("jax.make_mesh", "axis_types")."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    alias: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "jax":
+                    alias[a.asname or a.name.split(".")[0]] = (
+                        a.name if a.asname else "jax")
+        elif isinstance(node, ast.ImportFrom) and node.module and \
+                node.module.split(".")[0] == "jax" and not node.level:
+            for a in node.names:
+                alias[a.asname or a.name] = f"{node.module}.{a.name}"
+    out: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        chain = _chain(node.func)
+        if not chain or chain[0] not in alias:
+            continue
+        name = ".".join([alias[chain[0]]] + chain[1:])
+        if any(p.startswith("_") for p in name.split(".")):
+            continue
+        for kw in node.keywords:
+            if kw.arg is not None:          # **kwargs are not checkable
+                out.add((name, kw.arg))
+    return out
+
+
 USED: dict[str, list[str]] = {}
+KEYWORDS: dict[tuple[str, str], list[str]] = {}
 for _label, _src in _sources():
     for _n in _jax_names(_src):
         USED.setdefault(_n, []).append(_label)
+    for _call in _jax_calls(_src):
+        KEYWORDS.setdefault(_call, []).append(_label)
+
+# Keywords the book's prose and code teach, whether or not a call spells
+# them out (compat passes some by position or through a variable).
+TAUGHT_KEYWORDS = [
+    ("jax.make_mesh", "axis_types"),
+    ("jax.make_mesh", "devices"),
+    ("jax.shard_map", "mesh"), ("jax.shard_map", "in_specs"),
+    ("jax.shard_map", "out_specs"), ("jax.shard_map", "check_vma"),
+    ("jax.lax.pcast", "to"),
+    ("jax.sharding.auto_axes", "out_sharding"),
+    ("jax.sharding.explicit_axes", "in_sharding"),
+    ("jax.numpy.matmul", "out_sharding"),
+    ("jax.numpy.einsum", "out_sharding"),
+    ("jax.lax.psum_scatter", "scatter_dimension"),
+    ("jax.lax.psum_scatter", "tiled"),
+    ("jax.lax.all_gather", "tiled"),
+    ("jax.jit", "in_shardings"), ("jax.jit", "out_shardings"),
+    ("jax.profiler.trace", "create_perfetto_trace"),
+]
+
+
+def _accepts(fn, kw: str) -> bool | None:
+    """Whether `fn` takes keyword `kw` (None: no signature to read)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None
+    if kw in params:
+        return params[kw].kind is not inspect.Parameter.POSITIONAL_ONLY
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD
+               for p in params.values())
 
 
 def test_the_canary_sees_the_names_the_book_teaches():
@@ -125,6 +193,42 @@ def test_every_jax_name_the_book_uses_exists_undeprecated(name):
     assert not deprecated, (f"{name} (used in {', '.join(USED[name][:3])}) "
                             f"is deprecated in jax {jax.__version__}: "
                             f"{deprecated[0]}")
+
+
+def test_the_canary_sees_the_keywords_the_book_passes():
+    for call in (("jax.shard_map", "check_vma"), ("jax.make_mesh",
+                 "axis_types"), ("jax.numpy.matmul", "out_sharding"),
+                 ("jax.lax.pcast", "to")):
+        assert call in KEYWORDS, f"{call} is not found in the book's code"
+
+
+@pytest.mark.parametrize("call", sorted(KEYWORDS), ids=lambda c: "=".join(c))
+def test_every_keyword_the_book_passes_is_accepted(call):
+    name, kw = call
+    ok = _accepts(_resolve(name), kw)
+    if ok is None:
+        pytest.skip(f"{name} has no readable signature")
+    assert ok, (f"{name}({kw}=...) (used in "
+                f"{', '.join(KEYWORDS[call][:3])}) is not a keyword of "
+                f"{name} in jax {jax.__version__}")
+
+
+@pytest.mark.parametrize("call", TAUGHT_KEYWORDS, ids=lambda c: "=".join(c))
+def test_every_keyword_the_book_teaches_is_accepted(call):
+    name, kw = call
+    assert _accepts(_resolve(name), kw), (
+        f"{name} takes no keyword {kw!r} in jax {jax.__version__}: the "
+        f"book's text and code use it; update them (and compat)")
+
+
+def test_make_mesh_takes_its_sizes_by_the_keyword_compat_names():
+    kw = compat.make_mesh_sizes_keyword()
+    mesh = jax.make_mesh(**{kw: (2, 4)}, axis_names=("X", "Y"),
+                         axis_types=(jax.sharding.AxisType.Auto,) * 2)
+    assert dict(mesh.shape) == {"X": 2, "Y": 4}
+    other = {"axis_sizes": "axis_shapes", "axis_shapes": "axis_sizes"}[kw]
+    with pytest.raises(TypeError):
+        jax.make_mesh(**{other: (2, 4)}, axis_names=("X", "Y"))
 
 
 def _probe(what: str) -> str:

@@ -131,3 +131,19 @@ def test_memory_subtracts_an_output_that_reuses_a_donated_input():
     assert mem.alias_bytes == 4 * n * n
     assert mem.peak_bytes == 4 * n * n    # the output lives in the input
     assert "peak" in str(mem) and "temporaries" in str(mem)
+
+
+def test_stream_rows_counts_2mkn_and_fits_a_fixed_cost_plus_rows():
+    r = bench.stream_rows(rows=(4, 64, 256), k=64, n=32, repeats=3)
+    assert [m.shape for m in r.runs] == [(4, 64, 32), (64, 64, 32),
+                                         (256, 64, 32)]
+    for m in r.runs:
+        assert m.flops == 2 * m.shape[0] * 64 * 32      # XLA: no padding
+        assert m.seconds > 0
+    assert r.per_row > 0 and r.fixed >= 0
+    assert 0 < r.utilization(4) <= r.utilization(256) <= 1
+
+
+def test_stream_rows_needs_two_row_counts():
+    with pytest.raises(ValueError, match="at least two"):
+        bench.stream_rows(rows=(8,))

@@ -129,3 +129,20 @@ def test_bidirectional_all_gather_sends_the_same_bytes_in_half_the_steps(
     c = hlo.compiled(co.program("bidi_all_gather", odd), x3)
     np.testing.assert_array_equal(np.asarray(c(x3)), x3)
     assert len(hlo.collectives(c, mesh=odd)) == 2     # 1 right, 1 left
+
+
+def test_looped_all_reduce_needs_pcast_under_check_vma(mesh, partials):
+    import functools
+    P = jax.sharding.PartitionSpec
+    want = partials.reshape(N, 16, 32).sum(0)
+
+    def run(vary):
+        f = jax.shard_map(functools.partial(co.looped_all_reduce, axis="X",
+                                            vary=vary),
+                          mesh=mesh, in_specs=P("X"), out_specs=P("X"))
+        return np.asarray(jax.jit(f)(partials))
+    got = run(True)
+    np.testing.assert_allclose(got.reshape(N, 16, 32)[3], want, rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(TypeError, match="varying"):
+        run(False)

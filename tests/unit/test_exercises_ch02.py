@@ -64,7 +64,8 @@ HOST = {"pcie": SHARE / V5E.bandwidth("pcie"),
         "flops": 2 * 64 * 16384 * 16384 / 16 / V5E.peak_flops("bf16")}
 HOST["bound"] = max(("pcie", "hbm", "flops"), key=HOST.get)
 # 2.7: v5p VPU, one per TensorCore; a bf16 add on [8192, 8192].
-VPU_CORE = sb.hardware.VPU_FLOPS_PER_CORE["TPU v5p"]
+VPU_BOOK = sb.hardware.VPU_FLOPS_PER_CORE["TPU v5p"]      # rounded, 7e12
+VPU_CORE = 8 * 128 * 4 * 1.75e9     # sublanes x lanes x ALUs x clock
 N7 = 8192
 T_ADD_FLOPS = N7 * N7 / (VPU_CORE * V5P.cores)
 T_ADD_BYTES = 3 * 2 * N7 * N7 / V5P.hbm_bw
@@ -176,6 +177,8 @@ MISTAKES = [
     ("2.6", "flops", 2 * 64 * 16384 * 16384 / V5E.peak_flops("bf16"),
      "share the FLOPs"),
     ("2.7", "ratio", V5P.peak_flops("bf16") / VPU_CORE, "TensorCore"),
+    ("2.7", "ratio", V5P.peak_flops("bf16") / (VPU_BOOK * V5P.cores),
+     "rounded"),
     ("2.8", "cycles", 512, "streaming part"),
     ("2.8", "cycles", 512 + 128 + 128, "off by 2"),
     ("2.8", "cycles", 512 * 128 * 128, "MAC count"),

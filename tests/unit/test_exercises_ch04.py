@@ -174,6 +174,8 @@ MISTAKES = [
     ("4.9", None, _forward(unembed=False), "unembedding"),
     ("4.9", None, _forward(core=False), "attention core"),
     ("4.9", None, _forward(K=N9), "multi-query"),
+    # the embedding lookup counted as a [B*T, V] x [V, D] matmul
+    ("4.9", None, _forward() + 2 * B9 * T9 * V9 * D9, "lookup"),
     ("4.9", None, 3 * FWD9, "training step"),
     ("4.9", None, FWD9 / 2, "multiply-add"),
 ]

@@ -37,13 +37,14 @@ SOLUTIONS = {
     "5.3": (2**21 * 2048 * 2 / 28672) ** 0.5,
     "5.4": 63,
     "5.5": (12 * P8 + ACTS5) / 5,
-    "5.6": {"all-gather": 4 * (2 * 2 * 65664 + 32832) * 7 / 8,
-            "reduce-scatter": 4 * 164160 * 7 / 8},
+    "5.6": {"all-gather": 4 * (2 * 2 * 65664 + 32832) * 3 / 4,
+            "reduce-scatter": 4 * 164160 * 3 / 4},
     "5.7": {"embed": "data", "mlp": "tensor", "q_heads": "tensor",
             "kv_heads": "tensor", "vocab": "tensor"},
     "5.8": fsdp_step,
     "5.9": 6 * P70 * 2**22 / (5.0 * 2048 * 4.59e14),
     "5.10": "zero1",
+    "5.11": {"permutes": 7, "bytes": 7 * 2 * 2 * (256 // 8) * 1 * 32 * 4},
 }
 
 
@@ -62,9 +63,9 @@ def test_blank_answers_are_not_attempted(qid):
     assert grade(qid, ...).status == g.BLANK
 
 
-def test_ten_exercises_registered():
+def test_eleven_exercises_registered():
     assert [q.qid for q in ch05.QUESTIONS] == [f"5.{i}" for i in
-                                               range(1, 11)]
+                                               range(1, 12)]
 
 
 @pytest.mark.parametrize("qid, answer, words", [
@@ -72,14 +73,14 @@ def test_ten_exercises_registered():
     ("5.1", 9.2e14 / 1.8e11 / 3, "three torus axes"),
     ("5.1", 9.2e14 / 1.6e12, "HBM roofline"),
     ("5.2", 14336 / (4.59e14 / 9e10), "both directions"),
-    ("5.2", 14336 / 2550 / 2, "counts both directions"),
+    ("5.2", 14336 / 2550 * 2, "not two links each way"),
     ("5.2", 8, "rounded"),
     ("5.3", (2**21 * 2048 / 28672) ** 0.5, "M_X = 2"),
     ("5.3", (2**21 * 2048 * 4 / 28672) ** 0.5, "numerator"),
     ("5.3", 2048, "every chip"),
     ("5.4", 70, "(p-1)/(m+p-1)"),
     ("5.4", 62, "one short"),
-    ("5.4", 80, "p = 8"),
+    ("5.4", 80, "not p/m"),
     ("5.5", 12 * P8 + ACTS5, "calculator A's total"),
     ("5.5", 12 * P8 / 5, "activations are part"),
     ("5.5", 12 * P8 / 5 + ACTS5, "its own sequences"),
@@ -98,9 +99,9 @@ def test_known_mistakes_get_their_hint(qid, answer, words):
 
 @pytest.mark.parametrize("part, factor, words", [
     ("all-gather", 0.5, "gathers its weights again"),
-    ("all-gather", 8 / 7, "receives 7/8"),
+    ("all-gather", 4 / 3, "receives 3/4"),
     ("reduce-scatter", 2, "XLA:CPU moves"),
-    ("reduce-scatter", 8 / 7, "sends 7/8"),
+    ("reduce-scatter", 4 / 3, "sends 3/4"),
 ])
 def test_fsdp_prediction_hints(part, factor, words):
     answer = dict(SOLUTIONS["5.6"])
@@ -110,6 +111,7 @@ def test_fsdp_prediction_hints(part, factor, words):
 
 
 def test_fsdp_prediction_is_read_from_the_hlo():
+    assert ch05.Q6["mesh"] == 4       # not the chapter's 8: not printed there
     hlo = ch05.fsdp_hlo_bytes()
     assert hlo["all-gather"] == SOLUTIONS["5.6"]["all-gather"]
     # XLA:CPU's all-reduce is twice the textbook reduce-scatter (+ loss)
@@ -172,6 +174,25 @@ def test_an_fsdp_step_that_forgets_to_average_fails_parity():
 
 
 def test_zero_stage_memory_falls_stage_by_stage():
-    m = ch05.q10_memory()
+    m = ch05._q10_memory()
     assert m["dp"] > m["zero1"] > m["zero2"] > m["fsdp"]
     assert np.isclose(ch05._q9(), SOLUTIONS["5.9"])
+
+
+@pytest.mark.parametrize("part, factor, words", [
+    ("bytes", 0.5, "K and V both travel"),
+    ("bytes", 8 / 7, "P-1 hops"),
+    ("bytes", 8, "K heads"),
+])
+def test_ring_prediction_hints(part, factor, words):
+    answer = dict(SOLUTIONS["5.11"])
+    answer[part] *= factor
+    fb = grade("5.11", answer)
+    assert fb.status == g.FAIL and words in fb.message
+
+
+def test_ring_prediction_is_read_from_the_compiled_program():
+    assert ch05.ring_hlo() == (SOLUTIONS["5.11"]["permutes"],
+                               SOLUTIONS["5.11"]["bytes"])
+    fb = grade("5.11", dict(SOLUTIONS["5.11"], permutes=8))
+    assert fb.status == g.FAIL and "last step" in fb.message

@@ -98,6 +98,9 @@ def test_13_4_and_13_5_the_compute_optimal_split():
     assert "D, the tokens" in grade("13.4", D).message
     a = PUB["beta"] / (PUB["alpha"] + PUB["beta"])
     assert "C/6" in grade("13.4", N * 6 ** a).message
+    # multiplying the budget by 6 instead of dividing: the optimum of 36 C/6
+    times_6 = _optimum(PUB, 36 * ch13.OPT_C)[0]
+    assert "not multiply" in grade("13.4", times_6).message
     assert "Hoffmann" in grade("13.4", _optimum(HOFF, ch13.OPT_C)[0]).message
     assert "N/D" in grade("13.5", N / D).message
     nh, dh = _optimum(HOFF, ch13.OPT_C)

@@ -369,3 +369,23 @@ def test_mesh_groups_with_an_iota_device_list_without_arrow():
     (c,) = hlo.collectives("HloModule m, num_partitions=8\n\nENTRY %e () -> "
                            "f32[] {\n  " + line + "\n}\n")
     assert c.group_size == 2
+
+
+def test_iota_steps_end_at_the_parsed_groups():
+    from scalebook import hlo as h
+    for spec in ("[2,4]<=[4,2]T(1,0)", "[4,2]<=[8]", "[2,4]<=[2,2,2]T(2,1,0)"):
+        steps = h.iota_steps(spec)
+        assert steps[0][1] == list(range(8))
+        assert steps[-1][1] == h.parse_replica_groups(spec)
+    assert len(h.iota_steps("[2,4]<=[4,2]T(1,0)")) == 4   # with transpose
+    with pytest.raises(ValueError, match="iota"):
+        h.iota_steps("{{0,1},{2,3}}")
+
+
+def test_replica_groups_text_reads_the_attribute_of_a_line():
+    from scalebook import hlo as h
+    line = ("%ag = f32[64,128]{1,0} all-gather(%x), channel_id=2, "
+            "replica_groups=[2,4]<=[4,2]T(1,0), dimensions={0}")
+    assert h.replica_groups_text(line) == "[2,4]<=[4,2]T(1,0)"
+    with pytest.raises(ValueError, match="no replica_groups"):
+        h.replica_groups_text("%a = f32[2]{0} add(%x, %y)")

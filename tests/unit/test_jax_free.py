@@ -88,6 +88,10 @@ JAX_FREE_MODULES = {
     "gpu_moe": ("assert 79000 < sb.gpu_moe.moe_dp_critical_tokens(128, 4) "
                 "< 79400\n"
                 "assert sb.gpu_moe.ep_times(1e6, 7168, 2048, 8, 64).ratio > 1"),
+    "context_parallel": ("import scalebook.context_parallel as cp\n"
+                         "assert set(cp.causal_blocks(4)) == {9}\n"
+                         "assert cp.ring_collectives(1, 64, 2, 8, 4).count "
+                         "== 3"),
 }
 """Modules of `scalebook` that must import and run without JAX, each with
 a computation in it (code run after `import scalebook as sb`)."""

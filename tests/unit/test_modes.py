@@ -55,3 +55,18 @@ def test_out_sharding_decides_the_collective(auto_mesh):
 def test_unknown_output_layout_is_named():
     with pytest.raises(ValueError, match="all-reduce, reduce-scatter"):
         modes.explicit("scatter")
+
+
+def test_a_sharding_constraint_on_h_decides_the_collectives(auto_mesh):
+    from jax.sharding import PartitionSpec as P
+    args = modes.inputs(auto_mesh)
+    want = modes.reference(*args)
+    kinds = {}
+    for spec in (P("X", "Y"), P("X", None)):
+        c = hlo.compiled(modes.auto_constrained(auto_mesh, spec), *args)
+        np.testing.assert_allclose(np.asarray(c(*args)), want, rtol=1e-4,
+                                   atol=1e-4)
+        kinds[spec] = sorted(k.kind for k in
+                             hlo.collectives(c, mesh=auto_mesh))
+    assert kinds[P("X", "Y")] == ["all-reduce"]
+    assert "all-gather" in kinds[P("X", None)]      # h gathered over Y

@@ -167,3 +167,28 @@ def test_timeline_draws_one_row_per_device(traced):
     assert len(fig.axes[0].get_yticks()) == 8
     with pytest.raises(ValueError, match="step must be"):
         tr.timeline(step=5)
+
+
+def test_scoped_mlp_puts_its_scopes_into_the_hlo_metadata():
+    import jax
+    import numpy as np
+    from scalebook import hlo as h
+    x = jax.ShapeDtypeStruct((8, 16), np.float32)
+    w1 = jax.ShapeDtypeStruct((16, 32), np.float32)
+    w2 = jax.ShapeDtypeStruct((32, 16), np.float32)
+    names = " ".join(i.op_name for i in
+                     h.instructions(profiling.scoped_mlp, x, w1, w2).values())
+    for scope in ("mlp/up", "mlp/act", "mlp/down"):
+        assert scope in names
+
+
+def test_tpu_v2_calibration_predicts_within_ten_percent():
+    from scalebook import hardware
+    rows = profiling.tpu_v2_calibration()
+    assert len(rows) == 2
+    v2 = hardware.TPU_V2_PROFILE
+    b, t, d, f = v2["up_proj"]
+    assert rows[0].predicted == pytest.approx(
+        2 * b * t * d * f / v2["cores"] / v2["core_flops"])
+    for r in rows:
+        assert abs(r.error) < 0.1, r

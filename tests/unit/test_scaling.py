@@ -215,6 +215,15 @@ def test_shape_for_params_lands_near_the_target(N):
     cfg = s.shape_for_params(N)
     assert counting.param_count(cfg) == pytest.approx(N, rel=0.06)
     assert cfg.D % cfg.H == 0 and cfg.N * cfg.H == cfg.D
+    assert cfg.N % 8 == 0, "heads must split over a TP degree of 8"
+
+
+def test_shape_for_params_heads_multiple_is_a_choice():
+    cfg = s.shape_for_params(1e11, heads_multiple=16)
+    assert cfg.N % 16 == 0
+    assert counting.param_count(cfg) == pytest.approx(1e11, rel=0.06)
+    with pytest.raises(ValueError, match="tensor-parallel degree"):
+        s.shape_for_params(1e11, heads_multiple=0)
 
 
 def test_plan_turns_a_budget_into_flops_and_days(full):
@@ -291,3 +300,59 @@ def test_formula_modules_import_without_jax_or_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _isoflop_runs(law, budgets, per_budget=9):
+    """Runs placed on iso-FLOP curves of a known law, spanning the optimum."""
+    N, C, L = [], [], []
+    for c in budgets:
+        n0, _ = s.compute_optimal(law, c)
+        for f in np.geomspace(0.25, 4, per_budget):
+            N.append(n0 * f)
+            C.append(c)
+            L.append(float(s.isoflop_loss(law, c, n0 * f)))
+    return s.Runs(N=np.array(N), C=np.array(C), loss=np.array(L))
+
+
+def test_isoflop_parabolas_recover_the_laws_exponent():
+    law = s.BESIROGLU_2024
+    budgets = [1e19, 1e20, 1e21, 1e22]
+    fitted = s.isoflop_optimum(_isoflop_runs(law, budgets), budgets)
+    want = law.beta / (law.alpha + law.beta)
+    assert fitted.exponent == pytest.approx(want, abs=0.01)
+    assert fitted(1e21) == pytest.approx(s.compute_optimal(law, 1e21)[0],
+                                         rel=0.1)
+
+
+def test_envelope_picks_the_least_loss_run_of_each_band():
+    law = s.BESIROGLU_2024
+    budgets = [1e19, 1e20, 1e21, 1e22]
+    runs = _isoflop_runs(law, budgets, per_budget=17)
+    env = s.envelope_optimum(runs)
+    assert len(env.points) == len(budgets)
+    want = law.beta / (law.alpha + law.beta)
+    assert env.exponent == pytest.approx(want, abs=0.03)
+
+
+def test_approaches_one_and_two_on_the_chinchilla_runs(runs):
+    budgets = [1e19, 3e19, 1e20, 3e20, 1e21, 3e21]
+    assert len(s.isoflop_minima(runs, budgets)) >= 4
+    for pl in (s.envelope_optimum(runs), s.isoflop_optimum(runs, budgets)):
+        assert 0.4 < pl.exponent < 0.6        # Chinchilla: about one half
+
+
+def test_power_law_needs_two_points():
+    law = s.BESIROGLU_2024
+    with pytest.raises(ValueError, match="at least 2"):
+        s.isoflop_optimum(_isoflop_runs(law, [1e20]), [1e20])
+
+
+def test_effective_tokens_of_repeated_data():
+    U = 1e12
+    assert s.effective_tokens(U, 1) == pytest.approx(U)
+    four = s.effective_tokens(U, 4)
+    assert 0.9 * 4 * U < four < 4 * U            # repeats are worth less
+    many = s.effective_tokens(U, 1000)
+    assert many == pytest.approx(U * (1 + s.REPEAT_DECAY_EPOCHS), rel=1e-6)
+    with pytest.raises(ValueError, match=">= 1"):
+        s.effective_tokens(U, 0.5)

@@ -101,3 +101,13 @@ def test_snapshots_draw_and_animate_without_error():
     quiet = systolic.simulate(np.ones((3, 2)), np.ones((2, 2)), record=False)
     with pytest.raises(ValueError, match="record=True"):
         systolic.draw_snapshots(quiet)
+
+
+def test_weight_tiles_pad_each_dim_to_whole_tiles():
+    from scalebook.systolic import weight_tiles
+    assert weight_tiles(128, 128) == 1
+    assert weight_tiles(129, 128) == 2
+    assert weight_tiles(257, 257) == 9
+    assert weight_tiles(300, 150, array=256) == 2
+    with pytest.raises(ValueError, match="positive int"):
+        weight_tiles(0, 128)

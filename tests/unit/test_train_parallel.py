@@ -22,9 +22,12 @@ LAYOUTS = {
     "zero2 8x1": par.layout("zero2", 8),
     "fsdp 8x1": par.layout("fsdp", 8),
     "tp 4x2": par.layout("tp", data=4, tensor=2),
+    "tp 2x4": par.layout("tp", data=2, tensor=4),
     "fsdp+tp 2x4": par.layout("fsdp+tp", data=2, tensor=4),
     "fsdp+tp 4x2": par.layout("fsdp+tp", data=4, tensor=2),
     "sp 2x4": par.layout("sp", data=2, seq=4),
+    # Chapter 6: the planner's LLaMA-3 70B layout scaled down to 8 devices
+    "fsdp+sp+tp 2x2x2": par.Layout(data=2, seq=2, tensor=2, zero=3),
 }
 
 MEMORY_TOLERANCE = 0.25 if compat.jax_version() >= (0, 11) else 0.40
@@ -58,7 +61,8 @@ def _max_diff(a, b):
 # ----------------------------------------------------------------- parity
 @pytest.mark.parametrize("name, remat", [
     ("dp 8x1", "none"), ("fsdp 8x1", "block"), ("tp 4x2", "none"),
-    ("fsdp+tp 2x4", "block"), ("sp 2x4", "none")])
+    ("tp 2x4", "none"), ("fsdp+tp 2x4", "block"), ("sp 2x4", "none"),
+    ("fsdp+sp+tp 2x2x2", "none")])
 def test_three_steps_equal_the_single_device_run_in_f32(name, remat):
     ref, ref_losses = _reference()
     got, losses = tp.train(CFG, LAYOUTS[name], 3, remat=remat)
@@ -73,9 +77,11 @@ def test_bf16_parity_is_within_one_bf16_step_of_the_largest_weight():
 
 
 # ------------------------------------------------------------ collectives
-GRID = [("dp 8x1", "none"), ("zero1 8x1", "none"), ("fsdp 8x1", "none"),
-        ("fsdp 8x1", "block"), ("tp 4x2", "none"), ("fsdp+tp 2x4", "block"),
-        ("fsdp+tp 4x2", "none"), ("sp 2x4", "none")]
+GRID = [("dp 8x1", "none"), ("zero1 8x1", "none"), ("zero2 8x1", "none"),
+        ("fsdp 8x1", "none"), ("fsdp 8x1", "block"), ("tp 4x2", "none"),
+        ("tp 2x4", "none"), ("fsdp+tp 2x4", "block"),
+        ("fsdp+tp 4x2", "none"), ("sp 2x4", "none"),
+        ("fsdp+sp+tp 2x2x2", "none")]
 
 
 @pytest.mark.parametrize("name, remat", GRID)
@@ -120,6 +126,18 @@ def test_memory_analysis_agrees_with_the_memory_model(name, remat):
     measured, model = tc.check_memory(CFG, LAYOUTS[name], remat=remat,
                                       compiled=_compiled(name, remat))
     assert model.total / measured == pytest.approx(1, abs=MEMORY_TOLERANCE)
+
+
+def test_zero2_equals_zero1_on_xla_cpu_because_gradients_are_built_whole():
+    # Chapter 5 says so: XLA:CPU forms each gradient whole, then reduces
+    # it, so sharding the gradients (ZeRO-2) changes neither the bytes
+    # nor the buffers of ZeRO-1.
+    from scalebook import hlo
+    z1, z2 = _compiled("zero1 8x1", "none"), _compiled("zero2 8x1", "none")
+    assert hlo.bytes_per_device(z1) == hlo.bytes_per_device(z2)
+    m1, m2 = z1.memory_analysis(), z2.memory_analysis()
+    assert m1.temp_size_in_bytes == m2.temp_size_in_bytes
+    assert m1.argument_size_in_bytes == m2.argument_size_in_bytes
 
 
 def test_fsdp_holds_an_eighth_of_the_state_of_dp():

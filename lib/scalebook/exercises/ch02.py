@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from scalebook import hardware, systolic, topology
+from scalebook import hardware, systolic, tensorcore, topology
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, returned_number, wrong_value)
 
@@ -257,9 +257,16 @@ register(Parts("2.6", None, parts={
 # 2.7 VPU vs MXU
 # ---------------------------------------------------------------------------
 def vpu_chip_flops() -> float:
-    """VPU FLOP/s of a whole chip: per-core peak times cores."""
+    """VPU FLOP/s of a whole chip: the per-core peak Chapter 2 derives from
+    the VPU's shape and clock (`tensorcore.vpu_peak`), times cores."""
     c = _c(VPU["chip"])
-    return hardware.VPU_FLOPS_PER_CORE[c.name] * c.cores
+    return tensorcore.vpu_peak(c) * c.cores
+
+
+def _rounded_vpu_factor() -> float:
+    """How far the source's rounded VPU peak moves the 2.7 ratio."""
+    c = _c(VPU["chip"])
+    return tensorcore.vpu_peak(c) / hardware.VPU_FLOPS_PER_CORE[c.name]
 
 
 def _mxu_over_vpu() -> float:
@@ -276,9 +283,12 @@ def _add_bound() -> str:
 
 
 register(Parts("2.7", None, parts={
-    "ratio": Number("2.7.ratio", _mxu_over_vpu, hints=[
+    "ratio": Number("2.7.ratio", _mxu_over_vpu, rtol=0.01, hints=[
         off_by(2, "off by 2×: the chip has more than one TensorCore, "
                "each with its own VPU."),
+        off_by(_rounded_vpu_factor(), "close: that uses the source's rounded "
+               "VPU peak; derive it from the VPU's shape and clock, as the "
+               "chapter does."),
     ]),
     "add": Choice("2.7.add", _add_bound, options=("memory", "compute"),
                   hints=[]),

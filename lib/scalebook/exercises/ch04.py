@@ -273,6 +273,11 @@ register(Number("4.9", _fwd_xla, rtol=0.03, unit="FLOPs", hints=[
                 - cnt.forward_flops(_fwd_cfg(), work=_fwd_work())["av"],
                 "the attention core is missing: QK^T and the weighted sum "
                 "of values are matmuls too."),
+    wrong_value(_fwd_variant() + cnt.matmul_flops(
+                    _fwd_work().B * _fwd_work().T, _fwd_cfg().V,
+                    _fwd_cfg().D),
+                "you counted the embedding as a matmul: it is a lookup "
+                "(a gather of rows), 0 FLOPs."),
     wrong_value(_fwd_variant(K=4), "this is multi-query attention: the K "
                 "and V projections have one head, not N."),
     off_by(3, "that is a training step; the question asks for the forward "

@@ -38,12 +38,13 @@ Q3 = dict(tokens=2**21, chips=2048, F=28672, data_axes=2,
 Q4 = dict(stages=8, bubble=0.10)                                  # 5.4
 Q5 = dict(model="llama3-8b", chips=5, batch=10, seq_len=4096,
           precision="bf16-adam")                                  # 5.5
-Q6 = dict(mesh=8, remat="block")                                  # 5.6
+Q6 = dict(mesh=4, remat="block")                                  # 5.6
 Q7 = dict(data=2, tensor=4)                                       # 5.7
 Q9 = dict(model="llama3-70b", tokens=2**22, seq_len=4096, chips=2048,
           chip="v5p", step_time=5.0)                              # 5.9
 Q10 = dict(model="llama3-8b", chips=8, batch=8, seq_len=2048, chip="H100",
            remat="block")                                         # 5.10
+Q11 = dict(P=8, B=2, T=256, N=8, K=1, H=32)                       # 5.11
 
 ZERO_OPTIONS = ("dp", "zero1", "zero2", "fsdp", "none fits")
 
@@ -118,8 +119,8 @@ def _q5_zero1() -> float:
 @functools.lru_cache(maxsize=None)
 def fsdp_hlo_bytes() -> dict[str, float]:
     """Bytes per device per step of the FSDP step of `train_parallel.DEMO`
-    on 8 devices with block remat, by collective kind, read from the
-    compiled HLO."""
+    on Q6["mesh"] devices with block remat, by collective kind, read from
+    the compiled HLO."""
     from scalebook import hlo
     from scalebook import train_parallel as tp
 
@@ -138,7 +139,8 @@ def _q6_gather() -> float:
 def _q6_scatter() -> float:
     # XLA:CPU all-reduces where the textbook reduce-scatters: the same
     # reduction, twice the bytes (the 4-byte loss rides along).
-    return (fsdp_hlo_bytes()["all-reduce"] - 2 * 4 * 7 / 8) / 2
+    n = Q6["mesh"]
+    return (fsdp_hlo_bytes()["all-reduce"] - 2 * 4 * (n - 1) / n) / 2
 
 
 def demo_params() -> dict[str, int]:
@@ -298,7 +300,7 @@ def _q9() -> float:
     return useful / (q["step_time"] * q["chips"] * c.peak_flops("bf16"))
 
 
-def q10_memory() -> dict[str, float]:
+def _q10_memory() -> dict[str, float]:
     """Bytes per device of each ZeRO stage for exercise 5.10."""
     q = Q10
     return {s: par.memory(q["model"], par.layout(s, q["chips"]), q["batch"],
@@ -308,10 +310,34 @@ def q10_memory() -> dict[str, float]:
 
 def _q10() -> str:
     hbm = hardware.chip(Q10["chip"]).hbm_bytes
-    for s, b in q10_memory().items():
+    for s, b in _q10_memory().items():
         if b <= hbm:
             return s
     return "none fits"
+
+
+# ---------------------------------------------------------------------------
+# 5.11: ring attention's collectives, graded against the compiled program
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def ring_hlo() -> tuple[int, float]:
+    """(collective-permutes executed, bytes each device sends) in the
+    compiled forward program of `scalebook.ring_attention` for Q11 (f32),
+    read from the HLO by `scalebook.ring_check.collectives`."""
+    from scalebook import ring_check as rc
+
+    q = dict(Q11)
+    P = q.pop("P")
+    c = rc.collectives(P, "zigzag", "ring", shape=q)
+    return c.permutes, c.permute_bytes
+
+
+def _q11_count() -> int:
+    return ring_hlo()[0]
+
+
+def _q11_bytes() -> float:
+    return ring_hlo()[1]
 
 
 # ---------------------------------------------------------------------------
@@ -329,8 +355,9 @@ QUESTIONS = [
                "FSDP's traffic goes over ICI links."),
     ]),
     Number("5.2", _q2, rtol=0.03, unit="ways", hints=[
-        off_by(2, _BIDI),
-        off_by(0.5, "W_ici counts both directions of the axis."),
+        off_by(0.5, _BIDI),
+        off_by(2, "twice the limit: W_ici is one link each way along the "
+               "axis (2 x 9e10 bytes/s), not two links each way."),
         wrong_value(8, "8 is the usual choice, rounded to a power of two; "
                     "give the limit itself, F / alpha."),
     ]),
@@ -346,8 +373,8 @@ QUESTIONS = [
         wrong_value(70, "the bubble is (p-1)/(m+p-1), not (p-1)/m."),
         wrong_value(_q4() - 1, "one short: at that many the bubble is just "
                     "above the target."),
-        wrong_value(80, "the bubble is (p-1)/(m+p-1) with p = 8, not p = "
-                    "9."),
+        wrong_value(80, "80 makes p/m = 10 %: the bubble is (p-1)/(m+p-1), "
+                    "idle stage-ticks over all of them, not p/m."),
     ]),
     Number("5.5", _q5, rtol=0.01, unit="bytes", hints=[
         off_by(Q5["chips"], "that is calculator A's total for all chips "
@@ -366,15 +393,17 @@ QUESTIONS = [
             off_by(0.5, "with block remat the backward pass recomputes each "
                    "layer, and gathers its weights again (the embeddings "
                    "are gathered once, before the layer loop)."),
-            off_by(8 / 7, "each device already holds its own 1/8: it "
-                   "receives 7/8 of each weight."),
+            off_by(Q6["mesh"] / (Q6["mesh"] - 1), "each device already "
+                   f"holds its own 1/{Q6['mesh']}: it receives "
+                   f"{Q6['mesh'] - 1}/{Q6['mesh']} of each weight."),
         ]),
         "reduce-scatter": Number("5.6.reduce-scatter", _q6_scatter,
                                  rtol=0.01, unit="bytes", hints=[
             off_by(2, "that is what XLA:CPU moves with its all-reduce; the "
                    "textbook reduce-scatter moves half of it."),
-            off_by(8 / 7, "each device keeps its own 1/8 of the "
-                   "gradients: it sends 7/8."),
+            off_by(Q6["mesh"] / (Q6["mesh"] - 1), "each device keeps its "
+                   f"own 1/{Q6['mesh']} of the gradients: it sends "
+                   f"{Q6['mesh'] - 1}/{Q6['mesh']}."),
         ]),
     }),
     Custom("5.7", None, grader=_grade_rules),
@@ -392,6 +421,25 @@ QUESTIONS = [
         wrong_value("dp", "plain DP keeps all the state on every GPU: add "
                     "it up."),
     ]),
+    Parts("5.11", None, parts={
+        "permutes": Number("5.11.permutes", _q11_count, rtol=0,
+                           unit="collective-permutes", hints=[
+            wrong_value(Q11["P"], "the last block is used where it is: "
+                        "nothing is sent after the last step."),
+            wrong_value(2 * (Q11["P"] - 1), "K and V travel stacked as one "
+                        "array: one permute per hop."),
+        ]),
+        "bytes": Number("5.11.bytes", _q11_bytes, rtol=0.01, unit="bytes",
+                        hints=[
+            off_by(0.5, "K and V both travel: the block is 2 B (T/P) K H "
+                   "values."),
+            off_by(Q11["P"] / (Q11["P"] - 1), "P-1 hops, not P."),
+            off_by(Q11["N"] / Q11["K"], "the keys and values have K heads, "
+                   "not the N of the queries."),
+            off_by(0.5 * Q11["P"] / (Q11["P"] - 1), "count both K and V, "
+                   "over P-1 hops."),
+        ]),
+    }),
 ]
 
 register(*QUESTIONS)

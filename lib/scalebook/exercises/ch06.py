@@ -7,6 +7,7 @@ the notebook states the same values.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from scalebook import counting, hardware
@@ -19,11 +20,11 @@ from scalebook.grading import (Choice, Number, Parts, off_by, register,
 # Givens
 # ---------------------------------------------------------------------------
 TOKENS = 15e12
-Q1 = dict(model="llama3-8b")                                       # 6.1
+Q1 = dict(model="llama3-8b", tokens=6e12)                          # 6.1
 Q2 = dict(model="llama3-405b", chips=2 * 8960, mfu=0.45)           # 6.2
-Q3 = dict(model="llama3-405b", tokens=4_000_000, checkpoints=4)    # 6.3
-Q4 = dict(model="llama3-405b", sequences=2048, seq_len=4096,
-          chips=16384)                                             # 6.4
+Q3 = dict(model="llama3-405b", tokens=2_000_000, checkpoints=4)    # 6.3
+Q4 = dict(model="llama3-405b", sequences=1536, seq_len=4096,
+          chips=8192)                                              # 6.4
 Q5 = dict(model="llama3-405b", data_axes=2, tensor_axes=1)         # 6.5
 Q6 = dict(model="llama3-405b", tokens=2**23, chips=8192)           # 6.6
 Q7 = dict(model="llama3-405b", chip="H100")                        # 6.7
@@ -31,6 +32,7 @@ Q8 = dict(model="llama3-405b", tensor=8, pipeline=16)              # 6.8
 Q9 = dict(model="llama3-8b", sequences=256, seq_len=8192, chip="v5p",
           chips=1024)                                              # 6.9
 Q10 = dict(chip="v5p")                                             # 6.10
+Q11 = dict(data=4, seq=2)                                          # 6.11
 
 
 def _F(name: str) -> int:
@@ -38,7 +40,7 @@ def _F(name: str) -> int:
 
 
 def _q1() -> float:
-    return counting.six_p_t(Q1["model"], TOKENS)
+    return counting.six_p_t(Q1["model"], Q1["tokens"])
 
 
 def _q2() -> float:
@@ -111,6 +113,24 @@ def _q10() -> float:
     return par.dcn_critical_tokens(Q10["chip"])
 
 
+def seq_gather_hlo() -> float:
+    """Bytes each device receives in the all-gathers over `seq` of the
+    tiny model's FSDP x SP step on Q11's mesh (f32, no remat), read from
+    the compiled HLO (`scalebook.train_check.check_collectives`)."""
+    return _seq_gather_hlo(Q11["data"], Q11["seq"])
+
+
+@functools.lru_cache(maxsize=None)
+def _seq_gather_hlo(data: int, seq: int) -> float:
+    from scalebook import train_check as tc
+    from scalebook import train_parallel as tp
+
+    rows = tc.check_collectives(tp.DEMO, par.layout("sp", data=data,
+                                                    seq=seq))
+    return sum(r.hlo for r in rows
+               if r.kind == "all-gather" and r.axes == ("seq",))
+
+
 QUESTIONS = [
     Number("6.1", _q1, rtol=0.02, unit="FLOPs", hints=[
         off_by(1 / 3, "2 FLOPs per parameter per token is the forward pass "
@@ -170,6 +190,16 @@ QUESTIONS = [
         off_by(4, "a v5p host has one 200 Gb/s NIC shared by 4 chips: "
                "6.25 GB/s per chip, the figure the registry has."),
         off_by(1 / 8960, "the threshold is per slice, not per chip."),
+    ]),
+    Number("6.11", seq_gather_hlo, rtol=0.01, unit="bytes", hints=[
+        off_by(0.5, "K and V are two arrays, each gathered in every "
+               "layer."),
+        off_by(2, "twice the HLO's bytes: a device already holds its own "
+               "part of the sequence and receives only (n-1)/n of it; and "
+               "without remat the backward pass reuses the gathered K and "
+               "V instead of gathering them again."),
+        off_by(Q11["data"], "each data replica gathers only its own "
+               "sequences: B / data of them."),
     ]),
 ]
 

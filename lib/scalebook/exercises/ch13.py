@@ -132,7 +132,7 @@ register(Number("13.4", lambda: _opt()[0], rtol=0.01, unit="parameters",
                 "N, the parameters."),
     off_by(6 ** OPT_LAW.a, "off by 6^(β/(α+β)): the power law applies to "
            "N·D = C/6, not to C."),
-    off_by(6 ** -OPT_LAW.a, "off by 6^(β/(α+β)): N·D = C/6, so divide "
+    off_by(36 ** OPT_LAW.a, "off by 36^(β/(α+β)): N·D = C/6, so divide "
            "the budget by 6 (not multiply)."),
     wrong_value(_opt(s.HOFFMANN_2022)[0], "that uses the original "
                 "Hoffmann et al. parameters; use the replication's."),
