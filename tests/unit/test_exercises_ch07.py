@@ -101,6 +101,15 @@ class Stub(pk.BlockPool):
         ...
 
 
+def _gqa_by_hand(K=8, weights_K=None):
+    """7.10 from the statement: LLaMA-2 13B's shape with K KV heads."""
+    D, F, L, N, H, V = 5120, 13824, 40, 40, 128, 32000
+    Kw = weights_K or K
+    P = (L * (D * N * H + 2 * D * Kw * H + N * H * D + 3 * D * F + 2 * D)
+         + 2 * V * D + D)
+    return math.floor((8 * 16e9 - 2 * P) / (8192 * 2 * L * K * H * 2))
+
+
 SOLUTIONS = {
     "7.1": H100_FLOPS * 1 / (2 * H100_BW),
     "7.2": _step_ms(16, 4096),
@@ -111,6 +120,7 @@ SOLUTIONS = {
             "saving": 1 - sum(math.ceil(n / 16) for n in LENS) / 1280},
     "7.7": _step_ms(16, 512 + 128 / 2),
     "7.8": "kv",
+    "7.10": _gqa_by_hand(),
     "7.9": Mine,
 }
 
@@ -161,6 +171,9 @@ MISTAKES = [
     ("7.7", None, _step_ms(16, 512 + 128), "last step"),
     ("7.8", None, "weights", "64 caches"),
     ("7.8", None, "compute", "critical"),
+    ("7.10", None, _gqa_by_hand(K=40), "all 40"),
+    ("7.10", None, _gqa_by_hand(weights_K=40), "shrink too"),
+    ("7.10", None, _gqa_by_hand() + 1, "round down"),
 ]
 """(qid, part, wrong answer, words of the hint it must get)."""
 

@@ -371,3 +371,39 @@ def _raised(where: str, err: Exception) -> str:
 
 
 register(Custom("7.9", None, grader=_grade_manager))
+
+
+# ---------------------------------------------------------------------------
+# 7.10 Fewer KV heads, more sequences (the chapter's LLaMA-2 13B)
+# ---------------------------------------------------------------------------
+GQA = dict(D=5120, F=13824, L=40, N=40, H=128, V=32000, K=8, chip="v5e",
+           chips=8, context=8192)                                     # 7.10
+
+
+def _gqa_fit(K: int | None = None, weights_K: int | None = None) -> int:
+    from scalebook import model as m
+
+    g = GQA
+    dims = {k: g[k] for k in "DFLNHV"}
+    kv = m.Config(**dims, K=K or g["K"], name="ex7.10")
+    w = m.Config(**dims, K=weights_K or K or g["K"], name="ex7.10w")
+    free = g["chips"] * 16e9 - cnt.weight_bytes(w, "bf16")
+    return int(free // inf.kv_bytes_per_seq(kv, g["context"]))
+
+
+def _gqa_expected() -> int:
+    from scalebook import model as m
+
+    g = GQA
+    cfg = m.Config(**{k: g[k] for k in "DFLNKHV"}, name="ex7.10")
+    return inf.max_batch(cfg, g["chip"], g["chips"], g["context"])
+
+
+register(Number("7.10", _gqa_expected, rtol=0, unit="sequences", hints=[
+    wrong_value(_gqa_fit(K=40), "that is the chapter's count with all 40 "
+                "KV heads; with K = 8 each cache is five times smaller."),
+    wrong_value(_gqa_fit(weights_K=40), "the weights shrink too: wk and wv "
+                "hold K = 8 heads, not 40."),
+    wrong_value(_gqa_fit() + 1, "round down: a cache that does not fit "
+                "whole cannot run."),
+]))
