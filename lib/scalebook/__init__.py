@@ -50,8 +50,11 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``train_check`` (a sharded training step against its cost model),
    ``ring_check`` (ring attention against its cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
-6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
-   tasks judged by result, collectives, FLOPs and memory), and
+6. exercises: ``grading`` (``sb.check``), ``hints`` (known wrong
+   answers), ``readercode`` (the reader's code: stub, time limit, captured
+   prints, whose error), ``codegrade`` (write-the-code tasks judged by
+   result, collectives, FLOPs and memory; with ``codetask``, ``coderun``,
+   ``codejudge``, ``trainparity`` and ``codepredict``), and
    ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices

@@ -33,7 +33,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout", "gpu_check",
                      "profiling", "perfbug", "train_check", "ring_check")),
     ("figures", ("explore",)),
-    ("exercises", ("grading", "codegrade", "exercises")),
+    ("exercises", ("hints", "readercode", "grading", "codetask", "coderun",
+                   "codejudge", "trainparity", "codepredict", "codegrade",
+                   "exercises")),
 ]
 """Bottom up.  A name covers a module or a whole subpackage."""
 

@@ -185,7 +185,10 @@ QUESTIONS = [
         off_by(16, "the pipeline splits the layers 16 ways too."),
         off_by(8, "tensor parallelism splits every weight 8 ways too."),
     ]),
-    Number("6.9", _q9, rtol=0, unit="ways", hints=[]),
+    Number("6.9", _q9, rtol=0, unit="ways", hints=[], miss=(
+        "This is a lookup, not a calculation: call planner.plan with the "
+        "statement's model, sequences, tokens per sequence, chip and chip "
+        "count, and read .best.layout.tensor.")),
     Number("6.10", _q10, rtol=0.02, unit="tokens", hints=[
         off_by(4, "a v5p host has one 200 Gb/s NIC shared by 4 chips: "
                "6.25 GB/s per chip, the figure the registry has."),

@@ -125,7 +125,7 @@ register(Parts("12.3", None, parts={
                  hints=[wrong_value("leaf", "count the nodes one dp group "
                                     "spans (its stride is pp x tp GPUs): "
                                     "more than one SU holds.")]),
-}))
+}, order=("dp", "pp", "tp")))   # the statement: a list in the mesh's order
 
 
 # ---------------------------------------------------------------------------
