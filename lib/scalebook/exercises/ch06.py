@@ -11,6 +11,7 @@ import functools
 import math
 
 from scalebook import counting, hardware
+from scalebook.config import resolve
 from scalebook import parallelism as par
 from scalebook import planner as pl
 from scalebook.grading import (Choice, Number, Parts, off_by, register,
@@ -36,7 +37,7 @@ Q11 = dict(data=4, seq=2)                                          # 6.11
 
 
 def _F(name: str) -> int:
-    return counting._cfg(name).F
+    return resolve(name).F
 
 
 def _q1() -> float:

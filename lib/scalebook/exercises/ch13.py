@@ -194,7 +194,7 @@ register(Parts("13.6", None, parts={
 # ---------------------------------------------------------------------------
 def _days(mfu: float = DAYS_MFU, dtype: str = "bf16") -> float:
     chip, chips = s.cluster(DAYS_CLUSTER)
-    return s.training_days(DAYS_C, chip, chips, mfu, dtype)
+    return s.training_days(DAYS_C, chip, chips, mfu, dtype=dtype)
 
 
 register(Number("13.7", _days, rtol=0.01, unit="days", hints=[
@@ -215,7 +215,7 @@ register(Number("13.7", _days, rtol=0.01, unit="days", hints=[
 def _mfu(flops_per_param_token: float = 6.0, dtype: str = "bf16") -> float:
     r = MFU_RUN
     flops = flops_per_param_token * r["N"] * r["D"]
-    at_peak = s.training_days(flops, r["chip"], r["chips"], 1.0, dtype)
+    at_peak = s.training_days(flops, r["chip"], r["chips"], 1.0, dtype=dtype)
     return at_peak / r["days"]
 
 
