@@ -28,7 +28,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
    an MoE layer costs), ``context_parallel`` (ring attention against
-   gathering K and V), ``scaling`` (scaling laws fitted and used; ``scaling_runs`` the runs
+   gathering K and V), ``esti`` (2D weight-stationary decode),
+   ``scaling`` (scaling laws fitted and used; ``scaling_runs`` the runs
    they are fitted to),
    ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
    the training runs).  New cost models go here.
@@ -43,7 +44,11 @@ two never import JAX, so every formula runs where JAX is not installed.
    training step under logical-axis rules), ``pipeline`` (pipeline
    parallelism with shard_map and ppermute), ``moe`` (the MoE layer and
    expert parallelism), ``ring_attention`` (context parallelism with
-   ppermute round a ring, zig-zag balanced).
+   ppermute round a ring, zig-zag balanced), ``engine`` (continuous
+   batching on a real model through the paged cache), ``drafter`` (a
+   trained drafter and the sampling rule of speculative decoding),
+   ``disagg`` (prefill and decode on two device groups), ``tp_int8``
+   (the int8 tensor-parallel decode MLP).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
