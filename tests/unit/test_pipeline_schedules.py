@@ -80,3 +80,14 @@ def test_four_schedules_run_with_the_unpipelined_gradients():
     assert runs["gpipe"]["temp_bytes"] > runs["1f1b"]["temp_bytes"]
     # the ring of the interleaved program carries more bytes per step
     assert runs["interleaved"]["sent_bytes"] > runs["1f1b"]["sent_bytes"]
+
+
+def test_timeline_figure_draws_every_tick_of_every_run():
+    import matplotlib
+    matplotlib.use("Agg")
+    from scalebook.explore import pipelines as ep
+    runs = pc.schedules()
+    fig = ep.timeline_figure(runs)
+    for ax, r in zip(fig.axes, runs.values()):
+        assert len(ax.patches) == r["timeline"].ticks * 4
+        assert f"bubble {r['bubble']:.3f}" in ax.get_title()
