@@ -1,21 +1,26 @@
 """Pipeline parallelism with `shard_map` and `ppermute` (Chapter 5).
 
-The layers are split into `stages` consecutive groups along a mesh axis
-"stage"; the batch is cut into microbatches; a schedule from
-`scalebook.parallelism.schedule` (GPipe or 1F1B) says what each stage
-does at each tick.  One `lax.scan` step is one tick, on every stage at
-once (SPMD):
+The layers are split into `stages` groups along a mesh axis "stage" (with
+`virtual` > 1, each device holds that many chunks: virtual stages s,
+s+p, ...); the batch is cut into microbatches; a timeline from
+`scalebook.pipeline_schedules` (GPipe, 1F1B, interleaved 1F1B or
+zero-bubble) says what each stage does at each tick.  One `lax.scan`
+step is one tick, on every stage at once (SPMD):
 
-1. each stage looks up its op in the schedule (forward, backward or
-   idle) and runs it with `lax.switch`;
-2. a forward runs the stage's layers on what arrived from the previous
-   stage (the first stage embeds its tokens instead) and keeps its input
-   in a buffer slot; the last stage also computes the loss;
-3. a backward recomputes the stage from the kept input with `jax.vjp`
-   and pulls back the gradient that arrived from the next stage (the
-   last stage starts from the loss);
+1. each stage looks up its op in the timeline (forward, backward, the
+   zero-bubble's input- or weight-gradient half, or idle) and runs it on
+   the chunk it names with `lax.switch`;
+2. a forward runs the chunk's layers on what arrived from the previous
+   virtual stage (the first embeds its tokens instead) and keeps its input
+   in a buffer slot; the last also computes the loss;
+3. a backward recomputes the chunk from the kept input with `jax.vjp`
+   and pulls back the gradient that arrived from the next virtual stage
+   (the last starts from the loss); zero-bubble's input half sends dx and
+   keeps dy, its weight half adds the weight gradients later;
 4. `ppermute` then moves every stage's output one stage down and every
-   input gradient one stage up.
+   input gradient one stage up (round a ring when interleaved: the last
+   device feeds the first); arrivals go to the mailbox slots the timeline
+   assigned.
 
 Every stage also records whether it worked at each tick, so the bubble is
 counted from what the program did.  Embedding and unembedding weights are
