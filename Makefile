@@ -83,7 +83,7 @@ markdown: $(VENV)/.installed
 ## time), the Colab path, and the browser test of the site built from the
 ## outputs nbval just checked.
 test: $(VENV)/.installed $(VENV311)/.installed
-	@tools/phases unit unit311 notebooks colab browser
+	@tools/phases unit unit311 notebooks colab browser browser-zh
 
 XDIST := -n 2 --dist loadfile
 
@@ -132,3 +132,56 @@ upgrade: lock
 	$(MAKE) --no-print-directory $(VENV)/.installed $(VENV311)/.installed
 	$(PY) tools/nbtools.py chapters/*.ipynb exercises/[0-9]*.ipynb
 	$(MAKE) --no-print-directory student test
+
+.PHONY: i18n-update i18n-status i18n-check i18n-notebooks book-zh book-lang browser-zh pdf-zh
+## Translations (README "Working on the book"; languages and the pages each
+## must translate: locale/coverage.yml; tools/i18n.py).
+## i18n-update: extract the English prose (gettext build from the stored
+## outputs) and merge it into every language's catalogs (sphinx-intl; a
+## changed paragraph becomes fuzzy, a new one untranslated).
+i18n-update: $(VENV)/.installed
+	$(PY) tools/i18n.py update
+
+## i18n-status: per page and language: total, translated, fuzzy, untranslated.
+i18n-status: $(VENV)/.installed
+	$(PY) tools/i18n.py status
+
+## i18n-check: the catalogs against the English source (what tests/test_i18n.py
+## checks): syntax, MyST, protected tokens, stale pages, declared coverage.
+i18n-check: $(VENV)/.installed
+	$(PY) tools/i18n.py check
+
+## i18n-notebooks: the translated notebooks (chapters/zh/, exercises/student/zh/)
+## from the catalogs; commit them with the catalogs.
+i18n-notebooks: $(VENV)/.installed
+	$(PY) tools/i18n.py lint
+	$(PY) tools/translate_notebooks.py
+
+## book-zh / book-lang BOOK_LANG=mn (or LANG=mn): a translated site from the
+## stored outputs into _build/html/<lang>/, with the language switch on both
+## editions (the English site is built from the stored outputs if missing).
+## The catalogs are checked first; a warning fails the build.
+book-zh:
+	@$(MAKE) --no-print-directory book-lang BOOK_LANG=zh_CN
+book-lang: BOOK_LANG := $(if $(filter command line,$(origin LANG)),$(LANG),$(BOOK_LANG))
+book-lang: $(VENV)/.installed
+	@test -n "$(BOOK_LANG)" || { echo "usage: make book-lang BOOK_LANG=mn"; exit 2; }
+	LANG=C.UTF-8 $(PY) tools/i18n.py build $(BOOK_LANG) --site _build/html
+	@echo "Site built: open file://$(CURDIR)/_build/html/$$($(PY) -c \
+	  'import sys; sys.path.insert(0,"tools"); import i18n; print(i18n.language("$(BOOK_LANG)").site)')/index.html"
+
+## browser-zh: the Chinese site (stored outputs) inside the English test site
+## that `make browser` built, checked in Chromium (tests/test_browser_zh.py);
+## screenshots in _build/screenshots-zh/.
+browser-zh: $(VENV)/.installed
+	@start=$$(date +%s); \
+	$(PY) tools/i18n.py build zh_CN --site $(TEST_SITE)/_build/html || exit 1; \
+	echo "book-zh (stored outputs): $$(( $$(date +%s) - start )) s"
+	SCALEBOOK_SITE=$(TEST_SITE)/_build/html SCALEBOOK_LANG=zh_CN \
+	  $(PY) -m pytest tests/test_browser_zh.py -q -p no:cacheprovider --durations=3
+
+## pdf-zh: the Chinese book as one PDF (CJK font embedded, solutions in the
+## appendix): _build/pdf/book-zh.pdf.
+pdf-zh: $(VENV)/.installed
+	$(PY) tools/i18n.py build zh_CN --builder singlehtml
+	$(PY) tools/bookpdf.py _build/i18n/zh_CN/_build/singlehtml _build/pdf/book-zh.pdf

@@ -80,9 +80,10 @@ def test_the_checks_fail_on_what_a_reader_would_trip_over(tmp_path):
 
 EXERCISE_PAGE = """<!DOCTYPE html><html><body><article class="bd-article">
 <section id="exercise-1-1"><h2>Exercise 1.1: counting</h2><p>How many?</p>
-<details class="hide above-input"><summary>Show solution</summary>
-<pre>answer = 6 * 7</pre></details>
-<div class="admonition dropdown"><p class="admonition-title">Worked solution</p>
+<div class="cell tag_hide-input"><details class="hide above-input"><summary>Show solution</summary>
+<pre># BEGIN SOLUTION
+answer = 6 * 7</pre></details></div>
+<div class="solution admonition dropdown"><p class="admonition-title">Worked solution</p>
 <p>Six sevens make 42.</p></div></section>
 <section id="notes"><h2>Notes</h2>
 <details><summary>More detail</summary><p>Not a solution.</p></details></section>

@@ -22,6 +22,20 @@ def test_function_solutions_keep_signature_and_docstring():
     assert "a @ b" not in out and out.rstrip().endswith("...  # your code here")
 
 
+def test_a_dict_answer_keeps_the_keys_its_statement_names():
+    src = ('# BEGIN SOLUTION\nanswer_1 = {"total": 3 * 4,\n'
+           '            "active": 2}\n# END SOLUTION')
+    keys = student.stated_keys('Answer with a dict with the keys `"total"` '
+                               'and `"active"`.')
+    assert keys == {"total", "active"}
+    out = student.strip_solutions(src, keys=keys)
+    assert out == 'answer_1 = {"total": ..., "active": ...}  # your answer here'
+    # keys the statement does not name are part of the answer: hidden
+    assert student.strip_solutions(src, keys={"total"}) == \
+        "answer_1 = ...  # your answer here"
+    assert student.strip_solutions(src) == "answer_1 = ...  # your answer here"
+
+
 def test_indented_blocks_keep_their_indentation():
     src = "if True:\n    # BEGIN SOLUTION\n    y = 1\n    # END SOLUTION"
     assert student.strip_solutions(src) == "if True:\n    y = ...  # your answer here"

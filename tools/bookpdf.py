@@ -18,30 +18,40 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import browsercheck  # noqa: E402
 
-# Runs in the page. A solution is a toggle (<details> or dropdown admonition)
-# whose label says "solution", or an element classed solution / tag_solution
-# (sphinx-exercise, cell tags). Each moves, open, into the appendix, under the
-# title of its exercise: the sphinx-exercise box it sits in or the exercise
-# its solution links to (else its section's heading). The first one of an
-# exercise leaves a link behind.
-APPENDIX_JS = r"""() => {
-  const label = el => {
-    const t = el.querySelector(':scope > summary, :scope > .admonition-title');
-    return t ? t.textContent : '';
-  };
+# Runs in the page. A solution is found by its class, never by the words of
+# its label (the Chinese edition's labels are Chinese): a sphinx-exercise
+# solution (.solution), a cell tagged solution (.tag_solution), or an answer
+# cell's toggle: the hidden code of a cell tagged hide-input inside an
+# exercise box, or whose code holds the book's `# BEGIN SOLUTION` marker.
+# Each moves, open, into the appendix, under the title of its exercise: the
+# sphinx-exercise box it sits in or the exercise its solution links to (else
+# its section's heading). The first one of an exercise leaves a link behind.
+# The argument gives the appendix's words in the page's language (LABELS).
+APPENDIX_JS = r"""(t) => {
+  t = t || {};
+  const words = Object.assign({
+    heading: 'Appendix: worked solutions',
+    intro: 'The exercises show no solutions in print; each one links here, to ' +
+           'the solution the website keeps behind a toggle.',
+    link: 'Worked solution: see the appendix.', exercise: 'Exercise'}, t);
+  const answerCell = el => el.tagName === 'DETAILS' && el.classList.contains('above-input')
+      && !!el.closest('.cell.tag_hide-input')
+      && (!!el.closest('.exercise') || /#\s*BEGIN SOLUTION/.test(el.textContent));
   const found = [...document.querySelectorAll(
-      'details, .admonition, .solution, .tag_solution')].filter(el =>
+      'details, .solution, .tag_solution')].filter(el =>
       !el.classList.contains('exercise') && (
-        /solution/i.test(label(el)) || el.classList.contains('solution')
-        || el.classList.contains('tag_solution')));
+        el.classList.contains('solution') || el.classList.contains('tag_solution')
+        || answerCell(el)));
   const solutions = found.filter(el => !found.some(o => o !== el && o.contains(el)));
   if (!solutions.length) return 0;
   const appendix = document.createElement('section');
   appendix.id = 'appendix-worked-solutions';
   appendix.className = 'appendix-solutions';
-  appendix.innerHTML = '<h1>Appendix: worked solutions</h1><p>The exercises ' +
-    'show no solutions in print; each one links here, to the solution the ' +
-    'website keeps behind a toggle.</p>';
+  const h1 = document.createElement('h1');
+  h1.textContent = words.heading;
+  const p = document.createElement('p');
+  p.textContent = words.intro;
+  appendix.append(h1, p);
   const exerciseOf = el => {
     const box = el.closest('.exercise');
     if (box) return box;
@@ -55,7 +65,7 @@ APPENDIX_JS = r"""() => {
     const t = group.classList.contains('exercise')
       ? group.querySelector(':scope > .admonition-title')
       : group.querySelector(':scope > h1, :scope > h2, :scope > h3');
-    return t ? t.textContent.replace(/#\s*$/, '').replace(/\s+/g, ' ').trim() : 'Exercise';
+    return t ? t.textContent.replace(/#\s*$/, '').replace(/\s+/g, ' ').trim() : words.exercise;
   };
   const groups = new Map();
   let n = 0;
@@ -69,7 +79,10 @@ APPENDIX_JS = r"""() => {
       appendix.appendChild(h);
       const note = document.createElement('p');
       note.className = 'solution-moved';
-      note.innerHTML = '<a href="#worked-solution-' + n + '">Worked solution: see the appendix.</a>';
+      const a = document.createElement('a');
+      a.href = '#worked-solution-' + n;
+      a.textContent = words.link;
+      note.appendChild(a);
       el.before(note);
       const part = document.createElement('div');
       appendix.appendChild(part);
@@ -91,6 +104,23 @@ APPENDIX_JS = r"""() => {
   main.appendChild(appendix);
   return solutions.length;
 }"""
+
+# The appendix's words by the page's <html lang> (English when not listed).
+LABELS = {
+    "zh": {"heading": "附录：习题解答",
+           "intro": "印刷版的练习不显示解答；每道练习都链接到这里，即网站上折叠显示的解答。",
+           "link": "解答：见附录。", "exercise": "练习"},
+    "mn": {"heading": "Хавсралт: бодолтууд",
+           "intro": "Хэвлэмэл хувилбарт дасгалын бодолт харагдахгүй; дасгал бүр "
+                    "вэбсайт дээр товчны ард нуусан бодолт руугаа энд холбогдоно.",
+           "link": "Бодолт: хавсралтыг үзнэ үү.", "exercise": "Дасгал"},
+}
+
+
+def labels(lang: str | None) -> dict:
+    """The appendix's words for a page whose <html lang> is `lang`."""
+    return LABELS.get((lang or "en").split("-")[0].split("_")[0], {})
+
 
 # Print layout: each chapter on a new page, code wrapped rather than cut at
 # the margin, figures and tables kept whole.
@@ -115,6 +145,16 @@ def page_count(pdf: pathlib.Path) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf.read_bytes()))
 
 
+def fonts(pdf: pathlib.Path) -> list[str]:
+    """Names of the fonts embedded in a PDF written by Chromium."""
+    return sorted({m.decode() for m in re.findall(
+        rb"/(?:BaseFont|FontName)\s*/(?:[A-Z]{6}\+)?([\w-]+)", pdf.read_bytes())})
+
+
+def cjk(lang: str | None) -> bool:
+    return (lang or "").split("-")[0].split("_")[0] in ("zh", "ja", "ko")
+
+
 def print_book(single: pathlib.Path, out: pathlib.Path) -> dict:
     """Print _build/singlehtml to a PDF; returns what was done."""
     from playwright.sync_api import sync_playwright
@@ -128,11 +168,18 @@ def print_book(single: pathlib.Path, out: pathlib.Path) -> dict:
         context = browser.new_context(viewport={"width": 1100, "height": 1400})
         context.route(re.compile(r"^(https?|wss?|ftp)://"),
                       lambda route: (refused.append(route.request.url), route.abort()))
+        # One page holds the whole book (MBs of HTML, hundreds of images):
+        # on a busy machine it loads in minutes, not playwright's 30 s.
+        context.set_default_timeout(600_000)
         page = context.new_page()
         page.goto(index.resolve().as_uri(), wait_until="load")
         page.evaluate(browsercheck.WAIT_JS)
         dom = page.evaluate(browsercheck.INSPECT_JS)
-        moved = page.evaluate(APPENDIX_JS)
+        lang = page.evaluate("() => document.documentElement.lang")
+        if cjk(lang):
+            import langcheck
+            langcheck.cjk_font(lang.split("-")[0])  # installed when missing
+        moved = page.evaluate(APPENDIX_JS, labels(lang))
         page.add_style_tag(content=PRINT_CSS)
         page.emulate_media(media="print")
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +192,8 @@ def print_book(single: pathlib.Path, out: pathlib.Path) -> dict:
             "untypeset": dom["math"] - dom["typeset"],
             "images": len(dom["images"]),
             "broken_images": [i["src"] for i in dom["images"] if not i["ok"]],
-            "solutions_moved": moved, "refused": refused}
+            "solutions_moved": moved, "refused": refused, "lang": lang,
+            "fonts": fonts(out)}
 
 
 def main(argv: list[str]) -> int:
@@ -155,10 +203,14 @@ def main(argv: list[str]) -> int:
     print(f"pdf: {out}: {r['pages']} pages; {r['math'] - r['untypeset']} of "
           f"{r['math']} formulas typeset; {r['images'] - len(r['broken_images'])} of "
           f"{r['images']} images loaded; {r['solutions_moved']} solutions moved "
-          "to the appendix")
+          "to the appendix"
+          + (f"; fonts: {', '.join(r['fonts'])}" if cjk(r["lang"]) else ""))
     problems = ([f"{r['untypeset']} formulas not typeset"] if r["untypeset"] else []) \
         + [f"image did not load: {s}" for s in r["broken_images"]] \
-        + [f"network request refused (offline): {u}" for u in r["refused"]]
+        + [f"network request refused (offline): {u}" for u in r["refused"]] \
+        + ([f"no CJK font embedded for lang={r['lang']} (fonts: {r['fonts']})"]
+           if cjk(r["lang"]) and not any(re.search("CJK|Hei|Han|Song|Ming", f)
+                                         for f in r["fonts"]) else [])
     for p in problems:
         print(f"FAIL {p}")
     return 1 if problems else 0

@@ -72,9 +72,13 @@ class Site:
 
 
 def pages(site: pathlib.Path) -> list[pathlib.Path]:
-    """The site's HTML pages, without theme templates and source copies."""
+    """The site's HTML pages, without theme templates and source copies, nor
+    the pages of another site built inside it (a translation in
+    _build/html/zh/, which has its own _static/; tools/langsite.py)."""
+    nested = {d.parent.name for d in site.glob("*/_static")}
     return sorted(p for p in site.rglob("*.html")
-                  if not {"_static", "_sources"} & set(p.relative_to(site).parts))
+                  if not {"_static", "_sources"} & set(p.relative_to(site).parts)
+                  and p.relative_to(site).parts[0] not in nested)
 
 
 def read_site(site: pathlib.Path) -> Site:

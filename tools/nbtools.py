@@ -1,7 +1,7 @@
 """Authoring helpers for the book's notebooks.
 
 - ``setup_cell()``: the exact first code cell every notebook starts with
-  (tests/test_book_config.py checks that each notebook has it).
+  (tests/test_notebooks.py checks that each notebook has it).
 - ``notebook(cells)``, ``md(text)``, ``code(text, tags)``: build a notebook
   as a JSON dict, for scripts that write or rewrite notebooks.
 - ``execute(path)``: run a notebook in place so its outputs are stored

@@ -6,7 +6,8 @@ convention).  The student copy, ``exercises/student/NN_name.ipynb``, gets:
 
 - each solution block replaced by a stub: ``name = ...`` for every name
   the block assigns that later code reads (the answers a check cell
-  grades), and the signature and docstring of every function with a
+  grades; a dict answer keeps its keys, ``{"total": ..., "active": ...}``,
+  where the statement names exactly those keys), and the signature and docstring of every function with a
   ``...`` body.  Working steps that nothing later reads are dropped, and
   givens stay as they are: write them above ``# BEGIN SOLUTION``;
 - cells tagged ``solution`` (worked solutions in prose) removed;
@@ -26,6 +27,7 @@ import ast
 import copy
 import json
 import pathlib
+import re
 import sys
 import textwrap
 
@@ -40,7 +42,32 @@ SITE_ONLY_TAGS = {"hide-input", "hide-output", "hide-cell", "remove-input",
                   "nbval-ignore-output", "nbval-skip"}
 
 
-def _stub(block: list[str], wanted: set[str] | None = None) -> list[str]:
+_KEYS = re.compile(r'the keys ((?:`"[^"`]+"`(?:, | and )?)+)')
+
+
+def stated_keys(markdown: str) -> set[str]:
+    """The dict keys a statement names ("... with the keys `"total"` and
+    `"active"`"); empty when it names none."""
+    return {k for m in _KEYS.finditer(markdown)
+            for k in re.findall(r'`"([^"`]+)"`', m.group(1))}
+
+
+def _slot(value: ast.expr | None, keys: set[str] = frozenset()) -> str:
+    """What a stub assigns: `...`, or for a dict answer whose keys are
+    exactly those the statement names, that dict with `...` for each value,
+    so the reader sees its keys.  (Keys the statement does not name may be
+    part of the answer, e.g. which axes a rule splits: never shown.)"""
+    if (isinstance(value, ast.Dict) and value.keys
+            and all(isinstance(k, ast.Constant) and isinstance(k.value, str)
+                    for k in value.keys)
+            and {k.value for k in value.keys} == set(keys)):
+        return "{" + ", ".join(f"{json.dumps(k.value)}: ..."
+                               for k in value.keys) + "}"
+    return "..."
+
+
+def _stub(block: list[str], wanted: set[str] | None = None,
+          keys: set[str] = frozenset()) -> list[str]:
     """Student stub lines for the solution lines `block`: a stub for each
     assigned name in `wanted` (all of them when None) and each function."""
     text = "\n".join(block)
@@ -57,7 +84,8 @@ def _stub(block: list[str], wanted: set[str] | None = None) -> list[str]:
                 for n in names:
                     if isinstance(n, ast.Name) and (
                             wanted is None or n.id in wanted):
-                        out.append(f"{pad}{n.id} = ...  # your answer here")
+                        out.append(f"{pad}{n.id} = {_slot(node.value, keys)}  "
+                                   "# your answer here")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             body0 = node.body[0]
@@ -96,9 +124,11 @@ def _names_read(source: str) -> set[str]:
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-def strip_solutions(source: str, wanted: set[str] | None = None) -> str:
+def strip_solutions(source: str, wanted: set[str] | None = None,
+                    keys: set[str] = frozenset()) -> str:
     """Replace every BEGIN/END SOLUTION block in `source` with its stub;
-    `wanted` names the assigned names to keep as ``name = ...`` slots."""
+    `wanted` names the assigned names to keep as ``name = ...`` slots;
+    `keys`, the dict keys the exercise's statement names."""
     lines = source.splitlines()
     out: list[str] = []
     i = 0
@@ -111,7 +141,7 @@ def strip_solutions(source: str, wanted: set[str] | None = None) -> str:
                 j += 1
             if j == len(lines):
                 raise ValueError(f"{BEGIN} at line {i + 1} has no {END}")
-            out.extend(_stub(lines[i + 1:j], wanted))
+            out.extend(_stub(lines[i + 1:j], wanted, keys))
             i = j + 1
         elif lines[i].strip() == END:
             raise ValueError(f"{END} at line {i + 1} has no {BEGIN}")
@@ -133,15 +163,18 @@ def student_notebook(nb: dict) -> dict:
         if cell["cell_type"] == "code":
             read |= _names_read(_source(cell))
     cells = []
+    keys: set[str] = set()      # the keys the current statement names
     for cell in exercise_directives.student_cells(nb["cells"]):
         meta = cell.get("metadata", {})
         tags = set(meta.get("tags", []))
         if "solution" in tags:
             continue
         src = _source(cell)
+        if cell["cell_type"] == "markdown" and src.startswith("## Exercise"):
+            keys = stated_keys(src)
         if cell["cell_type"] == "code":
             if BEGIN in src:
-                src = strip_solutions(src, read)
+                src = strip_solutions(src, read, keys)
             cell["outputs"] = []
             cell["execution_count"] = None
         cell["source"] = src

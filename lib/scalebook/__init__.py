@@ -14,18 +14,24 @@ two never import JAX, so every formula runs where JAX is not installed.
 2. formulas, JAX-free: ``roofline``, ``counting`` (parameters, FLOPs,
    bytes), ``topology`` (tori, hops, the one wraparound rule), ``mesh``
    (one description of a device mesh), ``comms`` (what a collective costs,
-   on a TPU torus or a GPU cluster), ``ring`` (ring collectives step by
+   on a TPU torus or a GPU cluster; ``comms_gpu`` its GPU levels), ``ring`` (ring collectives step by
    step), ``cluster`` (GPU clusters: NVLink domains and fat trees),
-   ``gpu_training`` (training strategies priced on a GPU cluster),
    ``systolic``, ``tensorcore`` (unit rates from counts and the clock),
    ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
    paged KV cache's block manager), ``serving`` (a discrete-event serving
-   simulator), ``speculative``, ``parallelism`` (memory, collectives and
-   time of a parallel training step), ``planner`` (ranks the layouts of a
-   training run), ``moe_cost`` (what an MoE layer costs),
-   ``context_parallel`` (ring attention against gathering K and V).  New
-   cost models
-   go here.
+   simulator), ``speculative``, the one training cost model for TPU tori
+   and GPU clusters (``train_layout`` layouts and number formats,
+   ``train_memory`` bytes per device, ``train_comms`` a step's
+   collectives, ``train_time`` step time and ``critical_tokens``,
+   ``train_closed_forms`` the book's thresholds, ``train_rules``
+   logical-axis rules, ``pipeline_schedule`` GPipe and 1F1B, and
+   ``parallelism``, their public names in one place), ``planner`` (ranks
+   the layouts of a training run; ``training_days``), ``moe_cost`` (what
+   an MoE layer costs), ``context_parallel`` (ring attention against
+   gathering K and V), ``scaling`` (scaling laws fitted and used; ``scaling_runs`` the runs
+   they are fitted to),
+   ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
+   the training runs).  New cost models go here.
 3. JAX programs: ``devices``, ``compat`` (one API across JAX versions),
    ``model``, ``remat`` (checkpointed layers), ``flash`` (attention with
    an online softmax), ``sharding``, ``sharded_matmul``,
@@ -43,11 +49,17 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``
    (layouts and TPU tiling notation), ``profiling`` (profiles read
    offline), ``perfbug`` (Chapter 9's planted sharding bug),
-   ``train_check`` (a sharded training step against its cost model),
-   ``ring_check`` (ring attention against its cost model).
+   ``train_check`` (a sharded training step, and whole strategies, against
+   their cost model), ``moe_check`` (expert parallelism run beside
+   ``moe_cost``), ``schedule_run`` (the tiny model under four
+   learning-rate schedules), ``ring_check`` (ring attention against its
+   cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
-6. exercises: ``grading`` (``sb.check``), ``codegrade`` (write-the-code
-   tasks judged by result, collectives, FLOPs and memory), and
+6. exercises: ``grading`` (``sb.check``), ``hints`` (known wrong
+   answers), ``readercode`` (the reader's code: stub, time limit, captured
+   prints, whose error), ``codegrade`` (write-the-code tasks judged by
+   result, collectives, FLOPs and memory; with ``codetask``, ``coderun``,
+   ``codejudge``, ``trainparity`` and ``codepredict``), and
    ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices

@@ -96,7 +96,10 @@ share one child's uplink of W_i bytes/s.  Levels run pipelined, so the
 bandwidth time is the slowest level's (Chapter 12):
 
 - all-gather / reduce-scatter: V max_i (D_i - 1) / D_i * s_i / W_i
-  (V (N-1) / (N W) inside one domain);
+  (V (N-1) / (N W) inside one domain), where the node level (the first
+  above NVLink) is floored at V (N - m) / N * s / W_node: every byte a
+  node lacks (m of the group's N members are in it) enters through its
+  NICs, even when the tree spreads the group over several scalable units;
 - all-reduce: 2x that, or with ``sharp=True`` (the switches reduce),
   V max_i s_i / W_i;
 - all-to-all: on the NVLink level each GPU sends V (m_p - 1) / N**2 to its
@@ -105,9 +108,10 @@ bandwidth time is the slowest level's (Chapter 12):
 
 ``algorithm`` changes only the latency: "ring" takes sum_i (D_i - 1)
 steps, "tree" sum_i ceil(log2 D_i) (doubled for all-reduce; a SHARP
-all-reduce takes 2 steps per level; an all-to-all 1 per level).  The
-registry has no GPU hop latency, so ``hop_latency`` defaults to the ICI
-figure.  ``oversubscription`` (>= 1) divides the top tier's uplinks.  On a
+all-reduce takes 2 steps per level; an all-to-all 1 per level).  A step
+costs ``hardware.NVLINK_HOP_LATENCY`` on the NVLink level and
+``hardware.IB_HOP_LATENCY`` above it, unless ``hop_latency`` is given (a
+TPU hop costs ``hardware.ICI_HOP_LATENCY``).  ``oversubscription`` (>= 1) divides the top tier's uplinks.  On a
 TPU torus only ``algorithm="ring"``, ``sharp=False`` and
 ``oversubscription=1`` exist; anything else is an error.
 """
@@ -119,7 +123,10 @@ from typing import Any, Mapping, Sequence, Union
 
 from scalebook import cluster as _cluster
 from scalebook import hardware
-from scalebook.hardware import ICI_HOP_LATENCY, Chip
+from scalebook.hardware import (IB_HOP_LATENCY, ICI_HOP_LATENCY,
+                                NVLINK_HOP_LATENCY, Chip)
+from scalebook.comms_gpu import (crosses_nodes, gpu_level_times,
+                                 gpu_permute_time)
 from scalebook.mesh import MeshSpec, describe
 from scalebook.topology import ring_hops
 
@@ -127,6 +134,7 @@ __all__ = ["KINDS", "CollectiveCost", "all_gather", "reduce_scatter",
            "all_reduce", "all_to_all", "permute", "cost",
            "ring_bytes_per_device", "ring_time", "crossover_bytes",
            "group_bytes", "check_divisible", "canonical_kind",
+           "gpu_level_times",
            "array_bytes_from_output"]
 
 KINDS = ("all-gather", "reduce-scatter", "all-reduce", "all-to-all",
@@ -441,39 +449,6 @@ def _check_options(c: Chip, kind: str, algorithm: str, sharp: bool,
     return r
 
 
-def _gpu_times(kind: str, V: float, spec: MeshSpec, names: tuple[str, ...],
-               c: Chip, hop_latency: float, algorithm: str, sharp: bool,
-               r: float) -> tuple[float, float, list]:
-    """(bandwidth seconds, latency seconds, [(level, seconds)]) of one
-    collective on the GPU cluster that holds `spec` (module docstring)."""
-    N = spec.size(names)
-    spans = _cluster.for_mesh(c, spec, r).placement(spec, names)
-    levels, steps = [], 0
-    for sp in spans:
-        D, s, W = sp.children, sp.groups_per_child, sp.level.uplink_bw
-        if D == 1:
-            continue
-        m_c = sp.members_per_child
-        if kind == "all-to-all":
-            if sp.level.name == "NVLink":
-                t = V * (D - 1) / (N * N * W)
-            else:
-                t = m_c * V * (N - m_c) / (N * N) * s / W
-            steps += 1
-        elif kind == "all-reduce" and sharp:
-            t = V * s / W
-            steps += 2
-        else:
-            t = V * (D - 1) / D * s / W
-            if kind == "all-reduce":
-                t *= 2
-            hops = D - 1 if algorithm == "ring" else math.ceil(math.log2(D))
-            steps += 2 * hops if kind == "all-reduce" else hops
-        levels.append((sp.level.name, t))
-    bw = max(t for _, t in levels) if levels else 0.0
-    return bw, hop_latency * steps, levels
-
-
 def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
                 chip: str | Chip, wraparound: Wrap, bidirectional: bool,
                 hop_latency: float, algorithm: str = "ring",
@@ -481,8 +456,11 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
                 ) -> CollectiveCost:
     kind = canonical_kind(kind)
     V = _check_bytes(array_bytes)
-    hop_latency = _check_bytes(hop_latency, "hop_latency")
     c = _chip(chip)
+    if hop_latency is not None:
+        hop_latency = _check_bytes(hop_latency, "hop_latency")
+    elif c.kind != "gpu":
+        hop_latency = ICI_HOP_LATENCY
     r = _check_options(c, kind, algorithm, sharp, oversubscription)
     spec = describe(mesh)
     sizes = spec.sizes_of(axes)
@@ -492,7 +470,7 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
     if N == 1:
         return _finish(kind, names, 1, V, 0.0, 0.0, c, wraps, where)
     if c.kind == "gpu":
-        bw, lat, levels = _gpu_times(kind, V, spec, names, c, hop_latency,
+        bw, lat, levels = gpu_level_times(kind, V, spec, names, c, hop_latency,
                                      algorithm, sharp, r)
         return _finish(kind, names, N, V, bw, lat, c, wraps, where, levels)
     live = [(n, w) for n, w in zip(sizes.values(), wraps) if n > 1]
@@ -516,7 +494,7 @@ def _collective(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY,
+               hop_latency: float | None = None,
                algorithm: str = "ring", sharp: bool = False,
                oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-gather over `axes`; V = `array_bytes` is the gathered
@@ -534,7 +512,7 @@ def all_gather(array_bytes: float, mesh: MeshLike, axes: Axes,
 def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
                    chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                    bidirectional: bool = True,
-                   hop_latency: float = ICI_HOP_LATENCY,
+                   hop_latency: float | None = None,
                    algorithm: str = "ring", sharp: bool = False,
                    oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a reduce-scatter over `axes`; V = `array_bytes` is the full
@@ -547,7 +525,7 @@ def reduce_scatter(array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY,
+               hop_latency: float | None = None,
                algorithm: str = "ring", sharp: bool = False,
                oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-reduce over `axes` of an array of `array_bytes`
@@ -560,7 +538,7 @@ def all_reduce(array_bytes: float, mesh: MeshLike, axes: Axes,
 def all_to_all(array_bytes: float, mesh: MeshLike, axes: Axes,
                chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
                bidirectional: bool = True,
-               hop_latency: float = ICI_HOP_LATENCY,
+               hop_latency: float | None = None,
                algorithm: str = "ring", sharp: bool = False,
                oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of an all-to-all over `axes`; V = `array_bytes` is the whole
@@ -570,36 +548,10 @@ def all_to_all(array_bytes: float, mesh: MeshLike, axes: Axes,
                        sharp, oversubscription)
 
 
-def _gpu_permute_time(V: float, spec: MeshSpec, axis: str, d: int, c: Chip,
-                      r: float) -> float:
-    """Seconds for every GPU to send V bytes d places along `axis`: each
-    level's slowest child sends (GPUs whose partner is outside it) x V over
-    its uplink."""
-    import numpy as np
-
-    ids = np.arange(spec.n_devices)
-    coords = list(np.unravel_index(ids, spec.sizes))
-    i = spec.names.index(axis)
-    coords[i] = (coords[i] + d) % spec.sizes[i]
-    partner = np.ravel_multi_index(tuple(coords), spec.sizes)
-    t = 0.0
-    for lv in _cluster.for_mesh(c, spec, r).levels:
-        size = lv.gpus_per_child
-        if lv.name == "NVLink":
-            out = (partner != ids) & (partner // c.max_slice[0]
-                                      == ids // c.max_slice[0])
-        else:
-            out = partner // size != ids // size
-        if out.any():
-            per_child = np.bincount(ids[out] // size).max()
-            t = max(t, per_child * V / lv.uplink_bw)
-    return t
-
-
 def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
             chip: str | Chip = "TPU v5e", hops: int = 1, *,
             wraparound: Wrap = None, bidirectional: bool = True,
-            hop_latency: float = ICI_HOP_LATENCY,
+            hop_latency: float | None = None,
             oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a ring shift (collective-permute): every device on `axis`
     sends its `shard_bytes` (bytes) to the device `hops` places along.
@@ -612,7 +564,8 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
     shares the uplinks of the levels it crosses (one NIC per GPU).
     """
     V = _check_bytes(shard_bytes, "shard_bytes")
-    hop_latency = _check_bytes(hop_latency, "hop_latency")
+    if hop_latency is not None:
+        hop_latency = _check_bytes(hop_latency, "hop_latency")
     spec = describe(mesh)
     names = spec.axes(axis)
     if len(names) != 1:
@@ -629,12 +582,16 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
                               V, c.name, wraps, where)
     if c.kind == "gpu":
         r = _cluster.check_oversubscription(oversubscription)
-        bw = _gpu_permute_time(V, spec, names[0], d, c, r)
-        lat = hop_latency
+        bw = gpu_permute_time(V, spec, names[0], d, c, r)
+        lat = (hop_latency if hop_latency is not None else
+               IB_HOP_LATENCY if crosses_nodes(spec, names[0], d, c)
+               else NVLINK_HOP_LATENCY)
     else:
         if oversubscription != 1:
             raise ValueError(f"a {c.name} torus has no fat tree to "
                              "oversubscribe; use oversubscription=1")
+        if hop_latency is None:
+            hop_latency = ICI_HOP_LATENCY
         w = wraps[0]
         if w and bidirectional:
             load = steps = min(d, n - d)
@@ -650,7 +607,7 @@ def permute(shard_bytes: float, mesh: MeshLike, axis: Axes,
 
 def cost(kind: str, array_bytes: float, mesh: MeshLike, axes: Axes,
          chip: str | Chip = "TPU v5e", *, wraparound: Wrap = None,
-         bidirectional: bool = True, hop_latency: float = ICI_HOP_LATENCY,
+         bidirectional: bool = True, hop_latency: float | None = None,
          hops: int = 1, algorithm: str = "ring", sharp: bool = False,
          oversubscription: float = 1.0) -> CollectiveCost:
     """Cost of a collective named by `kind` ("all-gather", "AR", "ppermute",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Config", "Workload", "PRESETS", "DEFAULT_WORKLOADS", "preset",
+           "resolve",
            "default_workload", "workload_for"]
 
 
@@ -144,6 +145,22 @@ def preset(name: str) -> Config:
     except KeyError:
         raise ValueError(f"unknown model preset {name!r}; known: "
                          f"{', '.join(PRESETS)}") from None
+
+
+def resolve(cfg: Any) -> Any:
+    """The config `cfg` names: a preset name gives `preset(name)`; a
+    Config (or any object with the fields D, F, L, N, K, H, V, such as an
+    `MoEConfig`) is returned as it is.  Every module that accepts "a
+    config or a preset name" goes through here (Chapter 4)."""
+    if isinstance(cfg, str):
+        return preset(cfg)
+    missing = [f for f in ("D", "F", "L", "N", "K", "H", "V")
+               if not hasattr(cfg, f)]
+    if missing:
+        raise TypeError(f"expected a scalebook.config.Config or a preset "
+                        f"name, got {type(cfg).__name__} without "
+                        f"{', '.join(missing)}")
+    return cfg
 
 
 def default_workload(cfg: "str | Config") -> Workload:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scalebook.config import Workload, workload_for
+from scalebook.config import Workload, resolve, workload_for
 from scalebook.dtypes import dtype_bytes
 
 
@@ -53,20 +53,6 @@ MATMULS = ("q", "k", "v", "o", "scores", "av", "gate", "up", "down")
 """The matmuls of one layer, in the order the forward pass runs them."""
 
 
-def _cfg(cfg: Any) -> Any:
-    """Accept a Config-like object or a preset name."""
-    if isinstance(cfg, str):
-        from scalebook.config import preset
-        return preset(cfg)
-    missing = [f for f in ("D", "F", "L", "N", "K", "H", "V")
-               if not hasattr(cfg, f)]
-    if missing:
-        raise TypeError(f"expected a scalebook.config.Config or a preset "
-                        f"name, got {type(cfg).__name__} without "
-                        f"{', '.join(missing)}")
-    return cfg
-
-
 def _bytes(dtype: str | float) -> float:
     """Bytes per element: a dtype name, or a number of bytes given directly."""
     if isinstance(dtype, (int, float)) and not isinstance(dtype, bool):
@@ -86,7 +72,7 @@ def _bt(cfg: Any, B: int | None, T: int | None,
 # ---------------------------------------------------------------------------
 def layer_param_counts(cfg: Any) -> dict[str, int]:
     """Parameters (a count) of each leaf of ONE layer, keyed by leaf name."""
-    c = _cfg(cfg)
+    c = resolve(cfg)
     D, F, N, K, H = c.D, c.F, c.N, c.K, c.H
     return {
         "attn_norm": D,
@@ -107,7 +93,7 @@ def param_counts(cfg: Any) -> dict[str, int]:
     Keys: embed, the per-layer leaves times L, final_norm, unembed (0 when
     the embeddings are tied: the embedding matrix is reused).
     """
-    c = _cfg(cfg)
+    c = resolve(cfg)
     out = {"embed": c.V * c.D}
     out.update({k: c.L * v for k, v in layer_param_counts(c).items()})
     out["final_norm"] = c.D
@@ -154,7 +140,7 @@ def layer_forward_flops(cfg: Any, B: int | None = None, T: int | None = None,
     B and T (or `work`) default to the preset's default workload.  Scores
     and AV count the full T x S matrix (no saving from the causal mask).
     """
-    c = _cfg(cfg)
+    c = resolve(cfg)
     B, T = _bt(c, B, T, work)
     S = T if S is None else int(S)
     D, F, N, K, H = c.D, c.F, c.N, c.K, c.H
@@ -179,7 +165,7 @@ def forward_flops(cfg: Any, B: int | None = None, T: int | None = None,
     Keys: the `MATMULS` of a layer times L, plus "unembed" (2*B*T*D*V,
     logits for every position).  The embedding lookup is a gather: 0 FLOPs.
     """
-    c = _cfg(cfg)
+    c = resolve(cfg)
     B, T = _bt(c, B, T, work)
     out = {k: c.L * v for k, v in layer_forward_flops(c, B, T, S).items()}
     out["unembed"] = matmul_flops(B * T, c.D, c.V)
@@ -234,7 +220,7 @@ def six_n_d(params: Any, tokens: Any) -> Any:
 
 def six_p_t(cfg: Any, tokens: int, include_embedding: bool = True) -> float:
     """The rule of thumb: training FLOPs ~= 6 x params x tokens."""
-    c = _cfg(cfg)
+    c = resolve(cfg)
     p = param_count(c)
     if not include_embedding:
         p -= param_counts(c)["embed"]
@@ -249,7 +235,7 @@ def six_p_t_error(cfg: Any, B: int | None = None, T: int | None = None,
     Positive: the rule overestimates.  It misses attention's T^2 term and
     (when the embedding is counted) charges FLOPs for a table lookup.
     """
-    c = _cfg(cfg)
+    c = resolve(cfg)
     B, T = _bt(c, B, T, work)
     exact = train_flops_total(c, B, T)
     return six_p_t(c, B * T, include_embedding) / exact - 1.0
@@ -269,7 +255,7 @@ def attention_crossover(cfg: Any, against: str = "matmuls") -> float:
     D = N*H, N = K), "mlp" (MLP only) or "projections" (QKVO only; 2D).
     Attention FLOPs per token grow as 4*T*N*H; the others do not grow.
     """
-    c = _cfg(cfg)
+    c = resolve(cfg)
     one = layer_forward_flops(c, 1, 1, 1)  # per query token, per key
     g = flops_groups(one)
     per_key = g["attention"]  # attention FLOPs per token per key
@@ -288,7 +274,7 @@ def attention_crossover(cfg: Any, against: str = "matmuls") -> float:
 # ---------------------------------------------------------------------------
 def kv_cache_bytes_per_token(cfg: Any, dtype: str | float = "bf16") -> float:
     """Bytes of KV cache one token adds: 2 (K and V) * L * K * H * bytes."""
-    c = _cfg(cfg)
+    c = resolve(cfg)
     return 2 * c.L * c.K * c.H * _bytes(dtype)
 
 
@@ -351,7 +337,7 @@ def matmul_output_elements(cfg: Any, B: int | None = None,
     """Elements of each matmul's output in ONE layer (keys: `MATMULS`):
     what a layer keeps when only matmul outputs are saved (remat "dots").
     B sequences of T queries over S keys (default S = T)."""
-    c = _cfg(cfg)
+    c = resolve(cfg)
     B, T = _bt(c, B, T, work)
     S = T if S is None else int(S)
     D, F, N, K, H = c.D, c.F, c.N, c.K, c.H
@@ -368,7 +354,7 @@ def activation_bytes(cfg: Any, tokens: int, remat: str | int = "none",
     rematerialisation, 7 when only matmul outputs are kept ("dots"), 1 when
     only each layer's input is kept ("block"), or give the number.
     """
-    c = _cfg(cfg)
+    c = resolve(cfg)
     if isinstance(remat, str):
         if remat not in REMAT_TENSORS_PER_LAYER:
             raise ValueError(f"unknown remat {remat!r}; choose one of "
@@ -413,33 +399,8 @@ def attention_intensity(T: int, S: int, G: int = 1) -> float:
 
 
 # ---------------------------------------------------------------------------
-# Mixture of experts
+# Mixture of experts (the MoE counts themselves live in `scalebook.moe_cost`)
 # ---------------------------------------------------------------------------
-def moe_param_counts(cfg: Any, E: int, k: int) -> dict[str, int]:
-    """Total and active parameters (counts) when every MLP becomes E
-    experts of the same shape with k active per token, plus a D x E router
-    per layer.  The general MoE count (shared experts, narrower experts,
-    dense first layers) is `scalebook.moe_cost.param_counts`, which this
-    calls."""
-    from scalebook import moe_cost
-
-    p = moe_cost.param_counts(moe_cost.from_dense(cfg, E, k))
-    return {key: p[key] for key in ("total", "active", "router")}
-
-
-def moe_forward_flops(cfg: Any, E: int, k: int, B: int | None = None,
-                      T: int | None = None, *,
-                      work: Workload | None = None) -> int:
-    """Forward FLOPs of the MoE model: k experts per token + the router
-    (`scalebook.moe_cost.forward_flops` summed)."""
-    from scalebook import moe_cost
-
-    c = _cfg(cfg)
-    B, T = _bt(c, B, T, work)
-    return sum(moe_cost.forward_flops(moe_cost.from_dense(c, E, k),
-                                      B, T).values())
-
-
 def moe_critical_batch(E: int, k: int, chip: Any = "v5e",
                        weight_dtype: str = "int8",
                        compute_dtype: str = "bf16") -> float:

@@ -14,7 +14,7 @@ _RESTART = ("JAX has already started its backend with {have} device(s); "
             "scalebook.use_cpu_devices({want}) in the first cell.")
 
 
-def _backend_started() -> bool:
+def backend_started() -> bool:
     """True once JAX has created its backends (after that, counts are fixed)."""
     try:
         from jax._src import xla_bridge
@@ -24,6 +24,9 @@ def _backend_started() -> bool:
     if started is not None:
         return bool(started())
     return bool(getattr(xla_bridge, "_backends", {}))
+
+
+_backend_started = backend_started
 
 
 def use_cpu_devices(n: int = 8) -> list:

@@ -1,7 +1,8 @@
 """Chapter 12's training strategies compiled on the simulated devices.
 
-`scalebook.gpu_training.layer_cost` lists the collectives one MLP layer's
-training step needs under data parallelism (gradients all-reduced),
+The training cost model (Chapter 12's `scalebook.parallelism`) charges
+one MLP layer's training step these collectives under data parallelism
+(gradients all-reduced),
 FSDP (weights all-gathered forward and backward, gradients
 reduce-scattered) and sequence-parallel tensor parallelism (activations
 all-gathered in, reduce-scattered out, both passes).  This module writes
@@ -27,9 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from scalebook import compat, gpu_training, hlo, sharding
+from scalebook import compat, hlo, sharding
 
-__all__ = ["StrategyCheck", "compile_layer", "check", "replica_groups",
+__all__ = ["StrategyCheck", "compile_layer", "check", "model_list",
+           "replica_groups",
            "table"]
 
 
@@ -93,9 +95,8 @@ class StrategyCheck:
     """One strategy: the model's collectives and XLA's.
 
     predicted: (pass, what, kind, role axis, bytes per device) from
-    `gpu_training.layer_cost` (bytes: its seconds times the level's
-    bandwidth, so they are exactly `comms`'s bytes).  hlo: the compiled
-    program's `hlo.Collective` list.
+    `model_list` (bytes from `comms`).  hlo: the compiled program's
+    `hlo.Collective` list.
     """
 
     name: str
@@ -115,23 +116,38 @@ _KIND = {"all-reduce grads": "all-reduce", "all-gather W": "all-gather",
          "reduce-scatter"}
 
 
+def model_list(dp: int = 1, tp: int = 1, zero: int = 0
+               ) -> list[tuple[str, str, str]]:
+    """(pass, what, mesh axis) of each collective the model charges one MLP
+    layer (Chapter 12): the gradients' all-reduce over dp (ZeRO 0 or 1),
+    or FSDP's weight all-gathers in both passes and the gradients'
+    reduce-scatter (ZeRO-3); sequence-parallel tensor parallelism's
+    all-gather in and reduce-scatter out over tp, in both passes."""
+    out = []
+    if dp > 1 and zero == 3:
+        out += [("fwd", "all-gather W", "dp"), ("bwd", "all-gather W", "dp"),
+                ("bwd", "reduce-scatter grads", "dp")]
+    elif dp > 1:
+        out.append(("bwd", "all-reduce grads", "dp"))
+    if tp > 1:
+        for p in ("fwd", "bwd"):
+            out += [(p, "all-gather in", "tp"),
+                    (p, "reduce-scatter out", "tp")]
+    return out
+
+
 def check(dp: int = 1, tp: int = 1, zero: int = 0, d: int = 64,
           f: int = 256, batch: int = 64) -> StrategyCheck:
-    """Compile the layer (`compile_layer`) and pair it with
-    `gpu_training.layer_cost`'s list for the same mesh on H100s, bytes in
-    f32."""
+    """Compile the layer (`compile_layer`) and pair it with `model_list`
+    for the same mesh, bytes in f32 priced by `comms` on H100s."""
     from scalebook import comms
 
     compiled, mesh = compile_layer(dp, tp, zero, d, f, batch)
     spec = {"dp": dp, "tp": tp}
-    cost = gpu_training.layer_cost("H100", batch, d, f, dp=dp, tp=tp,
-                                   zero=zero)  # which collectives; f32 bytes below
     pred = []
     w_bytes = 2 * d * f * 4 / tp
     act = batch * d * 4 / dp
-    for (p, label), _sec in cost.collectives.items():
-        what, role = label.rsplit(" (", 1)
-        role = role.rstrip(")")
+    for p, what, role in model_list(dp, tp, zero):
         kind = _KIND[what]
         v = act if what.endswith(("in", "out")) else w_bytes
         c = comms.cost(kind, v, spec, (role,), "H100")

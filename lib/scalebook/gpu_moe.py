@@ -34,7 +34,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from scalebook import comms, gpu_training, hardware
+from scalebook import comms, hardware
+from scalebook.train_closed_forms import level_critical_tokens
 from scalebook.dtypes import dtype_bytes
 
 __all__ = ["in_node_all_to_all_time",
@@ -203,12 +204,12 @@ def moe_dp_critical_tokens(E: int, k: int, chip: Any = "H100",
                            ) -> float:
     """Tokens per GPU that data parallelism of an MoE needs when its
     gradient all-reduces cross `level`: the dense threshold C / W of
-    `gpu_training.level_critical_tokens` times E / k, since each expert's
+    `train_closed_forms.level_critical_tokens` times E / k, since each expert's
     weights see only k / E of the tokens."""
     E, k = _count("E", E), _count("k", k)
     if k > E:
         raise ValueError(f"k={k} exceeds E={E}")
-    return gpu_training.level_critical_tokens(chip, level,
+    return level_critical_tokens(chip, level,
                                               dtype=dtype) * E / k
 
 

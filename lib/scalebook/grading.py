@@ -10,6 +10,10 @@ plain-words label that every browser shows:
 - ``NOT ATTEMPTED``: still the `...` placeholder (or the stub function);
 - ``WRONG TYPE``: the answer is not the kind of value the question wants
   (a string for a number, a list for a dict, ...): the reader's slip;
+- ``TIMED OUT``: the reader's code ran past the time limit
+  (`readercode.TIME_LIMIT_S` seconds) and was stopped;
+- ``SET-UP NEEDED``: the kernel runs JAX without the set-up cell's
+  simulated devices (a JAX operation ran first): restart, not a bug;
 - ``BOOK BUG``: the checker itself failed while computing the expected
   value, a hint or the comparison: our bug, never blamed on the reader.
 
@@ -22,24 +26,27 @@ Question definitions live in ``scalebook.exercises.chNN``; notebooks call
 """
 from __future__ import annotations
 
-import dis
-import functools
-import inspect
+import decimal
 import math
 import numbers
-import types
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from scalebook import readercode as rc
+from scalebook.hints import (Hint, close as _close,  # noqa: F401 - the
+                             off_by, wrong_value)    # chapters use these
+from scalebook.readercode import RETURNED_NONE, is_stub
+
+
 PASS, FAIL, BLANK, BAD_TYPE = "pass", "fail", "not attempted", "wrong type"
-BUG = "checker bug"
+BUG, TIMEOUT, SETUP = "checker bug", "timed out", "set-up needed"
 LABELS = {PASS: "PASS", FAIL: "NOT YET", BLANK: "NOT ATTEMPTED",
-          BAD_TYPE: "WRONG TYPE", BUG: "BOOK BUG"}
+          BAD_TYPE: "WRONG TYPE", BUG: "BOOK BUG", TIMEOUT: "TIMED OUT",
+          SETUP: "SET-UP NEEDED"}
 """The word each status is printed with (plain ASCII: no glyphs)."""
 
 BLANK_MESSAGE = ("replace the `...` with your answer and run this cell "
                  "again.")
-RETURNED_NONE = ("did you forget `return`, or leave a case unhandled?")
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,8 @@ class Feedback:
 
     @property
     def label(self) -> str:
-        """PASS, NOT YET, NOT ATTEMPTED, WRONG TYPE or BOOK BUG."""
+        """PASS, NOT YET, NOT ATTEMPTED, WRONG TYPE, TIMED OUT, SET-UP
+        NEEDED or BOOK BUG."""
         return LABELS[self.status]
 
     def __str__(self) -> str:
@@ -94,12 +102,13 @@ def _type_name(x: Any) -> str:
 def as_number(answer: Any) -> float | None:
     """The answer as a float, or None if it is not a single real number.
 
-    Accepts Python ints and floats, NumPy and JAX scalars and 0-d arrays;
-    refuses bools, strings, complex numbers and arrays with elements.
+    Accepts Python ints, floats, fractions and `decimal.Decimal`s, NumPy
+    and JAX scalars and 0-d arrays; refuses bools, strings, complex numbers
+    and arrays with elements.
     """
     if isinstance(answer, bool):
         return None
-    if isinstance(answer, numbers.Real):
+    if isinstance(answer, (numbers.Real, decimal.Decimal)):
         return float(answer)
     try:
         shape = getattr(answer, "shape", None)
@@ -202,54 +211,6 @@ def as_shape(answer: Any) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------------
-# Hints for known wrong answers
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Hint:
-    """A known wrong answer: `expected * factor` (or a fixed `value`)."""
-
-    message: str
-    factor: float | None = None
-    value: Any = None
-    rtol: float | None = None
-
-    def target(self, expected: float) -> float | None:
-        """The wrong value this hint stands for, given the expected one."""
-        if self.factor is not None:
-            return expected * self.factor
-        return None if self.value is None else float(self.value)
-
-    def matches(self, answer: float, expected: float, rtol: float) -> bool:
-        target = self.target(expected)
-        if target is None:
-            return False
-        return _close(answer, target, self.rtol or rtol)
-
-    def gap(self, answer: float, expected: float) -> float:
-        """Relative distance of `answer` from this hint's wrong value."""
-        target = self.target(expected)
-        if target is None:
-            return math.inf
-        return abs(answer - target) / abs(target) if target else abs(answer)
-
-
-def off_by(factor: float, message: str) -> Hint:
-    """Hint shown when the answer is `factor` times the expected value."""
-    return Hint(message=message, factor=factor)
-
-
-def wrong_value(value: Any, message: str) -> Hint:
-    """Hint shown when the answer equals a specific wrong value."""
-    return Hint(message=message, value=value)
-
-
-def _close(a: float, b: float, rtol: float) -> bool:
-    if b == 0:
-        return abs(a) <= rtol
-    return abs(a - b) <= rtol * abs(b)
-
-
-# ---------------------------------------------------------------------------
 # Question types
 # ---------------------------------------------------------------------------
 Expected = Any  # a value, or a zero-argument callable that computes it
@@ -260,8 +221,13 @@ def _resolve(expected: Expected) -> Any:
 
 
 def _bug(qid: str, err: BaseException) -> Feedback:
+    """BOOK BUG for the checker's own failure, unless the kernel was never
+    set up (then SET-UP NEEDED: the reader restarts, nobody reports)."""
     from scalebook import REPOSITORY_URL
 
+    setup = rc.setup_problem()
+    if setup is not None:
+        return Feedback(qid, SETUP, setup, error=err)
     first = (str(err).strip().splitlines() or [""])[0][:200]
     return Feedback(qid, BUG, f"the checker itself failed ({_type_name(err)}"
                     f": {first}): this is a bug in the book, not in your "
@@ -280,14 +246,21 @@ class Question:
     """
 
     qid: str
-    expected: Expected
+    expected: InitVar[Expected]
     hints: Sequence[Hint] = field(default_factory=tuple)
 
-    def expected_value(self) -> Any:
-        """The expected answer (computed now if it is a callable)."""
-        return _resolve(self.expected)
+    def __post_init__(self, expected: Expected) -> None:
+        # kept private (and out of the repr): no answer is one call away
+        self._expected = expected
+
+    def _expected_value(self) -> Any:
+        """The expected answer (computed now if it is a callable); private
+        to the checker."""
+        return _resolve(self._expected)
 
     def grade(self, answer: Any) -> Feedback:
+        if answer is None:  # a helper left as the stub, or no `return`
+            return Feedback(self.qid, BLANK, rc.none_message())
         if is_blank(answer):
             return Feedback(self.qid, BLANK, BLANK_MESSAGE)
         try:
@@ -323,6 +296,9 @@ class Number(Question):
 
     rtol: float = 0.05
     unit: str = ""
+    miss: str = ""
+    """What to say to a wrong answer no hint names, within 10x (default:
+    "too large/small. Recheck each factor.")."""
 
     def read(self, answer: Any) -> float:
         x = as_number(answer)
@@ -333,19 +309,27 @@ class Number(Question):
         return x
 
     def judge(self, x: float) -> Feedback:
-        want = float(self.expected_value())
+        want = float(self._expected_value())
         unit = f" {self.unit}" if self.unit else ""
-        if _close(x, want, self.rtol):
+        if _close(x, want, max(self.rtol, _float32_rounding(want))):
             return Feedback(self.qid, PASS, f"correct ({x:.4g}{unit}).")
         # Known mistakes can lie close together: the nearest one wins.
         near = [h for h in self.hints if h.matches(x, want, self.rtol)]
         if near:
             best = min(near, key=lambda h: h.gap(x, want))
             return Feedback(self.qid, FAIL, best.message)
-        return Feedback(self.qid, FAIL, _direction(x, want, self.unit))
+        return Feedback(self.qid, FAIL, _direction(x, want, self.unit,
+                                                   self.miss))
 
 
-def _direction(x: float, want: float, unit: str = "") -> str:
+def _float32_rounding(want: float) -> float:
+    """The relative slack of a huge whole number written as a float32
+    (2^-23, about 1e-7): such an answer is rounded, not wrong. 0 for
+    numbers a float32 holds exactly."""
+    return 2.0 ** -23 if want == int(want) and abs(want) > 2 ** 24 else 0.0
+
+
+def _direction(x: float, want: float, unit: str = "", miss: str = "") -> str:
     if want != 0 and x != 0 and (x > 0) != (want > 0):
         return "check the sign of your answer."
     size = "too large" if abs(x) > abs(want) else "too small"
@@ -354,7 +338,7 @@ def _direction(x: float, want: float, unit: str = "") -> str:
         units = f"the unit ({unit})" if unit else "the units"
         return (f"your answer is {size} by more than 10×. Check {units} "
                 "and the powers of ten.")
-    return f"your answer is {size}. Recheck each factor."
+    return f"your answer is {size}. {miss or 'Recheck each factor.'}"
 
 
 # The words a reader may use for the resource that bounds a time. An option
@@ -375,6 +359,19 @@ _OPTION_ONLY_ITSELF = frozenset({"bandwidth"})
 own meaning: Chapter 3 contrasts "bandwidth-bound" with "latency-bound", and
 there "memory-bound" must not pass for it."""
 _GROUP = {w: g for g, words in SYNONYMS.items() for w in words}
+ALIASES: Mapping[str, str] = {
+    "zero3": "fsdp", "zerostage3": "fsdp", "fullysharded": "fsdp",
+    "fullyshardeddataparallel": "fsdp", "zerostage1": "zero1",
+    "zerostage2": "zero2", "ddp": "dp", "dataparallel": "dp",
+    "dataparallelism": "dp", "kvcache": "kv", "cache": "kv",
+    "prefillserver": "prefill", "decodeserver": "decode",
+}
+"""Other names for an option (normalised: lower case, letters and digits),
+accepted where that option is offered: "ZeRO-3" answers "fsdp"."""
+_TRAILING = ("switches", "switch", "engines", "engine", "servers", "server",
+             "domain", "level", "tier", "layer")
+"""Words a reader may add after an option's name: "leaf switch" answers
+"leaf", "prefill engine" answers "prefill"."""
 
 
 def _norm(s: str) -> str:
@@ -407,6 +404,12 @@ class Choice(Question):
         exact = [o for o in self.options if _stem(o) == s]
         if exact:
             return exact[0]
+        bare = next((s[:-len(w)] for w in _TRAILING
+                     if s.endswith(w) and len(s) > len(w)), s)
+        for alias in (ALIASES.get(s), bare, ALIASES.get(bare)):
+            found = [o for o in self.options if _stem(o) == alias]
+            if alias and found:
+                return found[0]
         group = _GROUP.get(s)
         same = [o for o in self.options if group is not None
                 and _stem(o) not in _OPTION_ONLY_ITSELF
@@ -431,7 +434,7 @@ class Choice(Question):
         return opt
 
     def judge(self, opt: str) -> Feedback:
-        if _stem(opt) == _stem(self._must_be_option(self.expected_value())):
+        if _stem(opt) == _stem(self._must_be_option(self._expected_value())):
             return Feedback(self.qid, PASS, f"correct ({opt}).")
         for hint in self.hints:
             if hint.value is not None and \
@@ -449,7 +452,7 @@ class Shape(Question):
         return as_shape(answer)
 
     def judge(self, got: tuple[int, ...]) -> Feedback:
-        want = tuple(int(v) for v in self.expected_value())
+        want = tuple(int(v) for v in self._expected_value())
         if got == want:
             return Feedback(self.qid, PASS, f"correct {got}.")
         for hint in self.hints:
@@ -464,25 +467,36 @@ class Shape(Question):
                         "axes split them?")
 
 
-_SEVERITY = {BUG: 3, BAD_TYPE: 2, FAIL: 1, BLANK: 0}
+_SEVERITY = {BUG: 5, SETUP: 4, TIMEOUT: 3, BAD_TYPE: 2, FAIL: 1, BLANK: 0}
 
 
 @dataclass
 class Parts(Question):
     """A structured answer: a dict whose keys are graded by sub-questions.
 
-    `expected` is unused; each part carries its own.
+    `expected` is unused; each part carries its own.  `order`: the key
+    order in which a list or tuple answer is read, only where the
+    statement states it (None: a dict only, since a list's order would be
+    a guess).
     """
 
     parts: Mapping[str, Question] = field(default_factory=dict)
+    order: Sequence[str] | None = None
 
     def read(self, answer: Any) -> dict:
         keys = list(self.parts)
-        if isinstance(answer, (tuple, list)) and len(answer) == len(keys):
-            answer = dict(zip(keys, answer))
+        if self.order is not None and isinstance(answer, (tuple, list)) \
+                and len(answer) == len(self.order):
+            answer = dict(zip(self.order, answer))
         if not isinstance(answer, dict):
-            raise AnswerError("expected a dict with keys "
-                              + ", ".join(repr(k) for k in keys) + ".")
+            listed = ", ".join(repr(k) for k in keys)
+            raise AnswerError(
+                f"expected a dict with keys {listed}." + (
+                    f" A list is read in the order {', '.join(self.order)}."
+                    if self.order is not None else (
+                        " Name each value by its key, e.g. {" + ", ".join(
+                            f"{k!r}: ..." for k in keys) + "}."
+                        if isinstance(answer, (tuple, list)) else "")))
         missing = [k for k in keys if k not in answer]
         if missing:
             raise AnswerError("your dict is missing the key(s) "
@@ -506,111 +520,26 @@ class Parts(Question):
 
 
 # ---------------------------------------------------------------------------
-# Code answers: the reader's function, its stub, and whose error it is
+# Code answers: the reader's function, run under a time limit
 # ---------------------------------------------------------------------------
-_PLUMBING = {"RESUME", "NOP", "CACHE", "EXTENDED_ARG", "PUSH_NULL", "PRECALL",
-             "COPY_FREE_VARS", "MAKE_CELL", "KW_NAMES"}
-
-
-def _function(fn: Any) -> types.FunctionType | None:
-    """The plain Python function behind `fn` (decorators unwrapped)."""
-    try:
-        fn = inspect.unwrap(fn)
-    except Exception:
-        return None
-    while isinstance(fn, (functools.partial, types.MethodType)):
-        fn = fn.func if isinstance(fn, functools.partial) else fn.__func__
-    return fn if isinstance(fn, types.FunctionType) else None
-
-
-def is_stub(fn: Any) -> bool:
-    """True for a function that is still the student notebook's stub.
-
-    The stub (written by tools/student.py) keeps the signature and the
-    docstring and has `...` for a body; `pass` and ``raise
-    NotImplementedError`` count too. Read from the compiled code, so it
-    works without the source: a body that does nothing but return None,
-    or only raises NotImplementedError.
-    """
-    f = _function(fn)
-    if f is None:
-        return False
-    ops = [(i.opname, i.argval) for i in dis.get_instructions(f)
-           if i.opname not in _PLUMBING]
-    if ops in ([("RETURN_CONST", None)],
-               [("LOAD_CONST", None), ("RETURN_VALUE", None)]):
-        return True
-    # raise NotImplementedError(...): on 3.14 the name is a common constant
-    names = set(f.__code__.co_names) | {
-        getattr(arg, "__name__", str(arg)) for op, arg in ops
-        if op == "LOAD_COMMON_CONSTANT"}
-    return (names == {"NotImplementedError"} and bool(ops)
-            and ops[-1][0] == "RAISE_VARARGS"
-            and all(op in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_CONST", "CALL",
-                           "LOAD_COMMON_CONSTANT", "RAISE_VARARGS")
-                    for op, _ in ops))
-
-
-def _codes(fn: Any) -> set[types.CodeType]:
-    """Code objects of the reader's function and of what it defines."""
-    roots = []
-    f = _function(fn)
-    if f is not None:
-        roots.append(f.__code__)
-    call = getattr(type(fn), "__call__", None)
-    if f is None and isinstance(call, types.FunctionType):  # a callable object
-        roots.append(call.__code__)
-    out: set[types.CodeType] = set()
-    while roots:
-        code = roots.pop()
-        if code not in out:
-            out.add(code)
-            roots.extend(c for c in code.co_consts
-                         if isinstance(c, types.CodeType))
-    return out
-
-
-def _reader_frame(err: BaseException, fn: Any):
-    """The innermost traceback entry inside the reader's code, or None if
-    the exception did not pass through it (then it is the grader's).
-
-    An answer without Python code to recognise (a builtin) is never blamed:
-    graders check `callable` and types themselves.
-    """
-    codes = _codes(fn)
-    tb, found = err.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code in codes:
-            found = tb
-        tb = tb.tb_next
-    return found
-
-
-def _reader_error_message(err: BaseException, frame, fn: Any) -> str:
-    first = (str(err).strip().splitlines() or [""])[0][:200]
-    name = getattr(_function(fn), "__name__", None)
-    code = frame.tb_frame.f_code
-    where = (f" (line {frame.tb_lineno}, in {code.co_name})"
-             if code.co_name != "<lambda>" else "")
-    who = name if name and name != "<lambda>" else "your function"
-    return (f"{who} raised {_type_name(err)}: {first}{where}. Fix it, then "
-            "run this cell again.")
-
-
 @dataclass
 class Custom(Question):
     """A grader written as a function: answer -> (passed, message).
 
     Used for write-the-code exercises: the grader calls the reader's
-    function on test cases (or runs it on the simulated mesh) and inspects
-    the result. The checker sorts out whose error is whose:
+    function (positionally, as the statement shows it) on test cases, or
+    runs it on the simulated mesh, and inspects the result. The reader's
+    code runs with its prints captured (a few lines are shown under the
+    result) and under `readercode.TIME_LIMIT_S` (TIMED OUT past it). The
+    checker sorts out whose error is whose (`readercode`):
 
     - the stub function (`is_stub`) is NOT ATTEMPTED before the grader runs;
     - AnswerError from the grader (e.g. from `returned_number`) goes to the
       reader with its own message;
     - an exception raised inside the reader's function is the reader's bug
       (NOT YET, naming the exception; NotImplementedError reads as not
-      attempted);
+      attempted), and so is a function whose parameters do not match the
+      statement's `call` (e.g. "step_time(flops, hbm_bytes, chip)");
     - any other exception is the grader's: BOOK BUG;
     - a grader that returns passed=None means the reader's function
       returned None: "did you forget `return`...".
@@ -619,30 +548,46 @@ class Custom(Question):
     """
 
     grader: Callable[[Any], tuple[bool | None, str]] | None = None
+    call: str = ""
 
     def _grade(self, answer: Any) -> Feedback:
         if self.grader is None:
             raise ValueError(f"exercise {self.qid} has no grader")
         if is_stub(answer):
             return Feedback(self.qid, BLANK, BLANK_MESSAGE)
+        with rc.captured() as printed:
+            fb = self._run(answer)
+        return Feedback(fb.qid, fb.status, rc.with_printed(fb.message,
+                                                           printed), fb.error)
+
+    def _run(self, answer: Any) -> Feedback:
         try:
-            ok, message = self.grader(answer)
-        except AnswerError:
-            raise
+            with rc.time_limit():
+                ok, message = self.grader(answer)
+        except AnswerError as err:
+            return Feedback(self.qid, err.status, str(err))
+        except rc.TimedOut:
+            return Feedback(self.qid, TIMEOUT, rc.timed_out_message())
         except Exception as err:
-            frame = _reader_frame(err, answer)
-            if frame is None:
-                raise  # the grader's own failure
-            if isinstance(err, NotImplementedError):
-                return Feedback(self.qid, BLANK, "your function raised "
-                                "NotImplementedError: finish it, then run "
-                                "this cell again.")
-            return Feedback(self.qid, FAIL,
-                            _reader_error_message(err, frame, answer))
+            return self._error(answer, err)
         if ok is None:  # the reader's function returned None
             return Feedback(self.qid, FAIL, message or
                             f"your function returned None: {RETURNED_NONE}")
         return Feedback(self.qid, PASS if ok else FAIL, message)
+
+    def _error(self, answer: Any, err: Exception) -> Feedback:
+        frame = rc.reader_frame(err, answer)
+        if frame is None:
+            wrong_def = rc.signature_mismatch(err, answer, self.call)
+            if wrong_def is not None:
+                return Feedback(self.qid, FAIL, wrong_def)
+            return _bug(self.qid, err)  # the grader's own failure
+        if isinstance(err, NotImplementedError):
+            return Feedback(self.qid, BLANK, "your function raised "
+                            "NotImplementedError: finish it, then run "
+                            "this cell again.")
+        return Feedback(self.qid, FAIL,
+                        rc.reader_error_message(err, frame, answer))
 
 
 # ---------------------------------------------------------------------------
@@ -734,7 +679,8 @@ def progress(chapter: str | int):
     counts: dict[str, int] = {}
     for _, label in rows:
         counts[label] = counts.get(label, 0) + 1
-    order = [LABELS[s] for s in (PASS, FAIL, BAD_TYPE, BUG, BLANK)]
+    order = [LABELS[s] for s in (PASS, FAIL, BAD_TYPE, TIMEOUT, SETUP, BUG,
+                                 BLANK)]
     summary = ", ".join(f"{counts[k]} {k.lower()}" for k in order
                         if k in counts)
     return Table(["exercise", "result"], rows,

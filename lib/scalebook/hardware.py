@@ -101,11 +101,6 @@ class Chip:
         """One-way NVLink bandwidth out of one GPU, all links together (bytes/s)."""
         return self.link_bw * self.links
 
-    @property
-    def ici_total_bw(self) -> float:
-        """One-way bandwidth over all of a chip's links together (bytes/s)."""
-        return self.link_bw * self.links
-
     def critical_intensity(self, dtype: str = "bf16",
                            over: str = "hbm") -> float:
         """FLOPs per byte above which work on `over` is compute-bound.
@@ -243,7 +238,8 @@ CHIPS: dict[str, Chip] = {c.name: c for c in [
          vmem=128 * 2**20, release=2023),
     _tpu("TPU v5p", bf16=4.59e14, int8=9.18e14, hbm=96e9, hbm_bw=2.8e12,
          link=9.0e10, topology="3D torus", max_slice=(16, 20, 28),
-         dcn=6.25e9, pcie=1.6e10, cores=2, host=(2, 2, 1), release=2023),
+         dcn=6.25e9, pcie=1.6e10, cores=2, host=(2, 2, 1),
+         vmem=128 * 2**20, release=2023),
     _tpu("TPU v6e", bf16=9.20e14, int8=1.84e15, hbm=32e9, hbm_bw=1.6e12,
          link=9.0e10, topology="2D torus", max_slice=(16, 16),
          dcn=12.5e9, pcie=3.2e10, cores=1, host=(4, 2), mxu=256,
@@ -355,6 +351,13 @@ def flops_per_dollar(name: str | Chip, dtype: str = "bf16") -> float:
 # Latency of one ICI hop between neighbouring chips (seconds).
 ICI_HOP_LATENCY = 1e-6  # Austin et al. 2025, Part 3 ("about 1 us per hop")
 
+# Latency of one step of a GPU collective (seconds), per network level.
+# The reference book gives none for GPUs; both start at the ICI figure, as
+# an assumption a measurement should replace.  Kept apart so that NVLink
+# and InfiniBand can differ from ICI and from each other (Chapter 12).
+NVLINK_HOP_LATENCY = 1e-6  # assumed: one NVSwitch hop
+IB_HOP_LATENCY = 1e-6  # assumed: one InfiniBand step between nodes
+
 # ---- GPU internals and networks (Chapter 12) -----------------------------
 
 SM_SUBPARTITIONS = 4
@@ -367,6 +370,11 @@ FP32_LANES_PER_SUBPARTITION = 32
 REGISTER_BYTES_PER_SM = 4 * 16 * 2**10 * 4
 """Register file of one SM (bytes): 4 subpartitions of 16k 32-bit
 registers = 256 KiB (Part 12, SM internals)."""
+
+VREG_BYTES_PER_CORE = 64 * 8 * 128 * 4
+"""Vector registers of one TPU TensorCore (bytes): 64 VREGs of 8 x 128
+32-bit words = 256 KiB (Austin et al. 2025, Part 2 appendix; Chapter 12
+sets them beside an SM's register file)."""
 
 
 @dataclass(frozen=True)

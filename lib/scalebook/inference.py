@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from scalebook import comms, counting, hardware
-from scalebook.config import preset
+from scalebook.config import preset, resolve
 from scalebook.dtypes import dtype_bytes
 from scalebook.mesh import describe
 
@@ -84,8 +84,8 @@ def _fraction(x: Any, name: str) -> float:
 
 
 def _model(cfg: Any) -> Any:
-    """A Config, or the preset of that name."""
-    return preset(cfg) if isinstance(cfg, str) else cfg
+    """A Config, or the preset of that name (`config.resolve`)."""
+    return resolve(cfg)
 
 
 def _chip(chip: Any) -> hardware.Chip:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
 from scalebook.config import (  # noqa: F401 (re-exported)
-    PRESETS, Config, Workload, default_workload, preset)
+    PRESETS, Config, Workload, default_workload, preset, resolve)
 
 Params = dict[str, Any]
 """A nested dict of arrays (a pytree); see `param_shapes` for its layout."""
@@ -175,7 +175,7 @@ def param_structs(cfg: Config | str, dtype: Any = jnp.float32) -> Params:
     `init_params` itself by `jax.eval_shape`: no array is allocated and no
     random number drawn, so it works for any size (LLaMA-3 405B too).
     cfg may be a preset name."""
-    cfg = preset(cfg) if isinstance(cfg, str) else cfg
+    cfg = resolve(cfg)
     return jax.eval_shape(lambda k: _init_params(cfg, k, dtype),
                           jax.random.key(0))
 

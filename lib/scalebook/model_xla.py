@@ -26,7 +26,7 @@ from scalebook import counting as cnt
 from scalebook import flash
 from scalebook import model as m
 from scalebook import remat as rm
-from scalebook.config import Config, Workload, preset, workload_for
+from scalebook.config import Config, Workload, preset, resolve, workload_for
 
 __all__ = ["xla_forward_flops", "component_flops", "RematCost",
            "remat_costs", "AttentionTraffic", "attention_traffic"]
@@ -37,8 +37,6 @@ HLO passes (which decide FLOPs, bytes and buffers) run as usual, the
 machine-code optimiser does not, and compiling takes about half as long."""
 
 
-def _cfg(cfg: Config | str) -> Config:
-    return preset(cfg) if isinstance(cfg, str) else cfg
 
 
 def _counted(f: Any, *args: Any) -> Any:
@@ -56,7 +54,7 @@ def xla_forward_flops(cfg: Config | str, B: int | None = None,
                       work: Workload | None = None) -> float:
     """FLOPs XLA counts for the compiled `model.forward` on B sequences of
     T tokens (or `work`; a preset's default workload if left out)."""
-    cfg = _cfg(cfg)
+    cfg = resolve(cfg)
     w = workload_for(cfg, B, T, work)
     tokens = jax.ShapeDtypeStruct((w.B, w.T), jnp.int32)
     return _xla_flops(lambda p, t: m.forward(p, t, cfg),
@@ -76,7 +74,7 @@ def component_flops(cfg: Config | str, B: int | None = None,
     Formula FLOPs (from `scalebook.counting`) count matmuls only, so norms
     and RoPE are 0 by formula.
     """
-    cfg = _cfg(cfg)
+    cfg = resolve(cfg)
     w = workload_for(cfg, B, T, work)
     B, T = w.B, w.T
     D, N, K, H, V = cfg.D, cfg.N, cfg.K, cfg.H, cfg.V
@@ -161,7 +159,7 @@ def remat_costs(cfg: Config | str, B: int | None = None,
     """Compile `jax.value_and_grad` of the cfg.L stacked layers
     (`scalebook.remat.stack_loss`, f32) once per remat choice and read
     XLA's FLOPs and temporaries; see `RematCost`.  Nothing is run."""
-    cfg = _cfg(cfg)
+    cfg = resolve(cfg)
     w = workload_for(cfg, B, T, work)
     layers = m.param_structs(cfg)["layers"]
     x = jax.ShapeDtypeStruct((w.B, w.T, cfg.D), jnp.float32)

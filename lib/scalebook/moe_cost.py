@@ -35,11 +35,13 @@ from typing import Any, Sequence
 
 from scalebook import comms, counting, hardware, roofline
 from scalebook.dtypes import dtype_bytes
+from scalebook.config import Workload, resolve, workload_for
 from scalebook.mesh import MeshSpec, describe
 from scalebook.moe_config import (MoEConfig, check_capacity_factor,
                                   check_top_k, moe_preset)
 
 __all__ = ["capacity", "from_dense", "param_counts", "forward_flops",
+           "moe_param_counts", "moe_forward_flops",
            "train_flops", "critical_batch", "Layout", "layout",
            "check_layout", "dispatch_shape", "collectives",
            "all_to_all_bytes", "layer_time", "memory_per_device",
@@ -92,7 +94,7 @@ def capacity(tokens: int, E: int, k: int, capacity_factor: float) -> int:
 def from_dense(cfg: Any, E: int, k: int, **moe: Any) -> MoEConfig:
     """The `MoEConfig` whose MLPs are E experts shaped like `cfg`'s MLP
     (a `Config` or a preset name), k active; other MoE fields in `moe`."""
-    c = counting._cfg(cfg)
+    c = resolve(cfg)
     base = {f: getattr(c, f) for f in ("D", "F", "L", "N", "K", "H", "V")}
     base["tied_embeddings"] = bool(getattr(c, "tied_embeddings", False))
     base["name"] = getattr(c, "name", "")
@@ -207,6 +209,26 @@ def train_flops(m: Any, B: int | None = None, T: int | None = None,
     is two matmuls per forward one)."""
     return {k: 3 * v for k, v in forward_flops(
         m, B, T, S, tokens=tokens, groups=groups, padded=padded).items()}
+
+
+def moe_param_counts(cfg: Any, E: int, k: int) -> dict[str, int]:
+    """Total and active parameters (counts) when every MLP of `cfg` (a
+    dense Config or a preset name) becomes E experts of the same shape
+    with k active per token, plus a D x E router per layer: `param_counts`
+    of `from_dense` (Chapters 4 and 14)."""
+    p = param_counts(from_dense(cfg, E, k))
+    return {key: p[key] for key in ("total", "active", "router")}
+
+
+def moe_forward_flops(cfg: Any, E: int, k: int, B: int | None = None,
+                      T: int | None = None, *,
+                      work: Workload | None = None) -> int:
+    """Forward FLOPs of the dense `cfg` made MoE (E experts, k active):
+    `forward_flops` of `from_dense` summed, for B sequences of T tokens
+    (`config.workload_for` picks them when left out)."""
+    c = resolve(cfg)
+    w = workload_for(c, B, T, work)
+    return sum(forward_flops(from_dense(c, E, k), w.B, w.T).values())
 
 
 def critical_batch(m: Any, chip: Any = "v5e", weight_dtype: str = "int8",

@@ -30,6 +30,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from scalebook import comms, hlo, model, sharding
+from scalebook.config import resolve
 from scalebook.tabular import Table
 
 __all__ = ["MESH", "RULES", "BUG", "BATCH", "SEQ", "CFG", "weight_names", "specs",
@@ -55,13 +56,11 @@ CFG = "tiny"
 """The model preset (scalebook.config)."""
 
 
-def _cfg(cfg: Any):
-    return model.preset(cfg) if isinstance(cfg, str) else cfg
 
 
 def weight_names(cfg: Any = CFG) -> list[str]:
     """The names `specs` accepts: per-layer weights, then the others."""
-    shapes = model.param_shapes(_cfg(cfg))
+    shapes = model.param_shapes(resolve(cfg))
     return list(shapes["layers"]) + [k for k in shapes if k != "layers"]
 
 
@@ -73,7 +72,7 @@ def specs(overrides: Mapping[str, Any] | None = None, cfg: Any = CFG
           ) -> dict:
     """The parameter pytree of PartitionSpecs: `RULES`, then `overrides`
     ({weight name: spec}) on top.  Errors name the weight and the fix."""
-    c = _cfg(cfg)
+    c = resolve(cfg)
     tree = model.logical_to_spec(model.param_axes(c), RULES)
     shapes = model.param_shapes(c)
     names = weight_names(c)
@@ -117,7 +116,7 @@ def _step(cfg):
 
 @functools.lru_cache(maxsize=16)
 def _compiled(key: tuple, cfg_name: Any):
-    cfg = _cfg(cfg_name)
+    cfg = resolve(cfg_name)
     mesh = _mesh()
     tree = specs(dict(key), cfg)
     params = jax.tree.map(
@@ -142,7 +141,7 @@ def inputs(overrides: Mapping[str, Any] | None = None, cfg: Any = CFG,
            seed: int = 0) -> tuple[dict, jax.Array]:
     """(params, tokens) placed as `compile_step(overrides)` expects them:
     random weights and random tokens [BATCH, SEQ + 1]."""
-    c = _cfg(cfg)
+    c = resolve(cfg)
     mesh = _mesh()
     tree = specs(overrides, c)
     params = model.init_params(c, jax.random.key(seed))
@@ -159,7 +158,7 @@ def inputs(overrides: Mapping[str, Any] | None = None, cfg: Any = CFG,
 def weight_blocks(compiled: Any, cfg: Any = CFG) -> dict[str, tuple]:
     """{weight name: the block each device holds} of a compiled step
     (elements; stacked weights keep their layers dim)."""
-    c = _cfg(cfg)
+    c = resolve(cfg)
     names = weight_names(c)
     shapes = model.param_shapes(c)
     in_shardings = compiled.input_shardings[0][0]
@@ -177,7 +176,7 @@ def moved_weights(compiled: Any, cfg: Any = CFG) -> list[tuple[Any, str]]:
     whose block (or one layer of it) is the all-gather's operand; None
     when it gathers something else (an activation)."""
     blocks = weight_blocks(compiled, cfg)
-    layers = set(model.param_shapes(_cfg(cfg))["layers"])
+    layers = set(model.param_shapes(resolve(cfg))["layers"])
     out = []
     for coll in hlo.collectives(compiled, mesh=MESH):
         if coll.kind != "all-gather":

@@ -24,12 +24,17 @@ JAX-free; units: seconds, bytes, tokens.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from scalebook import hardware
+from scalebook import counting, hardware
 from scalebook import parallelism as par
+from scalebook.config import resolve
 from scalebook.units import fmt_bytes, fmt_seconds
+
+SECONDS_PER_DAY = 86_400.0
+"""Seconds in a day."""
 
 __all__ = ["Candidate", "Plan", "plan", "shapes", "min_chips_by_memory",
            "training_days"]
@@ -275,8 +280,6 @@ def min_chips_by_memory(cfg: Any, batch: int, seq_len: int,
     checkpoints: D-wide tensors kept per layer per token (the book's
     count, e.g. 4) in place of `remat`'s.
     """
-    from scalebook import counting
-
     c = hardware.chip(chip)
     p = par.precision(precision)
     P = counting.param_count(cfg)
@@ -287,13 +290,44 @@ def min_chips_by_memory(cfg: Any, batch: int, seq_len: int,
                                          p.activations)
     else:
         acts = (par.activation_values_per_token(cfg, remat, seq_len)
-                * counting._cfg(cfg).L * tokens * p.act_bytes)
+                * resolve(cfg).L * tokens * p.act_bytes)
     return (state + acts) / c.hbm_bytes
 
 
-def training_days(cfg: Any, tokens: float, chip: str | hardware.Chip,
-                  chips: int, mfu: float, seq_len: int = 4096) -> float:
-    """Days to train on `tokens` tokens at `mfu` of the chips' peak."""
+def training_days(work: Any, chip: str | hardware.Chip, chips: int,
+                  mfu: float, *, tokens: float | None = None,
+                  seq_len: int = 4096, dtype: str = "bf16") -> float:
+    """Days to train on `chips` chips running at a fraction `mfu` of their
+    peak `dtype` rate: time = FLOPs / (chips x peak FLOP/s x MFU), the
+    compute floor that `plan` refines with a layout's communication and
+    memory (Chapters 6 and 13).
+
+    work: the training FLOPs (a number), or a model (a Config, a preset
+    name or an `MLPStack`) trained on `tokens` tokens in sequences of
+    `seq_len` (its FLOPs from `parallelism.model_flops`, attention
+    included).
+    """
     c = hardware.chip(chip)
-    flops = par.model_flops(cfg, tokens, seq_len)
-    return flops / (chips * c.peak_flops("bf16") * mfu) / 86400
+    if isinstance(chips, bool) or not isinstance(chips, numbers.Integral) \
+            or chips < 1:
+        raise ValueError(f"chips must be a positive int, got {chips!r}")
+    if isinstance(mfu, bool) or not isinstance(mfu, numbers.Real) \
+            or not 0 < mfu <= 1:
+        raise ValueError(f"mfu is a fraction of peak in (0, 1], got {mfu!r}"
+                         + (f"; a percentage? pass {mfu / 100:g}"
+                            if isinstance(mfu, numbers.Real)
+                            and 1 < mfu <= 100 else ""))
+    if isinstance(work, numbers.Real) and not isinstance(work, bool):
+        if tokens is not None:
+            raise ValueError("give the FLOPs, or a model and tokens=, not "
+                             "both")
+        flops = float(work)
+        if not flops > 0:
+            raise ValueError(f"the training FLOPs must be positive, got "
+                             f"{work!r}")
+    else:
+        if tokens is None or not tokens > 0:
+            raise ValueError(f"a model needs tokens= (how many it trains "
+                             f"on, a positive number), got {tokens!r}")
+        flops = par.model_flops(work, tokens, seq_len)
+    return flops / (chips * c.peak_flops(dtype) * mfu) / SECONDS_PER_DAY

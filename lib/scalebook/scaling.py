@@ -25,14 +25,15 @@ import contextlib
 import itertools
 import math
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from scalebook import counting, roofline
+from scalebook import counting
 from scalebook.config import Config
 from scalebook.hardware import chip as _chip
+from scalebook.planner import SECONDS_PER_DAY, training_days  # one def
+from scalebook.scaling_runs import Runs, load_chinchilla
 
 __all__ = [
     "Law", "HOFFMANN_2022", "BESIROGLU_2024", "PUBLISHED", "PARAM_NAMES",
@@ -49,9 +50,6 @@ __all__ = [
 
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
 """The five parameters of the law, in the order arrays hold them."""
-
-SECONDS_PER_DAY = 86_400.0
-
 
 # ---------------------------------------------------------------------------
 # The law
@@ -298,103 +296,6 @@ def effective_tokens(unique: Any, epochs: Any,
 
 
 # ---------------------------------------------------------------------------
-# The runs
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class Runs:
-    """Training runs: N parameters, C training FLOPs and final loss
-    (nats/token) per run, as float arrays of equal length."""
-
-    N: np.ndarray
-    C: np.ndarray
-    loss: np.ndarray
-
-    def __post_init__(self) -> None:
-        cols = {}
-        for name in ("N", "C", "loss"):
-            try:
-                arr = np.asarray(getattr(self, name), dtype=float).ravel()
-            except (TypeError, ValueError):
-                raise TypeError(f"Runs.{name} must be numbers, got "
-                                f"{getattr(self, name)!r}") from None
-            cols[name] = arr
-            object.__setattr__(self, name, arr)
-        sizes = {k: len(v) for k, v in cols.items()}
-        if len(set(sizes.values())) != 1:
-            raise ValueError(f"N, C and loss need one value per run, got "
-                             f"lengths {sizes}")
-        for name, arr in cols.items():
-            bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
-            if bad.size:
-                rows = ", ".join(map(str, bad[:5])) + (
-                    ", ..." if bad.size > 5 else "")
-                raise ValueError(
-                    f"{bad.size} run(s) have a non-positive or non-finite "
-                    f"{name} (rows {rows}; first value {arr[bad[0]]!r}). The "
-                    "law works on logarithms, so every N, C and loss must be "
-                    "> 0: drop or correct those rows.")
-
-    def __len__(self) -> int:
-        return len(self.N)
-
-    @property
-    def D(self) -> np.ndarray:
-        """Tokens per run, D = C / (6 N)."""
-        return tokens_for(self.C, self.N)
-
-    @property
-    def flops_range(self) -> tuple[float, float]:
-        """(smallest, largest) training FLOPs among the runs."""
-        return float(self.C.min()), float(self.C.max())
-
-    def subset(self, keep: Any) -> "Runs":
-        """The runs selected by a boolean mask, an index array or a slice."""
-        if not isinstance(keep, slice):
-            keep = np.asarray(keep)
-        return Runs(self.N[keep], self.C[keep], self.loss[keep])
-
-    def drop_highest_loss(self, k: int) -> tuple["Runs", "Runs"]:
-        """(kept, dropped): the runs without the k of highest loss, and those k."""
-        if not (isinstance(k, (int, np.integer)) and 0 <= k < len(self)):
-            raise ValueError(f"can drop 0 to {len(self) - 1} runs of "
-                             f"{len(self)}, not {k!r}")
-        order = np.argsort(self.loss, kind="stable")
-        keep = np.sort(order[:len(self) - k])
-        drop = np.sort(order[len(self) - k:])
-        return self.subset(keep), self.subset(drop)
-
-    @classmethod
-    def from_tokens(cls, N: Any, D: Any, loss: Any) -> "Runs":
-        """Runs given tokens D instead of FLOPs (C = 6 N D)."""
-        N = np.asarray(N, float)
-        return cls(N, counting.six_n_d(N, np.asarray(D, float)), loss)
-
-
-_DATA = ("data", "chinchilla", "chinchilla_fig4_points.csv")
-
-
-def load_chinchilla() -> Runs:
-    """The 245 runs of Chinchilla's Figure 4 (Hoffmann et al. 2022), as read
-    off the figure by Epoch AI (2024).  Shipped inside the package, so it
-    loads the same from a clone, an editable install or a pip install;
-    provenance and credit in scalebook/data/chinchilla/README.md."""
-    path = resources.files("scalebook").joinpath(*_DATA)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"the Chinchilla data file is missing from the installed "
-            f"scalebook ({path}); reinstall scalebook, and check that "
-            "pyproject.toml lists data/chinchilla/* as package data") from None
-    lines = text.strip().splitlines()
-    header = [h.strip() for h in lines[0].split(",")]
-    if header != ["params", "train_flops", "loss"]:
-        raise ValueError(f"unexpected columns {header} in {path}")
-    data = np.array([[float(x) for x in ln.split(",")] for ln in lines[1:]])
-    return Runs(N=data[:, 0], C=data[:, 1], loss=data[:, 2])
-
-
-# ---------------------------------------------------------------------------
 # Fitting
 # ---------------------------------------------------------------------------
 HUBER_DELTA = 1e-3
@@ -492,33 +393,6 @@ def _grid_values(grid: Mapping[str, np.ndarray], logN, logD, logL,
     return starts, values
 
 
-def _openblas_thread_setters() -> list[tuple[Any, Any]]:
-    """(get, set) thread-count functions of every OpenBLAS this process has
-    loaded, found through /proc/self/maps (Linux); [] elsewhere."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as f:
-            paths = {ln.split()[-1] for ln in f
-                     if "openblas" in ln.rsplit("/", 1)[-1].lower()}
-    except OSError:
-        return []
-    out = []
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas64_", "scipy_openblas", "openblas"):
-            get = getattr(lib, f"{prefix}_get_num_threads", None)
-            put = getattr(lib, f"{prefix}_set_num_threads", None)
-            if get is not None and put is not None:
-                get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
-                out.append((get, put))
-                break
-    return out
-
-
 @contextlib.contextmanager
 def _one_blas_thread():
     """Run the enclosed fits with OpenBLAS on one thread.
@@ -527,28 +401,15 @@ def _one_blas_thread():
     with OpenBLAS threads on a shared machine each call can cost
     milliseconds (measured on the book's 2-core machine: a 50-resample
     bootstrap took 1.3 s with the default threads, 0.2 s with one).
-    Uses threadpoolctl when it is installed, else the OpenBLAS libraries'
-    own setters (Linux); elsewhere it changes nothing.
+    threadpoolctl (a dependency) sets the limit for whichever BLAS SciPy
+    loaded.
     """
+    from threadpoolctl import threadpool_limits
+
     import scipy.optimize  # noqa: F401  (load SciPy's BLAS first)
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-        return
-    setters = _openblas_thread_setters()
-    before = [(get(), put) for get, put in setters]
-    for _, put in before:
-        put(1)
-    try:
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-    finally:
-        for n, put in before:
-            put(n)
 
 
 def _minimise(starts: Iterable[np.ndarray], logN, logD, logL, delta: float,
@@ -818,27 +679,6 @@ def cluster(name: str) -> tuple[Any, int]:
     c, n = CLUSTERS[name]
     c = _chip(c)
     return c, c.max_chips if n is None else n
-
-
-def training_days(flops: float, chip: Any, chips: int,
-                  mfu: float = DEFAULT_MFU, dtype: str = "bf16") -> float:
-    """Days to do `flops` training FLOPs on `chips` chips running at a
-    fraction `mfu` of their peak `dtype` rate.
-
-    time = FLOPs / (chips x peak FLOP/s x MFU).  The compute time comes from
-    `roofline.roofline_time` (compute term only): this is the compute
-    floor, which the training planner of Chapters 5-6 refines with the
-    communication and memory of a real sharding.
-    """
-    flops = _positive("flops", flops)
-    if not (isinstance(chips, (int, np.integer)) and chips >= 1):
-        raise ValueError(f"chips must be a positive int, got {chips!r}")
-    if not 0 < mfu <= 1:
-        raise ValueError(f"mfu is a fraction of peak in (0, 1], got {mfu!r}"
-                         + (" (a percentage? divide by 100)"
-                            if 1 < mfu <= 100 else ""))
-    per_chip = roofline.roofline_time(flops / chips, 0.0, chip, dtype)
-    return per_chip.t_compute / mfu / SECONDS_PER_DAY
 
 
 # The number of attention heads of a planned shape is a multiple of this, so

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from scalebook import compat, hardware
+from scalebook import comms, compat, hardware
 from scalebook.mesh import describe
 from scalebook.dtypes import dtype_bytes
 
@@ -284,7 +284,7 @@ def jit_matmul(mesh: jax.sharding.Mesh, a_spec: P, b_spec: P,
                    out_shardings=ns(out_spec))
 
 
-def _case1(mesh):
+def case1(mesh):
     """Case 1: J is whole in both inputs, so each device multiplies its
     blocks and the output keeps both shardings; no communication."""
     def local(a, b):
@@ -293,7 +293,7 @@ def _case1(mesh):
                             P("X", "Y"))
 
 
-def _case2(mesh):
+def case2(mesh):
     """Case 2: J is sharded in A only: all-gather A's J over X, then
     multiply locally."""
     def local(a, b):
@@ -302,7 +302,7 @@ def _case2(mesh):
     return compat.shard_map(local, mesh, (P(None, "X"), P()), P())
 
 
-def _case3_allreduce(mesh):
+def case3_allreduce(mesh):
     """Case 3: J is sharded the same way in both: multiply locally (partial
     sums, C{U_X}) and all-reduce them over X."""
     def local(a, b):
@@ -310,9 +310,10 @@ def _case3_allreduce(mesh):
     return compat.shard_map(local, mesh, (P(None, "X"), P("X", None)), P())
 
 
-def _case3_reducescatter(mesh):
+def case3_reducescatter(mesh):
     """Case 3 with a sharded output: multiply locally and reduce-scatter the
-    partial sums onto I over X, so each device keeps its rows only."""
+    partial sums onto I over X, so each device keeps its rows only
+    (Chapter 3 shows this code)."""
     def local(a, b):
         return jax.lax.psum_scatter(a @ b, "X", scatter_dimension=0,
                                     tiled=True)
@@ -320,7 +321,7 @@ def _case3_reducescatter(mesh):
                             P("X", None))
 
 
-def _case4(mesh):
+def case4(mesh):
     """Case 4: I of A and K of B both use X, which would leave only the
     diagonal blocks; all-gather B's K over X first."""
     def local(a, b):
@@ -340,18 +341,18 @@ _C4_NOTE = ("XLA gathers B over the 4 devices of a Y group, which all hold "
 
 CASES: dict[str, Case] = {c.key: c for c in [
     Case("1", "J whole in both inputs", P("X", None), P(None, "Y"),
-         P("X", "Y"), (), _case1),
+         P("X", "Y"), (), case1),
     Case("2", "J sharded in one input", P(None, "X"), P(), P(),
-         ("all-gather",), _case2),
+         ("all-gather",), case2),
     Case("3-AR", "J sharded in both, replicated output", P(None, "X"),
-         P("X", None), P(), ("all-reduce",), _case3_allreduce),
+         P("X", None), P(), ("all-reduce",), case3_allreduce),
     Case("3-RS", "J sharded in both, output sharded over I", P(None, "X"),
-         P("X", None), P("X", None), ("reduce-scatter",), _case3_reducescatter,
+         P("X", None), P("X", None), ("reduce-scatter",), case3_reducescatter,
          cpu_alternatives=(("all-reduce", "collective-permute"),
                            ("all-reduce",)),
          cpu_note=_RS_NOTE),
     Case("4", "the same axis on I and K", P("X", None), P(None, "X"),
-         P("X", None), ("all-gather",), _case4,
+         P("X", None), ("all-gather",), case4,
          cpu_alternatives=(("collective-permute", "all-gather"),),
          cpu_note=_C4_NOTE),
 ]}
@@ -383,22 +384,13 @@ def random_inputs(shapes: tuple[int, int, int], seed: int = 0,
 # --------------------------------------------------------------------------
 # Predicted cost on real TPUs
 # --------------------------------------------------------------------------
-_COMMS_FN = {"all-gather": "all_gather", "reduce-scatter": "reduce_scatter",
-             "all-reduce": "all_reduce", "all-to-all": "all_to_all"}
-
-
 def plan_comms(p: Plan, mesh: MeshLike, chip: str | hardware.Chip = "TPU v5e",
                dtype: str = "bf16") -> list:
     """Price every step of a plan with scalebook.comms: a CollectiveCost
     (bytes per device, seconds) per collective."""
-    from scalebook import comms
-
-    out = []
-    for s in p.steps:
-        fn = getattr(comms, _COMMS_FN[s.kind])
-        out.append(fn(s.array_bytes(dtype), mesh, (s.axis,),
-                      chip=hardware.chip(chip).name))
-    return out
+    name = hardware.chip(chip).name
+    return [comms.cost(s.kind, s.array_bytes(dtype), mesh, (s.axis,), name)
+            for s in p.steps]
 
 
 def predicted_comms(key: str | Case, shapes: tuple[int, int, int],
@@ -574,14 +566,12 @@ def collective_cost(kind: str, shape: Sequence[int], mesh: MeshLike,
     global array of `shape`: the V of each kind is the whole matrix (the
     group holds all of it; the other axis only replicates), and a permute
     sends one shard."""
-    from scalebook import comms
-
     V = shape[0] * shape[1] * dtype_bytes(dtype)
     name = hardware.chip(chip).name
     if kind == "collective-permute":
         return comms.permute(V / describe(mesh).size(axis), mesh, axis, name)
     axes = (axis,) if isinstance(axis, str) else tuple(axis)
-    return getattr(comms, _COMMS_FN[kind])(V, mesh, axes, chip=name)
+    return comms.cost(kind, V, mesh, axes, name)
 
 
 # --------------------------------------------------------------------------

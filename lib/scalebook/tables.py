@@ -178,8 +178,10 @@ def gpu_spec_table(chips: ChipList = None) -> Table:
 def compute_units_table(chips: ChipList = ("H100", "B200", "TPU v5p",
                                            "TPU v5e")) -> Table:
     """Where the FLOPs come from: SMs and Tensor Cores of a GPU next to the
-    TensorCores and MXUs of a TPU (counts per chip, FLOP/s, bytes)."""
-    from scalebook.hardware import REGISTER_BYTES_PER_SM, SM_SUBPARTITIONS
+    TensorCores and MXUs of a TPU (counts per chip, FLOP/s, bytes;
+    Chapter 12)."""
+    from scalebook.hardware import (REGISTER_BYTES_PER_SM, SM_SUBPARTITIONS,
+                                    VREG_BYTES_PER_CORE)
 
     count = lambda x: f"{x:,.0f}"
     cols = [
@@ -202,7 +204,7 @@ def compute_units_table(chips: ChipList = ("H100", "B200", "TPU v5p",
                                    lambda c: c.vmem_bytes or _missing(c)),
          lambda x: fmt_bytes(x, binary=True)),
         ("registers", _gpu_or_tpu(lambda c: c.sms * REGISTER_BYTES_PER_SM,
-                                  _missing),
+                                  lambda c: c.cores * VREG_BYTES_PER_CORE),
          lambda x: fmt_bytes(x, binary=True)),
         ("L2", _gpu_or_tpu(lambda c: c.l2_bytes or _missing(c), _missing),
          fmt_bytes),

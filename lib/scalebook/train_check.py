@@ -5,20 +5,25 @@ step (`scalebook.train_parallel`) with `scalebook.hlo` and sets them beside
 `scalebook.parallelism.collectives`, (kind, axes) by (kind, axes), after
 the substitutions XLA:CPU is known to make (`XLA_CPU_NOTES`: each is named
 in the row it changes).  `check_memory` sets `memory_analysis()` beside
-`scalebook.parallelism.memory`.
+`scalebook.parallelism.memory`.  `prove` runs a whole strategy (a few
+training steps) and sets its weights, collectives and memory beside the
+single-device run and the model; `proof_table` shows several (Chapter 5).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Sequence
 
 from scalebook import bench, hlo
 from scalebook import model as m
 from scalebook import parallelism as par
+from scalebook.tabular import Table
 from scalebook.train_parallel import DEMO_WORK, compiled_step
+from scalebook.units import fmt_bytes
 
-__all__ = ["XLA_CPU_NOTES", "PARTIALS_PER_LAYER", "CollectiveCheck", "xla_cpu_expected",
-           "check_collectives", "check_memory", "memory_bytes"]
+__all__ = ["XLA_CPU_NOTES", "PARTIALS_PER_LAYER", "CollectiveCheck",
+           "xla_cpu_expected", "check_collectives", "check_memory",
+           "memory_bytes", "Proof", "reference", "prove", "proof_table"]
 
 
 def memory_bytes(compiled: Any) -> float:
@@ -156,3 +161,98 @@ def check_memory(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
                       reshard_after_forward=remat != "none",
                       full_grads=True)
     return memory_bytes(compiled), pred
+
+
+# --------------------------------------------------------------------------
+# Proofs: a strategy run for real beside its cost model (Chapter 5)
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Proof:
+    """One strategy run for real and set beside its cost model.
+
+    parity: the largest difference of any weight from the single-device
+    run after `steps` steps; rows: `scalebook.train_check.CollectiveCheck`
+    per (kind, axes); measured / predicted: bytes per device.
+    """
+
+    layout: par.Layout
+    remat: str
+    mesh: str
+    parity: float
+    rows: tuple
+    measured: float
+    predicted: float
+
+    @property
+    def textbook_bytes(self) -> float:
+        return sum(r.textbook for r in self.rows)
+
+    @property
+    def expected_bytes(self) -> float:
+        return sum(r.expected for r in self.rows)
+
+    @property
+    def hlo_bytes(self) -> float:
+        return sum(r.hlo for r in self.rows)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(sorted({n for r in self.rows for n in r.notes}))
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+
+_REFERENCE: dict = {}
+
+
+def reference(cfg: Any, steps: int = 2, remat: str = "none"):
+    """The single-device run the proofs compare against (cached)."""
+    from scalebook import train_parallel as tp
+
+    key = (cfg, steps, remat)
+    if key not in _REFERENCE:
+        _REFERENCE[key] = tp.train(cfg, None, steps, remat=remat)[0]
+    return _REFERENCE[key]
+
+
+def prove(cfg: Any, lay: par.Layout, *, remat: str = "none",
+          steps: int = 2) -> Proof:
+    """Train `steps` steps of `cfg` on `lay` (one compile), then compare
+    (Chapter 5 runs it for every strategy):
+    the weights with the single-device run, the compiled collectives with
+    `scalebook.parallelism` (`train_check.check_collectives`), and
+    `memory_analysis()` with the memory model."""
+    import jax
+    import jax.numpy as jnp
+
+    from scalebook import train_parallel as tp
+
+    ref = reference(cfg, steps)
+    params, _, compiled = tp.train(cfg, lay, steps, remat=remat,
+                                   with_compiled=True)
+    diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
+               zip(jax.tree.leaves(params), jax.tree.leaves(ref)))
+    rows = check_collectives(cfg, lay, remat=remat, compiled=compiled)
+    measured, model = check_memory(cfg, lay, remat=remat,
+                                      compiled=compiled)
+    mesh = " x ".join(f"{a} {n}" for a, n in lay.mesh_shape.items())
+    return Proof(lay, remat, mesh, diff, tuple(rows), measured, model.total)
+
+
+def proof_table(proofs: Sequence[Proof]) -> Table:
+    """Strategy x mesh -> parity, predicted vs HLO bytes, predicted vs
+    measured memory (bytes per device per step)."""
+    rows = [[str(p.layout), p.remat, p.parity, p.textbook_bytes,
+             p.expected_bytes, p.hlo_bytes, ", ".join(p.notes) or "-",
+             p.predicted, p.measured, p.predicted / p.measured]
+            for p in proofs]
+    b = fmt_bytes
+    return Table(["strategy", "remat", "max |Δw|", "textbook bytes",
+                  "expected on CPU", "HLO bytes", "XLA:CPU notes",
+                  "memory model", "measured", "model/measured"], rows,
+                 formats={"max |Δw|": ".1e", "textbook bytes": b,
+                          "expected on CPU": b, "HLO bytes": b,
+                          "memory model": b, "measured": b,
+                          "model/measured": ".2f"})

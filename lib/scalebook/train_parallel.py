@@ -46,7 +46,7 @@ DEMO_WORK = Workload(B=8, T=32)
 
 Rules = par.Rules
 rules_for = par.logical_rules
-_one = par._one_axis
+_one = par.one_axis
 
 
 def mesh_for(lay: par.Layout) -> Mesh:

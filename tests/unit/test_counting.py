@@ -129,19 +129,6 @@ def test_moe_critical_batch_deepseek_v3():
     assert c.moe_critical_batch(256, 8, "v5e") == pytest.approx(3840, rel=0.01)
 
 
-def test_moe_params_grow_with_experts_and_active_with_k():
-    cfg = preset("tiny")
-    mlp = c.param_groups(cfg)["mlp"]
-    p = c.moe_param_counts(cfg, E=8, k=2)
-    assert p["total"] - p["active"] == 6 * mlp
-    assert p["active"] - c.param_count(cfg) == mlp + p["router"]
-    f = c.moe_forward_flops(cfg, E=8, k=1, B=3, T=16)
-    assert f == c.forward_flops_total(cfg, 3, 16) + cfg.L * 2 * 3 * 16 \
-        * cfg.D * 8
-    with pytest.raises(ValueError, match="k <= E"):
-        c.moe_param_counts(cfg, E=4, k=8)
-
-
 def test_attention_intensity_prefill_and_decode():
     assert c.attention_intensity(T=4096, S=4096) == 2048  # T/2
     assert c.attention_intensity(T=1, S=8192, G=8) == pytest.approx(8, 0.01)

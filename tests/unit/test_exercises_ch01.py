@@ -129,7 +129,7 @@ def test_the_givens_agree_with_the_statements():
     assert (ch01.MATVEC["b"], ch01.MATVEC["d"], ch01.MATVEC["f"]) == (
         B7, D7, F7)
     assert (ch01.NARROW["d"], ch01.NARROW["f"]) == (D11, F11)
-    assert BOUND_3 == "compute" and READER["1.12"] == ch01.MYSTERY["chip"]
+    assert BOUND_3 == "compute" and READER["1.12"] == ch01._MYSTERY["chip"]
     assert ch01.DEQUANT == dict(b=B14, d=D14, f=F14)
 
 
@@ -238,7 +238,7 @@ def test_hints_that_say_too_small_or_too_large_point_the_right_way(qid):
     for sub, h in _hints_with_expected(qid):
         if isinstance(h.value, str):
             continue
-        want = sub.expected_value()
+        want = sub._expected_value()
         wrong = want * h.factor if h.factor is not None else h.value
         if "too small" in h.message:
             assert wrong < want, h.message
@@ -265,7 +265,7 @@ def test_mystery_curve_plateaus_at_the_chips_peak():
     ax = ch01.mystery_curve()
     ys = ax.lines[0].get_ydata()
     assert max(ys) == pytest.approx(
-        sb.chip(ch01.MYSTERY["chip"]).peak_flops("bf16"))
+        sb.chip(ch01._MYSTERY["chip"]).peak_flops("bf16"))
     plt.close(ax.figure)
 
 
@@ -343,7 +343,7 @@ def test_no_hint_is_unreachable_by_construction():
     for qid in READER:
         for sub, h in _hints_with_expected(qid):
             if isinstance(h, Hint) and isinstance(h.value, str):
-                assert h.value != sub.expected_value(), (qid, h.message)
+                assert h.value != sub._expected_value(), (qid, h.message)
 
 
 # ---------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def test_no_hint_is_unreachable_by_construction():
 def test_dequant_bytes_are_xlas_count_of_the_compiled_program():
     from scalebook import bench
 
-    want = question("1.14").parts["xla"].expected_value()
+    want = question("1.14").parts["xla"]._expected_value()
     assert want == bench.bytes_accessed(ch01.dequant_program())
     assert want > 4 * IDEAL_14        # the unfused convert costs that much
 
@@ -381,4 +381,4 @@ def test_dequant_ops_list_what_the_reader_adds_up():
         total += shapes[name] + sum(shapes[o.strip().lstrip("%")]
                                     for o in operands.split(","))
     assert any("s8[" in ln and "parameter" in ln for ln in ops)
-    assert total == XLA_14 == question("1.14").parts["xla"].expected_value()
+    assert total == XLA_14 == question("1.14").parts["xla"]._expected_value()

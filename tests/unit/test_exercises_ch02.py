@@ -256,7 +256,7 @@ def test_hop_counter_accepts_numpy_results_and_knows_the_stub():
 def test_tile_flops_are_xlas_count_of_the_compiled_program():
     from scalebook import bench
 
-    want = question("2.10").parts["xla"].expected_value()
+    want = question("2.10").parts["xla"]._expected_value()
     assert want == bench.flops(ch02.tile_program())
     assert want == TILES["xla"]         # XLA counts no padding
 

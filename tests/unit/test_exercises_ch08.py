@@ -38,10 +38,7 @@ def step_seconds(cfg, chip, batch, context, chips, weight_dtype, kv_dtype):
     return t_kv + max(t_w, 2 * P * batch / (chips * C))
 
 
-def step_sum(*a, **k):
-    cfg, chip, batch, context, chips, wd, kd = (
-        k["cfg"], k["chip"], k["batch"], k["context"], k["chips"],
-        k["weight_dtype"], k["kv_dtype"])
+def step_sum(cfg, chip, batch, context, chips, wd, kd):
     size = {"bf16": 2, "int8": 1, "int4": 0.5}
     P, kv = {"llama3-8b": (P8, KV8), "llama3-70b": (P70, KV70)}[cfg]
     C, W = {"H100": (H100_FLOPS, H100_BW), "v5e": (V5E_FLOPS, V5E_BW)}[chip]
@@ -49,17 +46,40 @@ def step_sum(*a, **k):
             / (chips * W) + 2 * P * batch / (chips * C))
 
 
-def step_no_kv(**k):
+def step_no_kv(cfg, chip, batch, context, chips, wd, kd):
     """The formula without the cache read."""
-    return step_seconds(**{**k, "context": 0})
+    return step_seconds(cfg, chip, batch, 0, chips, wd, kd)
 
 
-def step_ms(**k):
-    return step_seconds(**k) * 1e3
+def step_ms(*args):
+    return step_seconds(*args) * 1e3
 
 
-def step_whole_slice(**k):
-    return step_seconds(**k) * k["chips"]
+def step_whole_slice(*args):
+    return step_seconds(*args) * args[4]
+
+
+def step_int8_math(cfg, chip, batch, context, chips, wd, kd):
+    """int8 weights, so (wrongly) int8 FLOP/s: twice the bf16 rate."""
+    size = {"bf16": 2, "int8": 1, "int4": 0.5}
+    P, kv = {"llama3-8b": (P8, KV8), "llama3-70b": (P70, KV70)}[cfg]
+    C, W = {"H100": (H100_FLOPS, H100_BW), "v5e": (V5E_FLOPS, V5E_BW)}[chip]
+    C = 2 * C if wd == "int8" else C
+    t_kv = batch * context * kv * size[kd] / (chips * W)
+    return t_kv + max(P * size[wd] / (chips * W), 2 * P * batch / (chips * C))
+
+
+def step_own_names(model, gpu, b, ctx, n, w_dtype, kv_dtype):
+    """Right, with the reader's own parameter names."""
+    return step_seconds(model, gpu, b, ctx, n, w_dtype, kv_dtype)
+
+
+def step_as_string(*args):
+    return str(step_seconds(*args))
+
+
+def step_too_few(cfg, chip, batch, context, chips):
+    return 1.0
 
 
 best = max(range(17), key=lambda gm: E(0.7, gm) / (gm * 0.1 + 1))
@@ -141,6 +161,7 @@ def test_every_hint_is_reached_by_some_mistake():
     (step_no_kv, "cache"),
     (step_ms, "not milliseconds"),
     (step_whole_slice, "Divide by the chips"),
+    (step_int8_math, "bf16 whatever the weights"),
 ])
 def test_step_function_mistakes_get_their_message(answer, words):
     fb = g.grade("8.12", answer)
@@ -149,7 +170,7 @@ def test_step_function_mistakes_get_their_message(answer, words):
 
 
 def test_8_11_is_decided_by_the_simulator():
-    assert g.question("8.11").expected_value() == ch08.simulated_choice()
+    assert g.question("8.11")._expected_value() == ch08.simulated_choice()
 
 
 def test_8_12_stub_and_bad_types():
@@ -157,3 +178,21 @@ def test_8_12_stub_and_bad_types():
         ...
     assert g.grade("8.12", stub).status == g.BLANK
     assert g.grade("8.12", 3.0).status == g.FAIL
+
+
+def test_step_function_is_called_positionally_as_the_statement_writes_it():
+    assert g.grade("8.12", step_own_names).passed
+
+
+def test_a_step_time_returned_as_a_string_is_not_a_number():
+    fb = g.grade("8.12", step_as_string)
+    assert fb.status == g.BAD_TYPE and "the string" in fb.message
+
+
+def test_a_step_function_with_too_few_parameters_is_the_readers_mistake():
+    fb = g.grade("8.12", step_too_few)
+    assert fb.status == g.FAIL, fb
+    assert "BOOK" not in str(fb) and "report" not in fb.message
+    assert "step_too_few(cfg, chip, batch, context, chips)" in fb.message
+    assert "step_seconds(cfg, chip, batch, context, chips, weight_dtype, " \
+        "kv_dtype)" in fb.message

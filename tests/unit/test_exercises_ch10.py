@@ -21,9 +21,9 @@ def grade(qid, fn):
     return grading.grade(qid, fn)
 
 
-@pytest.mark.parametrize("name", list(ch10.TASKS))
+@pytest.mark.parametrize("name", list(ch10._TASKS))
 def test_the_books_programs_pass_their_own_graders(name):
-    codegrade.verify(ch10.TASKS[name])
+    codegrade.verify(ch10._TASKS[name])
 
 
 # --- independent answers, written from the statements ----------------------

@@ -1,5 +1,5 @@
 """Chapter 12's strategies compiled on the 8 CPU devices: XLA emits the
-collectives gpu_training's cost model lists, with its bytes and groups."""
+collectives the training cost model lists (gpu_check.model_list), with its bytes and groups."""
 import pytest
 
 from scalebook import compat, gpu_check

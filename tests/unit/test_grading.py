@@ -87,7 +87,8 @@ def test_feedback_says_pass_and_fail_in_plain_ascii_words():
     assert str(number().grade("x")).startswith("[WRONG TYPE] Exercise 0.1:")
     for label in g.LABELS.values():
         assert label.isascii() and label.isupper()
-    assert set(g.LABELS) == {g.PASS, g.FAIL, g.BLANK, g.BAD_TYPE, g.BUG}
+    assert set(g.LABELS) == {g.PASS, g.FAIL, g.BLANK, g.BAD_TYPE, g.BUG,
+                             g.TIMEOUT, g.SETUP}
 
 
 # ------------------------------------------------------------ choices
@@ -180,7 +181,7 @@ def test_shape_refuses_non_integer_shapes_with_a_reason(bad, words):
 def test_parts_grade_each_key_and_accept_tuples():
     q = g.Parts("0.5", expected=None, parts={
         "collective": g.Choice("0.5a", "all-reduce", options=["all-reduce", "all-gather"]),
-        "bytes": g.Number("0.5b", 4096.0)})
+        "bytes": g.Number("0.5b", 4096.0)}, order=("collective", "bytes"))
     assert q.grade({"collective": "all-reduce", "bytes": 4096}).passed
     assert q.grade(("all-reduce", 4096)).passed
     fb = q.grade({"collective": "all-gather", "bytes": 4096})
@@ -190,6 +191,19 @@ def test_parts_grade_each_key_and_accept_tuples():
     assert "missing the key(s) 'bytes'" in q.grade({"collective": "x"}).message
     assert q.grade({"collective": ..., "bytes": ...}).status == g.BLANK
     assert q.grade(7).status == g.BAD_TYPE
+
+
+def test_parts_read_a_list_only_in_a_stated_order():
+    parts = {"tp": g.Choice("0.6a", "NVLink", options=["NVLink", "leaf"]),
+             "dp": g.Choice("0.6b", "leaf", options=["NVLink", "leaf"])}
+    unstated = g.Parts("0.6", None, parts=parts)
+    fb = unstated.grade(["NVLink", "leaf"])
+    assert fb.status == g.BAD_TYPE and "'tp': ..." in fb.message
+    stated = g.Parts("0.6", None, parts=parts, order=("dp", "tp"))
+    assert stated.grade(["leaf", "NVLink"]).passed
+    fb = stated.grade(["NVLink", "leaf"])        # key order: wrong here
+    assert not fb.passed
+    assert "order dp, tp" in stated.grade(7).message
 
 
 # ------------------------------------------------------------ book bugs

@@ -68,9 +68,31 @@ JAX_FREE_MODULES = {
                "assert src.vocab == 16"),
     "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
                 "assert cl.switch_count()['total'] == 560"),
-    "gpu_training": ("c = sb.gpu_training.layer_cost('H100', 4e6, 8192, "
-                     "28672, dp=1024)\n"
-                     "assert c.critical_tokens_per_gpu > 2000"),
+    "train_time": ("c = sb.train_time.critical_tokens("
+                   "sb.train_layout.MLPStack(8192, 28672), "
+                   "sb.train_layout.Layout(data=1024), 'H100', "
+                   "phase='passes', remat='none')\n"
+                   "assert c > 2000"),
+    "comms_gpu": ("from scalebook.mesh import MeshSpec\n"
+                  "bw, lat, lv = sb.comms_gpu.gpu_level_times('all-gather', "
+                  "1e9, MeshSpec(('g',), (16,)), ('g',), sb.chip('H100'), "
+                  "None, 'ring', False, 1.0)\nassert bw > 0 and lat > 0"),
+    "scaling_runs": ("r = sb.scaling_runs.load_chinchilla()\n"
+                     "assert len(r) > 100"),
+    "train_layout": ("lay = sb.train_layout.layout('fsdp+tp', data=2, "
+                     "tensor=4)\nassert lay.devices == 8"),
+    "train_memory": ("assert sb.train_memory.memory_per_gpu(70e9) == "
+                     "700e9"),
+    "train_comms": ("lay = sb.train_layout.layout('dp', 8)\n"
+                    "cl = sb.train_comms.collectives('llama3-8b', lay, 8, "
+                    "4096)\nassert any(c.kind == 'all-reduce' for c in cl)"),
+    "train_closed_forms": ("assert sb.train_closed_forms.dp_critical_tokens("
+                           "'v5p', 3) == 850"),
+    "train_rules": ("r = sb.train_rules.logical_rules("
+                    "sb.train_layout.layout('fsdp', 8))\n"
+                    "assert r.weights['embed'] == 'data'"),
+    "pipeline_schedule": ("s = sb.pipeline_schedule.schedule('1f1b', 4, 8)\n"
+                          "assert s.max_in_flight <= 4"),
     "parallelism": ("lay = sb.parallelism.layout('fsdp', 64)\n"
                     "t = sb.parallelism.critical_tokens("
                     "sb.parallelism.MLPStack(8192, 32768), lay, 'v5p', "

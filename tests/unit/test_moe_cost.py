@@ -9,7 +9,7 @@ import pytest
 from scalebook import comms
 from scalebook import counting as cnt
 from scalebook import moe_cost as mc
-from scalebook.config import Config
+from scalebook.config import Config, preset
 from scalebook.moe_config import MLA, MoEConfig, moe_preset
 
 # The fact sheet's Part 7 model (L64 D4096 F16384 N32 K8 H256 V32128, tied
@@ -59,15 +59,28 @@ def test_mla_counts_each_matrix_once():
     assert mc.kv_cache_bytes_per_token(dsv3, "bf16") == 61 * 576 * 2
 
 
-def test_counting_delegates_to_the_one_moe_formula():
+def test_moe_param_counts_is_the_one_moe_formula_on_a_dense_model():
     cfg = "llama3-8b"
-    p = cnt.moe_param_counts(cfg, E=64, k=4)
+    p = mc.moe_param_counts(cfg, E=64, k=4)
     full = mc.param_counts(mc.from_dense(cfg, 64, 4))
     assert p == {k: full[k] for k in ("total", "active", "router")}
     mlp = cnt.param_groups(cfg)["mlp"]
     assert p["total"] == cnt.param_count(cfg) + 63 * mlp + p["router"]
-    assert cnt.moe_forward_flops(cfg, 64, 4, 1, 128) == sum(
+    assert mc.moe_forward_flops(cfg, 64, 4, 1, 128) == sum(
         mc.forward_flops(mc.from_dense(cfg, 64, 4), 1, 128).values())
+
+
+def test_moe_params_grow_with_experts_and_active_with_k():
+    cfg = preset("tiny")
+    mlp = cnt.param_groups(cfg)["mlp"]
+    p = mc.moe_param_counts(cfg, E=8, k=2)
+    assert p["total"] - p["active"] == 6 * mlp
+    assert p["active"] - cnt.param_count(cfg) == mlp + p["router"]
+    f = mc.moe_forward_flops(cfg, E=8, k=1, B=3, T=16)
+    assert f == cnt.forward_flops_total(cfg, 3, 16) + cfg.L * 2 * 3 * 16 \
+        * cfg.D * 8
+    with pytest.raises(ValueError, match="k <= E"):
+        mc.moe_param_counts(cfg, E=4, k=8)
 
 
 def test_capacity_rule():

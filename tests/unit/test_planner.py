@@ -104,7 +104,7 @@ def test_llama70b_takes_44_days_on_a_pod_at_40_percent_mfu():
     six = counting.six_p_t("llama3-70b", 15e12)
     days = six / (8960 * 4.59e14 * 0.4) / 86400
     assert days == pytest.approx(44, abs=1)
-    detailed = pl.training_days("llama3-70b", 15e12, "v5p", 8960, 0.4)
+    detailed = pl.training_days("llama3-70b", "v5p", 8960, 0.4, tokens=15e12)
     assert days < detailed < 1.1 * days   # attention adds a few per cent
 
 
@@ -118,3 +118,20 @@ def test_llama70b_fsdp_tp_threshold_is_near_the_books_113():
     assert got == pytest.approx(book, rel=0.05)
     assert par.fsdp_tp_optimal_data(4 * 2**20, 8960, 28672) == \
         pytest.approx(1618, rel=0.01)
+
+
+def test_training_days_rejects_a_percentage_and_names_the_fix():
+    with pytest.raises(ValueError, match=r"a percentage\? pass 0.4"):
+        pl.training_days("llama3-70b", "v5p", 8960, 40, tokens=15e12)
+    with pytest.raises(ValueError, match="in \\(0, 1\\]"):
+        pl.training_days(1e24, "v5p", 8960, 0)
+    with pytest.raises(ValueError, match="tokens="):
+        pl.training_days("llama3-70b", "v5p", 8960, 0.4)
+
+
+def test_scaling_and_the_planner_share_one_training_days():
+    from scalebook import scaling
+    assert scaling.training_days is pl.training_days
+    six = counting.six_p_t("llama3-70b", 15e12)
+    assert pl.training_days(six, "v5p", 8960, 0.4) == pytest.approx(
+        six / (8960 * 4.59e14 * 0.4) / 86400)

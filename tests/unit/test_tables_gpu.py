@@ -11,7 +11,14 @@ def test_compute_units_table_counts_sms_and_tensor_cores():
     assert rows["TPU v5p"]["cores"] == 2 and rows["TPU v5p"]["matrix units"] == 8
     assert rows["H100"]["scratchpad"] == 33 * 2**20
     assert rows["TPU v5e"]["scratchpad"] == hw.chip("v5e").vmem_bytes
-    assert rows["TPU v5p"]["scratchpad"] is None  # not in the registry: "–"
+    # VMEM 128 MiB and 256 KiB of VREGs per TensorCore (issue 22: the rows
+    # were blank), beside an H100's 33 MiB of SMEM and 33 MiB of registers
+    assert rows["TPU v5p"]["scratchpad"] == 128 * 2**20
+    assert rows["TPU v5p"]["registers"] == 2 * 256 * 2**10
+    assert rows["H100"]["registers"] == 132 * 256 * 2**10
+    old = {v["chip"]: v for v in
+           tables.compute_units_table(("TPU v4p",)).records()}
+    assert old["TPU v4p"]["scratchpad"] is None  # not in the registry: "–"
     assert rows["H100"]["bf16 per unit"] == pytest.approx(9.89e14 / 528)
 
 

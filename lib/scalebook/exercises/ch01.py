@@ -28,7 +28,7 @@ DOT = dict(n=2**20, dtype="f32")                    # 1.8
 LAYER = dict(flops=3.0e12, nbytes=4.5e9, chip="v5p")  # 1.9
 NET_CHIP = "v6e"                                    # 1.10
 NARROW = dict(d=1536, f=1536, chip="v5e")           # 1.11
-MYSTERY = dict(chip="TPU v6e", d=8192, f=8192,
+_MYSTERY = dict(chip="TPU v6e", d=8192, f=8192,
                options=("TPU v5e", "TPU v5p", "TPU v6e", "H100"))  # 1.12
 
 
@@ -227,10 +227,10 @@ def mystery_curve(ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    d, f = MYSTERY["d"], MYSTERY["f"]
+    d, f = _MYSTERY["d"], _MYSTERY["f"]
     bs = np.unique(np.logspace(0, 13, 300, base=2).astype(int))
     rate = [rl.matmul_flops(int(b), d, f)
-            / rl.matmul_time(int(b), d, f, MYSTERY["chip"]).lower for b in bs]
+            / rl.matmul_time(int(b), d, f, _MYSTERY["chip"]).lower for b in bs]
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     ax.loglog(bs, rate, color="k")
@@ -241,12 +241,12 @@ def mystery_curve(ax: Any = None) -> Any:
     return ax
 
 
-_OPTS = MYSTERY["options"]
-register(Choice("1.12", MYSTERY["chip"], options=_OPTS, hints=[
+_OPTS = _MYSTERY["options"]
+register(Choice("1.12", _MYSTERY["chip"], options=_OPTS, hints=[
     wrong_value(o, "compare both features of the curve with each chip: "
                 "the height of the plateau (peak FLOP/s) and the batch "
                 "where the slope meets it (the ridge point).")
-    for o in _OPTS if o != MYSTERY["chip"]
+    for o in _OPTS if o != _MYSTERY["chip"]
 ]))
 
 
@@ -281,7 +281,8 @@ def _grade_step_time(fn: Any) -> tuple[bool | None, str]:
     return True, f"correct on {len(_CASES)} cases."
 
 
-register(Custom("1.13", None, grader=_grade_step_time))
+register(Custom("1.13", None, grader=_grade_step_time,
+                call="step_time(flops, hbm_bytes, chip)"))
 
 
 # ---------------------------------------------------------------------------

@@ -350,7 +350,8 @@ def _grade_hops(fn) -> tuple[bool | None, str]:
     return True, f"correct on all {len(_CASES)} test cases."
 
 
-register(Custom("2.9", None, grader=_grade_hops))
+register(Custom("2.9", None, grader=_grade_hops,
+                call="torus_hops(a, b, shape, wraparound)"))
 
 
 # ---------------------------------------------------------------------------

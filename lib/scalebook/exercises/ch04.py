@@ -231,7 +231,8 @@ def _grade_counter(fn: Any) -> tuple[bool | None, str]:
                   f"{len(_count_configs())} configs (MHA, GQA, MQA, tied).")
 
 
-register(Custom("4.8", None, grader=_grade_counter))
+register(Custom("4.8", None, grader=_grade_counter,
+                call="count_params(cfg)"))
 
 
 # ---------------------------------------------------------------------------

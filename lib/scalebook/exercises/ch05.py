@@ -259,7 +259,7 @@ def single_device_step(state, batch):
     return _sgd(state, jax.grad(_loss)(state, batch))
 
 
-def fsdp_step(state, batch):
+def _fsdp_step(state, batch):
     """Our per-device FSDP step: gather the weight shards, differentiate
     on the local batch, reduce-scatter (average) the gradients, update the
     local shards."""
@@ -288,7 +288,7 @@ def _batch(rng, i):
 FSDP_TASK = TrainTask(
     "fsdp_step", {AXIS: 8}, _init, {"W1": (AXIS, None), "W2": (AXIS, None)},
     _batch, {"x": (AXIS, None), "y": (AXIS, None)}, single_device_step,
-    fsdp_step, steps=3, judge=Judge(bytes=1.0, memory=1.25))
+    _fsdp_step, steps=3, judge=Judge(bytes=1.0, memory=1.25))
 
 
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import functools
 import math
 
 from scalebook import counting, hardware
+from scalebook.config import resolve
 from scalebook import parallelism as par
 from scalebook import planner as pl
 from scalebook.grading import (Choice, Number, Parts, off_by, register,
@@ -39,7 +40,7 @@ Q12 = dict(kind="interleaved", stages=2, virtual=2, microbatches=4,
 
 
 def _F(name: str) -> int:
-    return counting._cfg(name).F
+    return resolve(name).F
 
 
 def _q1() -> float:
@@ -209,7 +210,10 @@ QUESTIONS = [
         off_by(16, "the pipeline splits the layers 16 ways too."),
         off_by(8, "tensor parallelism splits every weight 8 ways too."),
     ]),
-    Number("6.9", _q9, rtol=0, unit="ways", hints=[]),
+    Number("6.9", _q9, rtol=0, unit="ways", hints=[], miss=(
+        "This is a lookup, not a calculation: call planner.plan with the "
+        "statement's model, sequences, tokens per sequence, chip and chip "
+        "count, and read .best.layout.tensor.")),
     Number("6.10", _q10, rtol=0.02, unit="tokens", hints=[
         off_by(4, "a v5p host has one 200 Gb/s NIC shared by 4 chips: "
                "6.25 GB/s per chip, the figure the registry has."),

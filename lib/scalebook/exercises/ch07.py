@@ -11,15 +11,14 @@ The givens are the constants below; the notebook states the same values.
 from __future__ import annotations
 
 import functools
-import traceback
 from typing import Any
 
 from scalebook import counting as cnt
 from scalebook import inference as inf
 from scalebook import paged_kv as pk
-from scalebook.grading import (BLANK, BLANK_MESSAGE, AnswerError, Choice,
-                               Custom, Number, Parts, is_stub, off_by,
-                               register, wrong_value)
+from scalebook.grading import (BLANK, BLANK_MESSAGE, RETURNED_NONE,
+                               AnswerError, Choice, Custom, Number, Parts,
+                               is_stub, off_by, register, wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -38,6 +37,12 @@ REGIME = dict(cfg="llama3-70b", chip="v5e", chips=16, batch=64,
 TRACE = dict(seed=11, n_requests=24, prefixes=2, prefix_len=8,
              max_prompt=6, max_reply=14, vocab=40)                    # 7.9
 POOL = dict(num_blocks=12, block_size=4)                              # 7.9
+TINY_TRACE = dict(seed=0, n_requests=8, prefixes=1, prefix_len=4,
+                  max_prompt=4, max_reply=6, vocab=6)                 # 7.9
+TINY_POOL = dict(num_blocks=3, block_size=4)                          # 7.9
+"""7.9's second trace: a pool so small that a freed prefix block is
+often wanted again while it sits on the free list (the rule the big
+trace never tests)."""
 
 
 # ---------------------------------------------------------------------------
@@ -193,10 +198,13 @@ register(Parts("7.5", None, parts={
 # 7.6 Paged against contiguous memory
 # ---------------------------------------------------------------------------
 def _pages() -> pk.BlockManager:
-    return pk.BlockManager(num_blocks=10**6, block_size=PAGES["block"],
+    """A pool with 7.6's block size (its size does not matter here: only
+    `blocks_needed` is asked)."""
+    return pk.BlockManager(num_blocks=1, block_size=PAGES["block"],
                            max_context=PAGES["max_context"])
 
 
+@functools.lru_cache(maxsize=None)
 def _paged_blocks(round_up: bool = True) -> int:
     bs = PAGES["block"]
     if round_up:
@@ -280,16 +288,68 @@ register(Choice("7.8", _regime, options=("weights", "kv", "compute"),
 
 
 # ---------------------------------------------------------------------------
-# 7.9 Write the block manager, graded on a fixed trace
+# 7.9 Write the block manager, graded on two traces
 # ---------------------------------------------------------------------------
 def fixed_trace() -> list[tuple]:
-    """The request trace 7.9 is graded on (`paged_kv.random_trace`)."""
+    """The 24-request trace 7.9 is graded on (`paged_kv.random_trace`)."""
     return pk.random_trace(**TRACE)
 
 
-@functools.lru_cache(maxsize=1)
+def tiny_trace() -> list[tuple]:
+    """The trace on the 3-block pool that 7.9 is also graded on."""
+    return pk.random_trace(**TINY_TRACE)
+
+
+def _runs() -> list[tuple[str, dict, list]]:
+    return [("the 24-request trace on 12 blocks", POOL, fixed_trace()),
+            ("the short trace on 3 blocks", TINY_POOL, tiny_trace())]
+
+
+def _recording(cls: type) -> type:
+    """`cls` with every value `allocate` returns kept in `self.returned`."""
+    def allocate(self, seq_id, tokens):
+        got = cls.allocate(self, seq_id, tokens)
+        self.returned.append(got)
+        return got
+
+    def __init__(self, *args, **kwargs):
+        cls.__init__(self, *args, **kwargs)
+        self.returned = []
+    return type(cls.__name__, (cls,), {"allocate": allocate,
+                                       "__init__": __init__})
+
+
+def _outcome(cls: type, pool: dict, trace: list) -> tuple:
+    """What replaying `trace` does with `cls`: ("ok", result, allocate's
+    returns, blocks still used) or (exception, message)."""
+    mgr = _recording(cls)(**pool)
+    try:
+        res = pk.replay(mgr, trace, check=True)
+    except Exception as err:                     # noqa: BLE001
+        return type(err), str(err), err
+    return "ok", res, mgr.returned, mgr.num_used
+
+
+@functools.lru_cache(maxsize=None)
+def _reference(i: int) -> tuple:
+    _, pool, trace = _runs()[i]
+    return _outcome(pk.BlockManager, pool, trace)
+
+
+@functools.lru_cache(maxsize=None)
+def _slip(name: str, i: int) -> tuple:
+    _, pool, trace = _runs()[i]
+    return _outcome(_SLIPS[name], pool, trace)[:2]
+
+
 def reference_result() -> pk.TraceResult:
-    return pk.replay(pk.BlockManager(**POOL), fixed_trace())
+    """The reference manager's result on the 24-request trace."""
+    return _reference(0)[1]
+
+
+def _books_own(cls: type) -> bool:
+    return all(getattr(cls, m, None) is getattr(pk.BlockManager, m)
+               for m in ("allocate", "append", "free"))
 
 
 def _grade_manager(cls: Any) -> tuple[bool | None, str]:
@@ -304,25 +364,66 @@ def _grade_manager(cls: Any) -> tuple[bool | None, str]:
         return False, (f"{' and '.join(stubs)} still "
                        f"{'is' if len(stubs) == 1 else 'are'} the stub: "
                        "write all three methods.")
-    mgr = cls(**POOL)
-    try:
-        res = pk.replay(mgr, fixed_trace(), check=True)
-    except AssertionError as err:
-        return False, (f"the pool went inconsistent during the trace: "
-                       f"{err}. Every block must be free or owned, and "
-                       "owned exactly as often as tables name it.")
-    except Exception as err:                     # noqa: BLE001
-        return False, _raised("one of your methods", err)
+    if _books_own(cls):
+        return False, ("those are the library's own methods "
+                       "(pk.BlockManager's): the exercise is to write "
+                       "allocate, append and free yourself on "
+                       "pk.BlockPool.")
+    for i, (where, pool, trace) in enumerate(_runs()):
+        verdict = _judge_run(cls, i, where, pool, trace)
+        if verdict is not None:
+            return verdict
     want = reference_result()
-    if mgr.num_used:
-        return False, ("after every request finished, "
-                       f"{mgr.num_used} blocks are still in use: free "
-                       "must release every block of the sequence.")
+    return True, (f"correct on both traces: on the long one, "
+                  f"{want.peak_blocks} blocks at peak, {want.preemptions} "
+                  f"preemptions and {want.prefix_hits} prefix-cache hits, "
+                  "as the reference; the 3-block pool stays consistent.")
+
+
+def _judge_run(cls: type, i: int, where: str, pool: dict, trace: list
+               ) -> tuple[bool, str] | None:
+    got = _outcome(cls, pool, trace)
+    if got[0] != "ok":
+        kind, msg, err = got
+        if kind is AssertionError:
+            if (kind, msg) == _slip("unowned", i):
+                return False, (
+                    f"on {where} the pool went inconsistent ({msg}): a "
+                    "cached block that nobody owns sits on the free list, "
+                    "so sharing it takes it from there. Count such blocks "
+                    "against num_free before allocating.")
+            if (kind, msg) == _slip("partial", i):
+                return False, (
+                    f"on {where} the pool went inconsistent ({msg}): an "
+                    "allocate that found the pool short had already shared "
+                    "or taken blocks. Check the blocks you need against "
+                    "num_free before changing anything, so a failed "
+                    "allocate leaves the pool as it was.")
+            return False, (f"on {where} the pool went inconsistent: {msg}. "
+                           "Every block must be free or owned, and owned "
+                           "exactly as often as tables name it.")
+        if kind is pk.NoFreeBlocks:
+            return False, (f"on {where} your manager let NoFreeBlocks "
+                           "escape where the pool could serve the request: "
+                           "check the blocks you need against num_free "
+                           "before taking any.")
+        raise err                  # the reader's error, told by the checker
+    _, res, returned, used = got
+    _, want, want_returned, _ = _reference(i)
+    if any(r is None for r in returned):
+        return False, (f"allocate returned None: {RETURNED_NONE} It returns "
+                       "the number of prompt tokens found in the cache (0 "
+                       "when none).")
+    if used:
+        return False, (f"after every request of {where} finished, {used} "
+                       "blocks are still in use: free must release every "
+                       "block of the sequence.")
     if res.prefix_hits == 0 and want.prefix_hits:
         return False, ("no prefix-cache hits: before taking a new block "
                        "for a full prompt block, look up its hash with "
                        "cached_block and share_block it when found.")
-    if _same(res, _forward_free_result()) and not _same(res, want):
+    if (got[:2] == ("ok", _slip("forward", i)[1])
+            and not _same(res, want)):
         return False, ("close: you release a sequence's blocks first to "
                        "last. Release them last-first, so the blocks of a "
                        "shared prefix go to the back of the free list and "
@@ -333,12 +434,17 @@ def _grade_manager(cls: Any) -> tuple[bool | None, str]:
         ("prefix-cache hits", res.prefix_hits, want.prefix_hits))
         if a != b]
     if diffs:
-        return False, ("not yet: " + "; ".join(diffs) + ". Take a block "
-                       "only when the last one is full, and share only "
-                       "the leading run of cached full blocks.")
-    return True, (f"correct: {want.peak_blocks} blocks at peak, "
-                  f"{want.preemptions} preemptions and {want.prefix_hits} "
-                  "prefix-cache hits, as the reference.")
+        return False, (f"not yet, on {where}: " + "; ".join(diffs) + ". "
+                       "Take a block only when the last one is full, and "
+                       "share only the leading run of cached full blocks.")
+    if list(returned) != list(want_returned):
+        k = next(j for j, (a, b) in enumerate(zip(returned, want_returned))
+                 if a != b)
+        return False, (f"on {where}, allocate call {k + 1} returned "
+                       f"{returned[k]!r} where {want_returned[k]} prompt "
+                       "tokens were found in the cache: return the cached "
+                       "tokens (cached blocks x block_size), not blocks.")
+    return None
 
 
 def _same(a: pk.TraceResult, b: pk.TraceResult) -> bool:
@@ -355,17 +461,27 @@ class _ForwardFree(pk.BlockManager):
         del self.lengths[seq_id]
 
 
-def _forward_free_result() -> pk.TraceResult:
-    return pk.replay(_ForwardFree(**POOL), fixed_trace())
+class _UnownedFree(pk.BlockManager):
+    """The slip the worked solution warns of: cached blocks nobody owns
+    not counted against the free blocks."""
+
+    def _new_blocks_needed(self, tokens, hits=None) -> int:
+        if hits is None:
+            hits = self.cached_prefix(self.block_hashes(tokens))
+        return self.blocks_needed(len(tokens)) - len(hits)
 
 
-def _raised(where: str, err: Exception) -> str:
-    line = traceback.format_exception_only(type(err), err)[-1].strip()
-    if isinstance(err, pk.NoFreeBlocks):
-        return (f"{where} let NoFreeBlocks escape where the pool could "
-                "serve the request: check the blocks you need against "
-                "num_free before taking any.")
-    return f"{where} raised {line}"
+class _NoPrecheck(pk.BlockManager):
+    """The slip of taking blocks until the pool runs out: a failed
+    allocate leaves blocks taken."""
+
+    def _new_blocks_needed(self, tokens, hits=None) -> int:
+        return 0
 
 
-register(Custom("7.9", None, grader=_grade_manager))
+_SLIPS = {"forward": _ForwardFree, "unowned": _UnownedFree,
+          "partial": _NoPrecheck}
+
+
+register(Custom("7.9", None, grader=_grade_manager,
+                call="class MyBlockManager(pk.BlockPool)"))

@@ -1,6 +1,6 @@
 """Chapter 9 exercises: profiling and reading HLO.
 
-The exercise notebook profiles a second mis-sharded step (`MYSTERY`: one
+The exercise notebook profiles a second mis-sharded step (`_MYSTERY`: one
 weight of the tiny transformer carries a stray axis, not the chapter's
 w_up).  The reader finds the weight (9.1), fixes the specs (9.2, graded by
 compiling the fixed step and reading its HLO: no weight all-gathered,
@@ -19,7 +19,7 @@ from typing import Any
 from scalebook.grading import (AnswerError, Choice, Custom, Number, off_by,
                                register, wrong_value)
 
-MYSTERY = {"wq": (None, "data", "model", None)}
+_MYSTERY = {"wq": (None, "data", "model", None)}
 """The stray axis of the exercise's step: wq (layers, embed, q_heads,
 head_dim) with embed split over data."""
 
@@ -29,17 +29,17 @@ BIG_MODEL, BIG_CHIP = "llama3-70b", "v5e"                          # 9.4
 
 @functools.lru_cache(maxsize=None)
 def mystery_step():
-    """The exercise's compiled evaluation step (perfbug with MYSTERY)."""
+    """The exercise's compiled evaluation step (perfbug with _MYSTERY)."""
     from scalebook import perfbug
 
-    return perfbug.compile_step(MYSTERY)
+    return perfbug.compile_step(_MYSTERY)
 
 
 def mystery_inputs():
     """(params, tokens) placed for `mystery_step`."""
     from scalebook import perfbug
 
-    return perfbug.inputs(MYSTERY)
+    return perfbug.inputs(_MYSTERY)
 
 
 # ---------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def _read_fix(answer: Any) -> dict:
         raise AnswerError("expected a dict {weight name: spec}, such as "
                           "{'w_up': (None, None, 'model')}, got a "
                           f"{type(answer).__name__}.")
-    overrides = dict(MYSTERY)
+    overrides = dict(_MYSTERY)
     overrides.update(answer)
     try:
         perfbug.specs(overrides)
@@ -98,12 +98,26 @@ def _read_fix(answer: Any) -> dict:
     return overrides
 
 
+_VERDICTS: dict[str, tuple[bool, str]] = {}
+"""9.2's verdict per set of specs already judged in this kernel (a check
+run again with the same specs does not compile the step again)."""
+
+
 def grade_fix(answer: Any) -> tuple[bool, str]:
-    """Compile the step with the reader's specs on top of MYSTERY and judge
+    """Compile the step with the reader's specs on top of _MYSTERY and judge
     its HLO against the intended sharding."""
-    from scalebook import hlo, perfbug
+    from scalebook import perfbug
 
     overrides = _read_fix(answer)
+    key = repr(sorted(perfbug.specs(overrides).items(), key=repr))
+    if key not in _VERDICTS:
+        _VERDICTS[key] = _judge_fix(overrides)
+    return _VERDICTS[key]
+
+
+def _judge_fix(overrides: dict) -> tuple[bool, str]:
+    from scalebook import hlo, perfbug
+
     step = perfbug.compile_step(overrides)
     best, best_loss, best_bytes, best_params = _best()
     loss = float(step(*perfbug.inputs(overrides)))

@@ -57,13 +57,13 @@ def _balanced_tokens(rng: np.random.Generator, shape) -> np.ndarray:
             + 4.0 * np.eye(d)[np.arange(t) % N])
 
 
-_PSUM = ("right numbers, but XLA emitted an {kind}: this exercise builds "
+_PSUM = ("right numbers, but XLA emitted {kind}: this exercise builds "
          "the collective from ppermute alone. Pass chunks round the ring.")
 _RING_ONLY = cg.Judge(kinds=("collective-permute",), kind_hints={
-    k: _PSUM.format(kind=k) for k in ("all-reduce", "all-gather",
-                                      "reduce-scatter", "all-to-all")})
+    k: _PSUM.format(kind=("an " if k[0] in "aeiou" else "a ") + k)
+    for k in ("all-reduce", "all-gather", "reduce-scatter", "all-to-all")})
 
-TASKS = {
+_TASKS = {
     "ring_all_reduce": cg.CodeTask(
         "ring_all_reduce", MESH,
         (cg.Operand("the partial sums x", (N * ROWS, 32), ("X", None)),),
@@ -103,7 +103,8 @@ TASKS = {
         functools.partial(co.moe_dispatch, axis="X", capacity=MOE_CAPACITY),
         out_name="the layer's output", tolerance=cg.Tolerance(1e-4, 1e-4)),
 }
-"""The write-the-code tasks of 10.1 to 10.6, by name."""
+"""The write-the-code tasks of 10.1 to 10.6, by name (private: each holds
+the book's own program, the answer)."""
 
 
 # ---------------------------------------------------------------------------
@@ -234,13 +235,14 @@ def grade_explicit(fn: Any) -> tuple[bool | None, str]:
 
 
 QUESTIONS = [
-    RingQuestion("10.1", None, task=TASKS["ring_all_reduce"]),
-    RingQuestion("10.2", None, task=TASKS["ring_reduce_scatter"]),
-    RingQuestion("10.3", None, task=TASKS["ring_all_gather"]),
-    BothWays("10.4", None, task=TASKS["bidi_allgather_matmul"]),
-    BothWays("10.5", None, task=TASKS["bidi_reducescatter_matmul"]),
-    MoeQuestion("10.6", None, task=TASKS["moe_dispatch"]),
-    Custom("10.7", None, grader=grade_explicit),
+    RingQuestion("10.1", None, task=_TASKS["ring_all_reduce"]),
+    RingQuestion("10.2", None, task=_TASKS["ring_reduce_scatter"]),
+    RingQuestion("10.3", None, task=_TASKS["ring_all_gather"]),
+    BothWays("10.4", None, task=_TASKS["bidi_allgather_matmul"]),
+    BothWays("10.5", None, task=_TASKS["bidi_reducescatter_matmul"]),
+    MoeQuestion("10.6", None, task=_TASKS["moe_dispatch"]),
+    Custom("10.7", None, grader=grade_explicit,
+           call="layer(x, w_in, w_out)"),
 ]
 
 register(*QUESTIONS)

@@ -1,7 +1,8 @@
 """Chapter 12 exercises: GPUs.
 
 Every expected value is computed by `scalebook.comms`, `scalebook.cluster`
-and `scalebook.gpu_training` from the registry, so the answers follow it.
+and the training cost model (`scalebook.parallelism`) from the registry,
+so the answers follow it.
 The givens of each problem are the constants below; the notebook states
 the same values.
 """
@@ -11,7 +12,7 @@ import math
 from typing import Any
 
 from scalebook import cluster, comms, counting, hardware
-from scalebook import gpu_training as gt
+from scalebook import parallelism as par
 from scalebook.grading import (AnswerError, Choice, Custom, Number, Parts,
                                off_by, register, wrong_value)
 
@@ -81,8 +82,9 @@ register(Parts("12.1", None, parts={
 # ---------------------------------------------------------------------------
 def fsdp_critical() -> float:
     """Tokens per GPU above which FSDP over all GPUs is compute-bound."""
-    return gt.layer_cost(FSDP["chip"], FSDP["batch"], FSDP["d"], FSDP["f"],
-                         dp=FSDP["gpus"], zero=3).critical_tokens_per_gpu
+    return par.critical_tokens(par.MLPStack(FSDP["d"], FSDP["f"]),
+                               par.Layout(data=FSDP["gpus"], zero=3),
+                               FSDP["chip"], phase="passes", remat="none")
 
 
 register(Number("12.2", fsdp_critical, unit="tokens", hints=[
@@ -125,7 +127,7 @@ register(Parts("12.3", None, parts={
                  hints=[wrong_value("leaf", "count the nodes one dp group "
                                     "spans (its stride is pp x tp GPUs): "
                                     "more than one SU holds.")]),
-}))
+}, order=("dp", "pp", "tp")))   # the statement: a list in the mesh's order
 
 
 # ---------------------------------------------------------------------------
@@ -175,7 +177,7 @@ register(Number("12.5", oversub_time, unit="s", hints=[
 # ---------------------------------------------------------------------------
 def tp_max() -> int:
     """Widest TP among TP_CHOICES that keeps the layer compute-bound."""
-    return gt.max_tensor_parallel(TP["chip"], TP["d"], TP["f"], TP_CHOICES)
+    return par.max_tensor_parallel(TP["chip"], TP["d"], TP["f"], TP_CHOICES)
 
 
 register(Number("12.6", tp_max, rtol=0, hints=[
@@ -219,7 +221,7 @@ register(Parts("12.7", None, parts=_parts_12_7()))
 def min_gpus() -> int:
     """Fewest GPUs whose HBM holds bf16 weights + fp32 Adam state."""
     params = counting.param_count(MEMORY["model"])
-    return math.ceil(gt.memory_per_gpu(params) / _c(MEMORY["chip"]).hbm_bytes)
+    return math.ceil(par.memory_per_gpu(params) / _c(MEMORY["chip"]).hbm_bytes)
 
 
 def _weights_only() -> int:

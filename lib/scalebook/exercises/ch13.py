@@ -134,17 +134,17 @@ register(Number("13.4", lambda: _opt()[0], rtol=0.01, unit="parameters",
            "N·D = C/6, not to C."),
     off_by(36 ** OPT_LAW.a, "off by 36^(β/(α+β)): N·D = C/6, so divide "
            "the budget by 6 (not multiply)."),
-    wrong_value(_opt(s.HOFFMANN_2022)[0], "that uses the original "
-                "Hoffmann et al. parameters; use the replication's."),
+    Hint("that uses the original Hoffmann et al. parameters; use the "
+         "replication's.", value=_opt(s.HOFFMANN_2022)[0], rtol=0.002),
 ]))
 
 register(Number("13.5", lambda: _opt()[1] / _opt()[0], rtol=0.01,
                 unit="tokens per parameter", hints=[
     wrong_value(_opt()[0] / _opt()[1], "that is N/D; the ratio asked for "
                 "is tokens per parameter, D/N."),
-    wrong_value(_opt(s.HOFFMANN_2022)[1] / _opt(s.HOFFMANN_2022)[0],
-                "that uses the original Hoffmann et al. parameters; use the "
-                "replication's."),
+    Hint("that uses the original Hoffmann et al. parameters; use the "
+         "replication's.", value=_opt(s.HOFFMANN_2022)[1]
+         / _opt(s.HOFFMANN_2022)[0], rtol=0.002),
 ]))
 
 
@@ -194,7 +194,7 @@ register(Parts("13.6", None, parts={
 # ---------------------------------------------------------------------------
 def _days(mfu: float = DAYS_MFU, dtype: str = "bf16") -> float:
     chip, chips = s.cluster(DAYS_CLUSTER)
-    return s.training_days(DAYS_C, chip, chips, mfu, dtype)
+    return s.training_days(DAYS_C, chip, chips, mfu, dtype=dtype)
 
 
 register(Number("13.7", _days, rtol=0.01, unit="days", hints=[
@@ -215,7 +215,7 @@ register(Number("13.7", _days, rtol=0.01, unit="days", hints=[
 def _mfu(flops_per_param_token: float = 6.0, dtype: str = "bf16") -> float:
     r = MFU_RUN
     flops = flops_per_param_token * r["N"] * r["D"]
-    at_peak = s.training_days(flops, r["chip"], r["chips"], 1.0, dtype)
+    at_peak = s.training_days(flops, r["chip"], r["chips"], 1.0, dtype=dtype)
     return at_peak / r["days"]
 
 

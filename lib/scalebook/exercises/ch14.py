@@ -384,7 +384,8 @@ register(Number("14.8", _touched, rtol=0.02, unit="experts", hints=[
 
 
 register(codegrade.question("14.6", dispatch_task()),
-         Custom("14.7", None, grader=_grade_slots))
+         Custom("14.7", None, grader=_grade_slots,
+                call="slots(choices, E, C)"))
 
 
 def _check_givens() -> None:

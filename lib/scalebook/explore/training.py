@@ -1,8 +1,8 @@
-"""Chapters 5 and 6 explorer: proofs, figures and the planner widget.
+"""Chapters 5 and 6 explorer: figures and the planner widget.
 
-- ``prove(cfg, layout)``: run one strategy on the simulated devices and
-  set it beside its cost model (parity, collectives, memory);
-  ``proof_table(proofs)`` shows several as one table.
+- ``prove``, ``proof_table``: the runs themselves live in the measurement
+  layer (`scalebook.train_check`); they are named here too because the
+  chapters reach them through this module.
 - ``step_time_figure()``: predicted step time against tokens per chip,
   one line per strategy, on TPU v5p and H100.
 - ``memory_figure()``: memory per chip against model size for DP,
@@ -22,103 +22,10 @@ from scalebook import parallelism as par
 from scalebook import planner as pl
 from scalebook import units as u
 from scalebook.tabular import Table
+from scalebook.train_check import (Proof, proof_table, prove,  # noqa: F401
+                                   reference)
 
 LLAMAS = ("llama3-8b", "llama3-70b", "llama3-405b")
-
-
-# --------------------------------------------------------------------------
-# Proofs on the simulated devices
-# --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Proof:
-    """One strategy run for real and set beside its cost model.
-
-    parity: the largest difference of any weight from the single-device
-    run after `steps` steps; rows: `scalebook.train_check.CollectiveCheck`
-    per (kind, axes); measured / predicted: bytes per device.
-    """
-
-    layout: par.Layout
-    remat: str
-    mesh: str
-    parity: float
-    rows: tuple
-    measured: float
-    predicted: float
-
-    @property
-    def textbook_bytes(self) -> float:
-        return sum(r.textbook for r in self.rows)
-
-    @property
-    def expected_bytes(self) -> float:
-        return sum(r.expected for r in self.rows)
-
-    @property
-    def hlo_bytes(self) -> float:
-        return sum(r.hlo for r in self.rows)
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return tuple(sorted({n for r in self.rows for n in r.notes}))
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-
-_REFERENCE: dict = {}
-
-
-def reference(cfg: Any, steps: int = 2, remat: str = "none"):
-    """The single-device run the proofs compare against (cached)."""
-    from scalebook import train_parallel as tp
-
-    key = (cfg, steps, remat)
-    if key not in _REFERENCE:
-        _REFERENCE[key] = tp.train(cfg, None, steps, remat=remat)[0]
-    return _REFERENCE[key]
-
-
-def prove(cfg: Any, lay: par.Layout, *, remat: str = "none",
-          steps: int = 2) -> Proof:
-    """Train `steps` steps of `cfg` on `lay` (one compile), then compare:
-    the weights with the single-device run, the compiled collectives with
-    `scalebook.parallelism` (`train_check.check_collectives`), and
-    `memory_analysis()` with the memory model."""
-    import jax
-    import jax.numpy as jnp
-
-    from scalebook import train_check as tc
-    from scalebook import train_parallel as tp
-
-    ref = reference(cfg, steps)
-    params, _, compiled = tp.train(cfg, lay, steps, remat=remat,
-                                   with_compiled=True)
-    diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
-               zip(jax.tree.leaves(params), jax.tree.leaves(ref)))
-    rows = tc.check_collectives(cfg, lay, remat=remat, compiled=compiled)
-    measured, model = tc.check_memory(cfg, lay, remat=remat,
-                                      compiled=compiled)
-    mesh = " x ".join(f"{a} {n}" for a, n in lay.mesh_shape.items())
-    return Proof(lay, remat, mesh, diff, tuple(rows), measured, model.total)
-
-
-def proof_table(proofs: Sequence[Proof]) -> Table:
-    """Strategy x mesh -> parity, predicted vs HLO bytes, predicted vs
-    measured memory (bytes per device per step)."""
-    rows = [[str(p.layout), p.remat, p.parity, p.textbook_bytes,
-             p.expected_bytes, p.hlo_bytes, ", ".join(p.notes) or "-",
-             p.predicted, p.measured, p.predicted / p.measured]
-            for p in proofs]
-    b = lambda x: u.fmt_bytes(x)  # noqa: E731
-    return Table(["strategy", "remat", "max |Δw|", "textbook bytes",
-                  "expected on CPU", "HLO bytes", "XLA:CPU notes",
-                  "memory model", "measured", "model/measured"], rows,
-                 formats={"max |Δw|": ".1e", "textbook bytes": b,
-                          "expected on CPU": b, "HLO bytes": b,
-                          "memory model": b, "measured": b,
-                          "model/measured": ".2f"})
 
 
 # --------------------------------------------------------------------------

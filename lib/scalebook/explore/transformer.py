@@ -19,14 +19,13 @@ from typing import Any, Sequence
 
 from scalebook import counting as c
 from scalebook import units as u
-from scalebook.config import PRESETS, Config, Workload, preset, workload_for
+from scalebook.config import (PRESETS, Config, Workload, preset, resolve,
+                              workload_for)
 from scalebook.tabular import Table
 
 LLAMAS = ("llama3-8b", "llama3-70b", "llama3-405b")
 
 
-def _cfg(cfg: Any) -> Any:
-    return preset(cfg) if isinstance(cfg, str) else cfg
 
 
 def summary(cfg: Any, B: int = 1, T: int = 8192,
@@ -34,7 +33,7 @@ def summary(cfg: Any, B: int = 1, T: int = 8192,
     """The calculator's outputs (formatted strings) for B sequences of T
     tokens: params, forward FLOPs per token, attention share, KV cache per
     token, training memory by kind (bf16 weights/grads, fp32 Adam)."""
-    cfg = _cfg(cfg)
+    cfg = resolve(cfg)
     tokens = B * T
     mem = c.training_memory(cfg, tokens, remat=remat)
     fwd = c.forward_flops_total(cfg, B, T)
@@ -78,7 +77,7 @@ def layer_diagram(cfg: Any, B: int | None = None, T: int | None = None, *,
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch
 
-    cfg = _cfg(cfg)
+    cfg = resolve(cfg)
     w = workload_for(cfg, B, T, work)
     B, T = w.B, w.T
     f = c.layer_forward_flops(cfg, B, T)
@@ -149,7 +148,7 @@ def flops_split_figure(cfg: Any = "llama3-70b",
     import matplotlib.pyplot as plt
     import numpy as np
 
-    cfg = _cfg(cfg)
+    cfg = resolve(cfg)
     if contexts is None:
         contexts = np.unique(np.logspace(7, 19, 200, base=2).astype(int))
     parts = {"MLP": [], "QKVO projections": [], "attention core": []}

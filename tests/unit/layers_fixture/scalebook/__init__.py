@@ -1,0 +1,1 @@
+"""Planted package root (layer test fixture)."""

@@ -1,0 +1,2 @@
+"""Planted: a registry module that imports the whole package."""
+import scalebook

@@ -1,0 +1,6 @@
+"""Planted: the other half of the circle, inside a function."""
+
+
+def f():
+    from scalebook import roofline
+    return roofline
