@@ -28,7 +28,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
    an MoE layer costs), ``context_parallel`` (ring attention against
-   gathering K and V), ``scaling`` (scaling laws and their fit; ``scaling_runs`` the runs
+   gathering K and V), ``esti`` (2D weight-stationary decode),
+   ``scaling`` (scaling laws and their fit; ``scaling_runs`` the runs
    they are fitted to; ``scaling_plan`` what a budget buys on a cluster),
    ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
    the training runs).  New cost models go here.
@@ -43,7 +44,11 @@ two never import JAX, so every formula runs where JAX is not installed.
    training step under logical-axis rules), ``pipeline`` (pipeline
    parallelism with shard_map and ppermute), ``moe`` (the MoE layer and
    expert parallelism), ``ring_attention`` (context parallelism with
-   ppermute round a ring, zig-zag balanced).
+   ppermute round a ring, zig-zag balanced), ``engine`` (continuous
+   batching on a real model through the paged cache), ``drafter`` (a
+   trained drafter and the sampling rule of speculative decoding),
+   ``disagg`` (prefill and decode on two device groups), ``tp_int8``
+   (the int8 tensor-parallel decode MLP).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO;
    ``hlo_groups`` its replica-group notations),
@@ -60,11 +65,14 @@ two never import JAX, so every formula runs where JAX is not installed.
    answers), ``readercode`` (the reader's code: stub, time limit, captured
    prints, whose error), ``codegrade`` (write-the-code tasks judged by
    result, collectives, FLOPs and memory; with ``codetask``, ``coderun``,
-   ``codejudge``, ``trainparity`` and ``codepredict``), and
-   ``exercises.chNN`` (one module of questions per chapter).
+   ``codejudge``, ``trainparity`` and ``codepredict``), ``ledger`` (the reader's progress, kept on
+   disk), ``selfcheck`` (the questions as data for the website's answer
+   boxes) and ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices
 from scalebook.grading import check, progress
+from scalebook.ledger import export as progress_export
+from scalebook.ledger import import_ as progress_import
 from scalebook.hardware import chip, CHIPS
 
 __version__ = "0.1.0"
@@ -73,6 +81,7 @@ REPOSITORY_URL = "https://github.com/scalebook/scalebook"
 """Where the book lives; the same URL as `repository.url` in _config.yml."""
 
 __all__ = ["use_cpu_devices", "use_real_devices", "check", "progress",
+           "progress_export", "progress_import",
            "chip", "CHIPS",
            "REPOSITORY_URL"]
 

@@ -574,13 +574,35 @@ class AttentionLayout:
         return 1 - 1 / self.kv_replication
 
 
+def _layout_mesh(c: Any, chips: int, wraparound: Any) -> tuple[Any, Any]:
+    """(mesh, axes) that `attention_layout`'s collectives run over."""
+    if wraparound is not None or c.kind != "tpu" or chips == 1:
+        return {"ring": chips}, "ring"
+    shape = next((s for s in slice_shapes(c) if math.prod(s) == chips), None)
+    if shape is None:
+        raise ValueError(
+            f"no {c.name} slice in slice_shapes() has {chips} chips; use a "
+            f"chip count among {[math.prod(s) for s in slice_shapes(c)]}, "
+            "or pass wraparound=True/False to treat the chips as one ring")
+    names = tuple(f"axis{i}" for i, s in enumerate(shape) if s > 1)
+    spec = describe({n: s for n, s in zip(names, (s for s in shape
+                                                    if s > 1))},
+                    chip=c, slice_shape=shape)
+    return spec, names
+
+
 def attention_layout(cfg: Any, chip: Any, chips: int, batch: int,
                      context: int, layout: str = "tp", *,
                      weight_dtype: str = "bf16", kv_dtype: str = "bf16",
                      act_dtype: str = "bf16", experts: tuple[int, int] | None
-                     = None, wraparound: Any = True) -> AttentionLayout:
+                     = None, wraparound: Any = None) -> AttentionLayout:
     """Memory per chip and collectives per decode step for one layout of
-    attention (see `AttentionLayout`) on `chips` chips in one ring.
+    attention (see `AttentionLayout`) on `chips` chips (Chapter 7).
+
+    The collectives run over every chip.  wraparound=None places a TPU's
+    chips on the slice `slice_shapes` rents for that count (8 v5e chips:
+    4x2) and reads its links from `topology.wraps` (through `comms`);
+    True/False treats the chips as one ring that does or does not wrap.
 
     experts=(E, k) makes every MLP E experts with k active (MoE).
     Communication per layer, each of the [batch, D] activations:
@@ -604,12 +626,12 @@ def attention_layout(cfg: Any, chip: Any, chips: int, batch: int,
     attn = groups["attention"]
     kv_w = 2 * f.L * f.D * f.K * f.H          # wk and wv
     rest = groups["vocab"] + groups["norms"]
-    mesh = {"ring": chips}
+    mesh, axes = _layout_mesh(c, chips, wraparound)
     V = tp_activation_bytes(f, batch, act_dtype)
     ag_rs = 0.0
     if chips > 1:
-        ag_rs = (comms.all_gather(V, mesh, "ring", c, wraparound=wraparound)
-                 .time + comms.reduce_scatter(V, mesh, "ring", c,
+        ag_rs = (comms.all_gather(V, mesh, axes, c, wraparound=wraparound)
+                 .time + comms.reduce_scatter(V, mesh, axes, c,
                                               wraparound=wraparound).time)
     per_seq = kv_bytes_per_seq(f, context, kv_dtype)
     if layout == "tp":
@@ -633,7 +655,7 @@ def attention_layout(cfg: Any, chip: Any, chips: int, batch: int,
             weights = (attn + mlp / chips + rest / chips) * wb
             a2a = 0.0
             if chips > 1:
-                a2a = comms.all_to_all(V * k, mesh, "ring", c,
+                a2a = comms.all_to_all(V * k, mesh, axes, c,
                                        wraparound=wraparound).time
             comm = 2 * f.L * a2a
             kinds = ("all-to-all",)

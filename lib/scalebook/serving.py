@@ -43,6 +43,7 @@ from scalebook import inference as inf
 from scalebook.paged_kv import BlockManager, NoFreeBlocks
 
 __all__ = ["Request", "make_trace", "EngineSpec", "SimResult", "simulate",
+           "StepRecord",
            "simulate_disaggregated", "pareto_front", "sweep_batch",
            "benchmark"]
 
@@ -200,6 +201,22 @@ class EngineSpec:
             mfu=self.mfu).total
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """One engine step's scheduling decision (Chapter 7): kind "prefill"
+    or "decode"; sequences in it; prompt tokens it computed (cached prefix
+    blocks excluded); blocks in use after it; preemptions and prefix-hit
+    tokens so far.  `simulate(..., log=[])` and `scalebook.engine` both
+    write these, so the two can be compared step by step."""
+
+    kind: str
+    sequences: int
+    prompt_tokens: int
+    blocks_in_use: int
+    preemptions: int
+    prefix_hit_tokens: int
+
+
 class _Seq:
     __slots__ = ("req", "tokens", "generated", "first", "done", "todo",
                  "admitted")
@@ -273,8 +290,11 @@ class _Engine:
         victim = self.running.pop()
         self.ctx -= self.cache.lengths[victim.req.id]
         self.cache.free(victim.req.id)
+        # Its cache held the prompt and all but the newest generated
+        # token (that one is fed by the next decode step): recompute those.
         victim.tokens = list(victim.req.prompt) + [
-            -1 - victim.req.id * 10**5 - i for i in range(victim.generated)]
+            -1 - victim.req.id * 10**5 - i
+            for i in range(victim.generated - 1)]
         self.waiting.appendleft(victim)
         self.stats["preemptions"] += 1
 
@@ -294,6 +314,7 @@ class _Engine:
                     for s, _ in batch:
                         self._prefilled(s, end, finished, handoff)
                     self._account(dt)
+                    self._log("prefill", len(batch), p)
                     return dt
             elif self.waiting:             # decode engine: KV is here
                 redo = 0                   # preempted ones are recomputed
@@ -377,11 +398,20 @@ class _Engine:
                 self.prefilling.remove(s)
                 self._prefilled(s, end, finished, handoff)
         self._account(dt)
+        self._log("decode", b, prefill)
         return dt
 
     def _account(self, dt: float) -> None:
         self.util_area += self.cache.utilization * dt
         self.stats["steps"] += 1
+
+    def _log(self, kind: str, sequences: int, prompt_tokens: int) -> None:
+        log = self.stats.get("log")
+        if log is not None:
+            log.append(StepRecord(kind, sequences, prompt_tokens,
+                                  self.cache.num_used,
+                                  self.stats["preemptions"],
+                                  self.stats["prefix_hit_tokens"]))
 
 
 # ---------------------------------------------------------------------------
@@ -527,13 +557,16 @@ def _screen(trace: Iterable[Request], spec: EngineSpec, blocks: int
     return ok, rejected
 
 
-def simulate(trace: Sequence[Request], spec: EngineSpec) -> SimResult:
+def simulate(trace: Sequence[Request], spec: EngineSpec,
+             log: list | None = None) -> SimResult:
     """Serve `trace` on one engine (prefill and decode on the same chips).
 
     Requests that can never fit (prompt + reply longer than the cache) are
-    rejected and listed in the result, not silently dropped.
+    rejected and listed in the result, not silently dropped.  log: a list
+    that receives one `StepRecord` per step.
     """
-    stats = {"steps": 0, "preemptions": 0, "prefix_hit_tokens": 0}
+    stats = {"steps": 0, "preemptions": 0, "prefix_hit_tokens": 0,
+             "log": log}
     eng = _Engine(spec, "both", stats)
     reqs, rejected = _screen(trace, spec, eng.cache.num_blocks)
     finished: list[_Seq] = []

@@ -87,7 +87,8 @@ def greedy(params: dict, cfg: Config, prompt: Any, n: int) -> list[int]:
 @dataclass(frozen=True)
 class Speculation:
     """tokens: the continuation; accepted: drafts kept per round;
-    gamma: the lookahead; target_passes, draft_passes: forward passes."""
+    gamma: the lookahead; target_passes, draft_passes: forward passes
+    (target_passes counts the prompt's prefill pass, which is no round)."""
 
     tokens: list[int]
     accepted: list[int]
@@ -96,8 +97,20 @@ class Speculation:
     draft_passes: int
 
     @property
+    def rounds(self) -> int:
+        """Verification rounds: target passes after the prefill."""
+        return len(self.accepted)
+
+    @property
     def tokens_per_round(self) -> float:
-        return len(self.tokens) / max(self.target_passes, 1)
+        """Tokens each verification round yielded, on average: its kept
+        drafts plus the target's own token (the prefill's first token and
+        the cut at n are not counted); `speculative.expected_tokens`
+        predicts it (Chapter 8)."""
+        if not self.accepted:
+            raise ValueError("no verification round ran: ask for n >= 2 "
+                             "tokens")
+        return sum(k + 1 for k in self.accepted) / len(self.accepted)
 
 
 def speculate(target: dict, tcfg: Config, draft: dict, dcfg: Config,

@@ -101,16 +101,26 @@ class Stub(pk.BlockPool):
         ...
 
 
+def _gqa_by_hand(K=8, weights_K=None):
+    """7.10 from the statement: LLaMA-2 13B's shape with K KV heads."""
+    D, F, L, N, H, V = 5120, 13824, 40, 40, 128, 32000
+    Kw = weights_K or K
+    P = (L * (D * N * H + 2 * D * Kw * H + N * H * D + 3 * D * F + 2 * D)
+         + 2 * V * D + D)
+    return math.floor((8 * 16e9 - 2 * P) / (8192 * 2 * L * K * H * 2))
+
+
 SOLUTIONS = {
     "7.1": H100_FLOPS * 1 / (2 * H100_BW),
     "7.2": _step_ms(16, 4096),
     "7.3": math.floor((H100_HBM - P8) / (8192 * KV8 * 1)),
-    "7.4": 1 - 8 / 32,
+    "7.4": 1 - 8 / 64,
     "7.5": {"count": 2 * 3, "bytes": 2 * (8 // 2 * 128 * 4) * 3 / 4},
     "7.6": {"blocks": sum(math.ceil(n / 16) for n in LENS),
             "saving": 1 - sum(math.ceil(n / 16) for n in LENS) / 1280},
     "7.7": _step_ms(16, 512 + 128 / 2),
     "7.8": "kv",
+    "7.10": _gqa_by_hand(),
     "7.9": Mine,
 }
 
@@ -135,9 +145,9 @@ READER = {q: a for q, a in SOLUTIONS.items() if q != "7.9"}
 """Right answers to the questions with hints (7.9 is graded by a trace)."""
 
 MISTAKES = [
-    ("7.1", None, 2 * S["7.1"], "bf16 critical batch"),
+    ("7.1", None, 2 * S["7.1"], "twice the answer"),
     ("7.1", None, S["7.1"] / 2, "half the answer"),
-    ("7.1", None, 4 * S["7.1"], "int8 rate"),
+    ("7.1", None, 4 * S["7.1"], "four times the answer"),
     ("7.2", None, 2 * P8 / H100_BW * 1e3, "weight load alone"),
     ("7.2", None, (16 * 4096 * KV8 * 2 / H100_BW + 2 * P8 / H100_BW
                    + 2 * P8 * 16 / H100_FLOPS) * 1e3, "larger, not the sum"),
@@ -147,8 +157,8 @@ MISTAKES = [
      "bf16 cache"),
     ("7.3", None, math.floor(H100_HBM / (8192 * KV8)), "weights take HBM"),
     ("7.3", None, S["7.3"] + 1, "round down"),
-    ("7.4", None, 8 / 32, "useful fraction"),
-    ("7.4", None, 4, "number of copies"),
+    ("7.4", None, 8 / 64, "useful fraction"),
+    ("7.4", None, 8, "number of copies"),
     ("7.5", "count", 3, "one per layer"),
     ("7.5", "count", 12, "not four"),
     ("7.5", "bytes", 8 // 2 * 128 * 4, "2 V (n-1)/n bytes per"),
@@ -161,6 +171,9 @@ MISTAKES = [
     ("7.7", None, _step_ms(16, 512 + 128), "last step"),
     ("7.8", None, "weights", "64 caches"),
     ("7.8", None, "compute", "critical"),
+    ("7.10", None, _gqa_by_hand(K=40), "all 40"),
+    ("7.10", None, _gqa_by_hand(weights_K=40), "shrink too"),
+    ("7.10", None, _gqa_by_hand() + 1, "round down"),
 ]
 """(qid, part, wrong answer, words of the hint it must get)."""
 

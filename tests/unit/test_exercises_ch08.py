@@ -87,9 +87,9 @@ best = max(range(17), key=lambda gm: E(0.7, gm) / (gm * 0.1 + 1))
 SOLUTIONS = {
     "8.1": KV70 * 2 / 1024,
     "8.2": 4,
-    "8.3": math.floor((16 * V5E_HBM - P70) / (8192 * KV70)),
-    "8.4": 43 / (0.019 * 512 * 8),
-    "8.5": 2 * P70 * 4096 / (8 * V5E_FLOPS * 0.4),
+    "8.3": math.floor((32 * V5E_HBM - P70) / (8192 * KV70)),
+    "8.4": 60 / (0.021 * 384 * 16),
+    "8.5": 2 * P70 * 6000 / (16 * V5E_FLOPS * 0.45),
     "8.6": 48 / (400 * 0.02) * 0.5,
     "8.7": 14336 / (V5E_FLOPS / V5E_ICI),
     "8.8": E(0.75, 3),
@@ -121,15 +121,16 @@ MISTAKES = [
     ("8.1", None, KV70 * 2 / 1000, "kB"),
     ("8.2", None, 1, "do not fit"),
     ("8.2", None, 2, "no 2-chip"),
-    ("8.3", None, math.floor((16 * V5E_HBM - P70) / (8192 * KV70 * 2)),
+    ("8.3", None, math.floor((32 * V5E_HBM - P70) / (8192 * KV70 * 2)),
      "cache is int8"),
     ("8.3", None, S["8.3"] + 1, "round down"),
-    ("8.3", None, math.floor(16 * V5E_HBM / (8192 * KV70)), "subtract"),
-    ("8.4", None, 43 / (0.019 * 512), "whole slice"),
-    ("8.4", None, 43 / (0.019 * 8), "whole reply"),
-    ("8.5", None, P70 * 4096 / (8 * V5E_FLOPS * 0.4), "2 FLOPs"),
-    ("8.5", None, 2 * P70 * 4096 / (8 * 2 * V5E_FLOPS * 0.4), "bf16 FLOP/s"),
-    ("8.5", None, 2 * P70 * 4096 / (8 * V5E_FLOPS), "MFU"),
+    ("8.3", None, math.floor(32 * V5E_HBM / (8192 * KV70)), "subtract"),
+    ("8.4", None, 60 / (0.021 * 384), "whole slice"),
+    ("8.4", None, 60 / (0.021 * 16), "whole reply"),
+    ("8.5", None, P70 * 6000 / (16 * V5E_FLOPS * 0.45), "2 FLOPs"),
+    ("8.5", None, 2 * P70 * 6000 / (16 * 2 * V5E_FLOPS * 0.45),
+     "bf16 FLOP/s"),
+    ("8.5", None, 2 * P70 * 6000 / (16 * V5E_FLOPS), "MFU"),
     ("8.6", None, 0.5 / (400 * 0.02), "whole batch"),
     ("8.6", None, 1 / 3, "upside down"),
     ("8.7", None, 14336 / 2550, "v5p"),
@@ -196,3 +197,54 @@ def test_a_step_function_with_too_few_parameters_is_the_readers_mistake():
     assert "step_too_few(cfg, chip, batch, context, chips)" in fb.message
     assert "step_seconds(cfg, chip, batch, context, chips, weight_dtype, " \
         "kv_dtype)" in fb.message
+
+
+def test_8_12_failure_names_the_case_and_direction_not_the_answer():
+    """A wrong function hears which case fails and whether its time is too
+    long or too short, never the cost model's value."""
+    from scalebook import inference as inf
+
+    fb = g.grade("8.12", lambda *a: step_seconds(*a) * 1.5)
+    assert fb.status == g.FAIL and "too long" in fb.message
+    case = ch08.CASES[0]
+    want = inf.decode_step(case["cfg"], case["chip"], case["batch"],
+                           case["context"], case["chips"],
+                           weight_dtype=case["weight_dtype"],
+                           kv_dtype=case["kv_dtype"],
+                           check_memory=False).total
+    assert f"{want:.4g}" not in fb.message and f"{want:.3g}" not in fb.message
+    assert "batch=16" in fb.message
+    fb = g.grade("8.12", lambda *a: step_seconds(*a) * 0.5)
+    assert "too short" in fb.message
+
+
+def test_8_13_is_graded_by_the_real_engine_and_the_simulator_predicts_it():
+    """The reader's route (the simulator) gives the engine's answer."""
+    from scalebook import engine as en
+    from scalebook import serving as sv
+    cfg, ec, trace = ch08.engine_givens()
+    sim = sv.simulate(trace, en.sim_spec(cfg, ec))
+    run = ch08.engine_run()
+    assert run.preemptions > 0 and run.prefix_hit_tokens > 0
+    fb = g.grade("8.13", {"preemptions": sim.preemptions,
+                          "prefix_hits": sim.prefix_hit_tokens})
+    assert fb.status == g.PASS, fb
+    fb = g.grade("8.13", {"preemptions": 0,
+                          "prefix_hits": sim.prefix_hit_tokens})
+    assert fb.status == g.FAIL and "simulator" in fb.message
+
+
+def test_8_14_runs_the_readers_acceptance_rule():
+    def right(p, q, x, u):
+        return u < min(1.0, p[x] / q[x])
+
+    def upside_down(p, q, x, u):
+        return u < min(1.0, q[x] / p[x])
+
+    assert g.grade("8.14", right).status == g.PASS
+    fb = g.grade("8.14", upside_down)
+    assert fb.status == g.FAIL and "upside down" in fb.message
+    fb = g.grade("8.14", lambda p, q, x, u: True)
+    assert fb.status == g.FAIL and "every draft" in fb.message
+    fb = g.grade("8.14", lambda p, q, x, u: u < p[x])
+    assert fb.status == g.FAIL and "disagree" in fb.message

@@ -47,3 +47,24 @@ def test_speculative_figure_plots_the_formula():
     assert list(ys) == pytest.approx([spec.expected_tokens(0.8, g)
                                       for g in range(5)])
     plt.close(fig)
+
+
+def test_speculative_figure_colours_measured_points_by_their_alpha():
+    fig = ex8.speculative_figure(cost_ratio=0.05, alphas=(0.8,),
+                                 max_gamma=4,
+                                 measured=[(4, 3.9, 0.9), (4, 1.9, 0.5)])
+    pts = fig.axes[0].collections[0]
+    assert list(pts.get_array()) == [0.9, 0.5]
+    assert pts.get_clim() == (0, 1)
+    plt.close(fig)
+
+
+def test_esti_figure_draws_the_formula_and_its_crossover():
+    from scalebook import esti
+    fig = ex8.esti_figure(8192, 32768, chips=(16, 64, 256))
+    two, one = fig.axes[0].lines[:2]
+    assert list(two.get_ydata()) == pytest.approx(
+        [esti.t_2d_best(16, 8192, 32768, n, 9e10) * 1e6 for n in (16, 64,
+                                                                  256)])
+    assert fig.axes[0].lines[2].get_xdata()[0] == pytest.approx(72)
+    plt.close(fig)

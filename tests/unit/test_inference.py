@@ -219,6 +219,29 @@ def test_kv_replication_wastes_memory_beyond_k_way_tp():
     assert dp.weight_bytes > tp8.weight_bytes
 
 
+def test_attention_layout_reads_wraparound_from_the_rented_slice():
+    """8 v5e chips are the 4x2 slice, whose axes (shorter than 16) have no
+    wraparound (`topology.wraps`): the default prices the collectives on
+    it, not on a wrapped ring."""
+    from scalebook import topology
+    assert topology.wraps("v5e", (4, 2)) == (False, False)
+    a = inf.attention_layout("llama3-70b", "v5e", 8, 32, 8192, "tp",
+                             weight_dtype="int8", kv_dtype="int8")
+    V = inf.tp_activation_bytes("llama3-70b", 32, "bf16")
+    mesh = {"x": 4, "y": 2}
+    one = (comms.all_gather(V, mesh, ("x", "y"), "v5e", wraparound=False)
+           .time + comms.reduce_scatter(V, mesh, ("x", "y"), "v5e",
+                                        wraparound=False).time)
+    assert a.comm_s == pytest.approx(2 * 80 * one)
+    ring = inf.attention_layout("llama3-70b", "v5e", 8, 32, 8192, "tp",
+                                weight_dtype="int8", kv_dtype="int8",
+                                wraparound=True)
+    assert ring.comm_s != pytest.approx(a.comm_s)
+    with pytest.raises(ValueError, match="wraparound=True/False"):
+        inf.attention_layout("llama3-70b", "v5e", 12, 24, 8192, "tp",
+                             weight_dtype="int8", kv_dtype="int8")
+
+
 def test_moe_expert_parallel_layout_uses_all_to_all():
     ep = inf.attention_layout("llama3-8b", "H100", 8, 64, 4096, "dp-ep",
                               experts=(64, 4))

@@ -64,6 +64,7 @@ JAX_FREE_MODULES = {
     "speculative": ("assert sb.speculative.expected_tokens(0.5, 1) == "
                     "1.5"),
     "serving": "assert callable(sb.serving.simulate)",
+    "esti": "assert sb.esti.crossover_chips(8192, 32768) == 72",
     "corpus": ("src = sb.corpus.markov_source(vocab=16, successors=4)\n"
                "assert src.vocab == 16"),
     "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"

@@ -87,3 +87,14 @@ def test_noisier_drafters_are_accepted_less(target):
     assert rates[0] == 1.0 and rates[2] < rates[0]
     with pytest.raises(ValueError, match="layers"):
         sd.drafter(params, cfg, 0.1, layers=5)
+
+
+def test_tokens_per_round_counts_verification_rounds_only(target):
+    """The prefill pass makes the first token but is no round: a perfect
+    drafter yields exactly gamma + 1 tokens in every full round."""
+    cfg, params = target
+    dp, dcfg = sd.drafter(params, cfg, 0.0)
+    s = sd.speculate(params, cfg, dp, dcfg, np.arange(5), 1 + 4 * 4, 3)
+    assert s.rounds == 4 == s.target_passes - 1
+    assert s.tokens_per_round == 4.0
+    assert s.tokens_per_round == sp.expected_tokens(1.0, 3)

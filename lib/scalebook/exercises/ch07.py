@@ -26,7 +26,7 @@ from scalebook.grading import (BLANK, BLANK_MESSAGE, RETURNED_NONE,
 CRIT = dict(chip="H100", weight_dtype="int8", compute_dtype="bf16")   # 7.1
 STEP = dict(cfg="llama3-8b", chip="H100", batch=16, context=4096)     # 7.2
 FIT = dict(cfg="llama3-8b", chip="H100", context=8192)                # 7.3
-REPL = dict(cfg="llama3-70b", tp=32)                                  # 7.4
+REPL = dict(cfg="llama3-405b", tp=64)                                 # 7.4
 SHARD = dict(D=128, F=512, L=3, N=8, K=4, H=16, V=256, batch=8,
              mesh=(2, 4))                                             # 7.5
 PAGES = dict(lengths=(100, 1000, 17, 4096, 250), block=16,
@@ -50,12 +50,14 @@ trace never tests)."""
 # ---------------------------------------------------------------------------
 register(Number("7.1", lambda: inf.critical_batch(**CRIT), rtol=0.02,
                 unit="tokens", hints=[
-    off_by(2, "that is the bf16 critical batch: int8 weights are 1 byte, "
-           "which halves the bytes per FLOP and the batch needed."),
-    off_by(0.5, "half the answer: each weight does 2 FLOPs (a multiply "
-           "and an add) per token, and the math is bf16, not int8."),
-    off_by(4, "use the bf16 FLOP/s with int8 weights; the int8 rate "
-           "would apply only to int8 x int8 math."),
+    off_by(2, "twice the answer: 2 bytes per weight gives the bf16 "
+           "critical batch, and the int8 FLOP/s doubles it too. Here each "
+           "weight is 1 byte, and the math runs at the bf16 rate."),
+    off_by(0.5, "half the answer: each weight is 1 byte (not half a "
+           "byte) and does 2 FLOPs per token (count them once)."),
+    off_by(4, "four times the answer: both the bf16 byte size (2 bytes) "
+           "and the int8 FLOP/s doubled it; int8 weights are 1 byte, "
+           "multiplied at the bf16 rate."),
 ]))
 
 
@@ -485,3 +487,39 @@ _SLIPS = {"forward": _ForwardFree, "unowned": _UnownedFree,
 
 register(Custom("7.9", None, grader=_grade_manager,
                 call="class MyBlockManager(pk.BlockPool)"))
+
+
+# ---------------------------------------------------------------------------
+# 7.10 Fewer KV heads, more sequences (the chapter's LLaMA-2 13B)
+# ---------------------------------------------------------------------------
+GQA = dict(D=5120, F=13824, L=40, N=40, H=128, V=32000, K=8, chip="v5e",
+           chips=8, context=8192)                                     # 7.10
+
+
+def _gqa_fit(K: int | None = None, weights_K: int | None = None) -> int:
+    from scalebook import model as m
+
+    g = GQA
+    dims = {k: g[k] for k in "DFLNHV"}
+    kv = m.Config(**dims, K=K or g["K"], name="ex7.10")
+    w = m.Config(**dims, K=weights_K or K or g["K"], name="ex7.10w")
+    free = g["chips"] * 16e9 - cnt.weight_bytes(w, "bf16")
+    return int(free // inf.kv_bytes_per_seq(kv, g["context"]))
+
+
+def _gqa_expected() -> int:
+    from scalebook import model as m
+
+    g = GQA
+    cfg = m.Config(**{k: g[k] for k in "DFLNKHV"}, name="ex7.10")
+    return inf.max_batch(cfg, g["chip"], g["chips"], g["context"])
+
+
+register(Number("7.10", _gqa_expected, rtol=0, unit="sequences", hints=[
+    wrong_value(_gqa_fit(K=40), "that is the chapter's count with all 40 "
+                "KV heads; with K = 8 each cache is five times smaller."),
+    wrong_value(_gqa_fit(weights_K=40), "the weights shrink too: wk and wv "
+                "hold K = 8 heads, not 40."),
+    wrong_value(_gqa_fit() + 1, "round down: a cache that does not fit "
+                "whole cannot run."),
+]))

@@ -14,16 +14,18 @@ from typing import Any
 from scalebook import counting as cnt
 from scalebook import inference as inf
 from scalebook import speculative as spec
-from scalebook.grading import (Choice, Custom, Number, off_by, register,
-                               returned_number, wrong_value)
+from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
+                               register, returned_number,
+                               wrong_value)
 
 # ---------------------------------------------------------------------------
 # Givens
 # ---------------------------------------------------------------------------
 BIG = "llama3-70b"
 SMALL = "llama3-8b"
-QPS = dict(batch=43, step=0.019, reply=512, chips=8)                  # 8.4
-PREFILL = dict(tokens=4096, chips=8, mfu=0.4)                          # 8.5
+CACHES = dict(chips=32, context=8192)                                  # 8.3
+QPS = dict(batch=60, step=0.021, reply=384, chips=16)                  # 8.4
+PREFILL = dict(tokens=6000, chips=16, mfu=0.45)                        # 8.5
 DISAGG = dict(prefill=0.5, step=0.02, batch=48, reply=400)             # 8.6
 SPEC = dict(alpha=0.75, gamma=3)                                       # 8.8
 SPEEDUP = dict(alpha=0.8, gamma=4, cost=0.1)                           # 8.9
@@ -58,18 +60,19 @@ register(Number("8.2", lambda: inf.smallest_slice(SMALL, "v5e",
 
 
 # ---------------------------------------------------------------------------
-# 8.3 Caches that fit: LLaMA-3 70B int8 on a v5e 4x4
+# 8.3 Caches that fit: LLaMA-3 70B int8 on a v5e 8x4
 # ---------------------------------------------------------------------------
 def _caches(kv: str = "int8") -> int:
-    return inf.max_batch(BIG, "v5e", 16, 8192, weight_dtype="int8",
-                         kv_dtype=kv)
+    return inf.max_batch(BIG, "v5e", CACHES["chips"], CACHES["context"],
+                         weight_dtype="int8", kv_dtype=kv)
 
 
 register(Number("8.3", _caches, rtol=0, unit="caches", hints=[
     wrong_value(_caches("bf16"), "the cache is int8 here, one byte per "
                 "number."),
     wrong_value(_caches() + 1, "round down: a partial cache is no use."),
-    wrong_value(int(16 * 16e9 // inf.kv_bytes_per_seq(BIG, 8192, "int8")),
+    wrong_value(int(CACHES["chips"] * 16e9 // inf.kv_bytes_per_seq(
+        BIG, CACHES["context"], "int8")),
                 "subtract the weights from the HBM first."),
 ]))
 
@@ -271,9 +274,107 @@ def _grade_step(fn: Any) -> tuple[bool | None, str]:
             hint = " Divide by the chips: they share the bytes and FLOPs."
         elif abs(got - s.total * 1e3) <= 0.01 * s.total * 1e3:
             hint = " Return seconds, not milliseconds."
-        return False, (f"not yet: for {what} you return {got:.4g} s, the "
-                       f"model says {s.total:.4g} s.{hint}")
+        side = "long" if got > s.total else "short"
+        return False, (f"not yet: for {what} your step time is too "
+                       f"{side}.{hint}")
     return True, f"correct on all {len(CASES)} cases."
 
 
 register(Custom("8.12", None, grader=_grade_step, call=SIGNATURE))
+
+
+# ---------------------------------------------------------------------------
+# 8.13 Predict the real engine's schedule with the simulator
+# ---------------------------------------------------------------------------
+ENGINE = dict(D=32, F=64, L=2, N=4, K=2, H=8, V=64, seed=4, requests=10,
+              max_batch=3, num_blocks=10, block_size=4, max_context=24,
+              max_prefill_tokens=32)                                   # 8.13
+
+
+def engine_givens() -> tuple:
+    """(cfg, engine config, trace) of 8.13, as the statement builds them."""
+    from scalebook import engine as en
+    from scalebook import model as m
+
+    g = ENGINE
+    cfg = m.Config(**{k: g[k] for k in "DFLNKHV"}, name="ex8.13")
+    ec = en.EngineConfig(**{k: g[k] for k in (
+        "max_batch", "num_blocks", "block_size", "max_context",
+        "max_prefill_tokens")})
+    trace = en.tiny_trace(g["requests"], cfg.V, seed=g["seed"],
+                          prompt=(3, 10), reply=(2, 10))
+    return cfg, ec, trace
+
+
+@functools.lru_cache(maxsize=1)
+def engine_run() -> Any:
+    """The real engine on 8.13's trace (the model's weights from key 0)."""
+    import jax
+
+    from scalebook import engine as en
+    from scalebook import model as m
+
+    cfg, ec, trace = engine_givens()
+    return en.serve(m.init_params(cfg, jax.random.key(0)), cfg, trace, ec)
+
+
+register(Parts("8.13", None, parts={
+    "preemptions": Number("8.13.preemptions",
+                          lambda: engine_run().preemptions, rtol=0,
+                          unit="preemptions", hints=[
+        wrong_value(0, "the pool is small: run the simulator on the trace "
+                    "and read its preemptions."),
+    ]),
+    "prefix_hits": Number("8.13.prefix_hits",
+                          lambda: engine_run().prefix_hit_tokens, rtol=0,
+                          unit="tokens", hints=[
+        wrong_value(0, "some prompts share a system prompt: count the "
+                    "prompt tokens found in cached blocks (the simulator's "
+                    "prefix_hit_tokens)."),
+    ]),
+}))
+
+
+# ---------------------------------------------------------------------------
+# 8.14 Write the acceptance test of sampled speculation
+# ---------------------------------------------------------------------------
+def accept_cases(n: int = 400, seed: int = 0) -> list[tuple]:
+    """(p, q, draft, u) cases 8.14 is graded on: p, q over 5 tokens."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        p, q = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
+        x = int(rng.choice(5, p=q))
+        out.append((p, q, x, float(rng.random())))
+    return out
+
+
+def _grade_accept(fn: Any) -> tuple[bool | None, str]:
+    if not callable(fn):
+        return False, "expected a function accept(p, q, draft, u)."
+    cases = accept_cases()
+    got = []
+    for p, q, x, u in cases:
+        g = fn(p, q, x, u)
+        if g is None:
+            return None, ""
+        got.append(bool(g))
+    want = [u < min(1.0, p[x] / q[x]) for p, q, x, u in cases]
+    bad = sum(a != b for a, b in zip(got, want))
+    if not bad:
+        return True, f"correct on all {len(cases)} cases."
+    if got == [u < min(1.0, q[x] / p[x]) for p, q, x, u in cases]:
+        return False, ("not yet: the ratio is upside down. A draft the "
+                       "target likes more than the drafter does (p > q) "
+                       "must always be kept.")
+    if all(got):
+        return False, ("not yet: you keep every draft. Keep one only with "
+                       "probability min(1, p(x) / q(x)), comparing it with "
+                       "u.")
+    return False, (f"not yet: {bad} of {len(cases)} cases disagree. Keep "
+                   "the draft x when u < min(1, p[x] / q[x]).")
+
+
+register(Custom("8.14", None, grader=_grade_accept))

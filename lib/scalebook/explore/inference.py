@@ -188,16 +188,23 @@ def simulator(rate: float = 20.0, max_batch: int = 64) -> Any:
                                                          ui_share]), out])
 
 
+def policy_runs(rate: float = 20.0, max_batch: int = 64,
+                prefix_share: float = 0.5) -> dict[str, sv.SimResult]:
+    """The explorer's simulation at one setting, for both policies
+    (Chapter 7): {policy: SimResult}, the runs `simulator_static` draws."""
+    trace = _trace(rate, prefix_share)
+    return {policy: sv.simulate(trace, _demo_spec(max_batch, policy))
+            for policy in ("prefill-first", "chunked")}
+
+
 def simulator_static(rate: float = 20.0, max_batch: int = 64,
                      prefix_share: float = 0.5) -> Any:
     """The explorer at its default settings, both policies overlaid."""
     import matplotlib.pyplot as plt
 
-    trace = _trace(rate, prefix_share)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     lines = []
-    for policy in ("prefill-first", "chunked"):
-        res = sv.simulate(trace, _demo_spec(max_batch, policy))
+    for policy, res in policy_runs(rate, max_batch, prefix_share).items():
         _draw_run(res, axes, policy)
         p = res.percentiles("tpot")
         lines.append(f"{policy}: TPOT p99 {fmt_seconds(p[99])}")
