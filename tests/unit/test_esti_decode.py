@@ -50,3 +50,21 @@ def test_bad_mesh_and_sizes_are_named():
         ed.place(mesh, x[:, :100], wi[:100], wo[:, :100])
     with pytest.raises(ValueError, match="yz_axes"):
         esti.comms_bytes(8, 256, 1024, 2, 4, yz_axes=3)
+
+
+def test_book_latency_bound_rule_agrees_with_the_comms_regime():
+    from scalebook import inference as inf
+    B, D = 16, 8192
+    y_min = inf.tp_latency_bound_width(B, D, "v5e", "int8")
+    assert y_min == pytest.approx(B * D / 45_000, rel=0.01)
+    for Y in (2, 4, 8, 16):
+        c = comms.all_gather(B * D, {"model": Y}, "model", "v5e",
+                             wraparound=True)
+        assert (c.regime == "latency") == (Y > y_min)
+        assert comms.crossover_bytes("all-gather", {"model": Y}, "model",
+                                     "v5e", wraparound=True) == \
+            pytest.approx(45_000 * Y)
+    assert inf.tp_latency_bound_width(B, D, "v5e", "bf16") == \
+        pytest.approx(2 * y_min)
+    with pytest.raises(ValueError):
+        inf.tp_latency_bound_width(0, D)
