@@ -5,8 +5,11 @@ changed, then runs this file. The first test checks every page of
 _build/html and prints the per-page table; the others show, on small pages
 made here, that each check fails when it should.
 """
+import dataclasses
+import json
 import os
 import pathlib
+import re
 import shutil
 
 import pytest
@@ -53,6 +56,9 @@ BAD_PAGE = """<!DOCTYPE html><html><head><title>bad</title>
 <script>console.error("boom");</script>
 <div class="solution admonition"><p class="admonition-title">Solution to Exercise 1.1</p>
 <p>Six sevens make 42.</p></div>
+<div class="cell"><div class="cell_input"><pre>sb.check("1.1", answer)</pre></div>
+<div class="cell_output"><pre>[PASS] Exercise 1.1: correct (42 FLOPs).</pre></div></div>
+<div class="sb-selfcheck" data-qid="1.1"><p>A box on a page with no exercise.</p></div>
 </body></html>"""
 
 
@@ -75,6 +81,8 @@ def test_the_checks_fail_on_what_a_reader_would_trip_over(tmp_path):
     assert "no repository button" in bad.button_problems
     assert (bad.answers, bad.answers_shown) == (1, 1)
     assert any("visible before a toggle" in p for p in bad.answer_problems)
+    assert any("says more than PASS" in p for p in bad.selfcheck_problems)
+    assert any("boxes outside an exercise page" in p for p in bad.selfcheck_problems)
     assert (tmp_path / "shots" / "bad.png").exists()
 
 
@@ -162,3 +170,90 @@ def test_pdf_moves_solutions_to_an_appendix_and_counts_pages(tmp_path):
     assert "More detail" in kept, "a toggle that is not a solution stays in place"
     # Print CSS: the appendix starts a page of its own.
     assert bookpdf.page_count(out) == 2
+
+
+# ---------------------------------------------------------------------------
+# Self-check boxes judge as sb.check does
+# ---------------------------------------------------------------------------
+SELFCHECK_JS = ROOT / "tools" / "selfcheck" / "selfcheck.js"
+BOX_DATA = re.compile(r'<script type="application/json" class="sb-selfcheck-spec">'
+                      r'(.*?)</script>', re.S)
+
+
+def site_boxes() -> list[dict]:
+    """The data of every judging box of the built site's exercise pages."""
+    out = []
+    for page in sorted((SITE / "exercises").glob("[0-9]*.html")):
+        for m in BOX_DATA.finditer(page.read_text(encoding="utf-8")):
+            out.append(json.loads(m.group(1).replace("<\\/", "</")))
+    return out
+
+
+def trial_answers(spec: dict) -> list:
+    """Answers to try on one item: right, each known mistake, others."""
+    if spec["kind"] == "number":
+        x = spec["expected"]
+        tries = [x, x * (1 + spec["rtol"] / 2), x * 1.5, x * 0.7, x * 37,
+                 x / 50, -x if x else -1.0, 0.0]
+        return tries + [h["target"] for h in spec["hints"]]
+    if spec["kind"] == "choice":
+        words = list(spec["options"]) + ["nonsense"]
+        words += [o.upper() + "-bound" for o in spec["options"]]
+        return words + ["compute", "memory", "flops", "bandwidth", "ici"]
+    want = spec["expected"]
+    return ([tuple(want), tuple(want[:-1]), tuple(want) + (1,),
+             tuple(w * 2 for w in want)]
+            + [tuple(h["value"]) for h in spec["hints"]])
+
+
+def typed(value) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(str, value)) + ")"
+    return str(value)
+
+
+def test_every_box_judges_typed_answers_as_sb_check_does():
+    """For every item a box can judge, the verdict in the browser (status,
+    and the message when it is not a PASS) equals scalebook.grading's on
+    the same answer: right ones, each known mistake, and others."""
+    from playwright.sync_api import sync_playwright
+
+    from scalebook import grading
+
+    boxes = site_boxes()
+    if not boxes:
+        pytest.fail(f"no self-check boxes in {SITE}: build the site first")
+    cases = []
+    for data in boxes:
+        spec, qid = data["spec"], data["spec"]["qid"]
+        leaves = ([(p["key"], p["spec"]) for p in spec["parts"]
+                   if p["spec"]["kind"] != "run"]
+                  if spec["kind"] == "parts" else [(None, spec)])
+        top = grading.question(qid)
+        for key, leaf in leaves:
+            q = top.parts[key] if key is not None else top
+            q = dataclasses.replace(q, expected=q._expected_value())  # once
+            for answer in trial_answers(leaf):
+                fb = q.grade(answer)
+                cases.append({"spec": leaf, "rules": data["rules"],
+                              "text": typed(answer), "status": fb.status,
+                              "message": fb.message, "qid": q.qid})
+    with sync_playwright() as pw:
+        browser = browsercheck.launch(pw)
+        page = browser.new_page()
+        page.set_content("<html><body></body></html>")
+        page.add_script_tag(path=str(SELFCHECK_JS))
+        got = page.evaluate("""cases => cases.map(c => {
+            try { return sbSelfCheck.judge(c.spec, c.rules, c.text); }
+            catch (e) { return {status: 'threw', message: String(e)}; } })""",
+                            cases)
+        browser.close()
+    wrong = [f"{c['qid']} {c['text']!r}: browser {g['status']} {g['message']!r}, "
+             f"python {c['status']} {c['message']!r}"
+             for c, g in zip(cases, got)
+             if g["status"] != c["status"]
+             or (c["status"] != "pass" and g["message"] != c["message"])]
+    assert len(cases) > 500
+    assert not wrong, f"{len(wrong)} of {len(cases)} differ:\n" + "\n".join(wrong[:20])

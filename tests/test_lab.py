@@ -1,8 +1,8 @@
 """`make lab` gives a working JupyterLab with the ipywidgets front end.
 
-The environment `make lab` opens is `.venv` (see the Makefile); `make test`
-installs the same JupyterLab into it, so these tests check what a reader
-gets.  The server test starts JupyterLab on a free loopback port, asks for
+The environment `make lab` opens is `.venv` (see the Makefile); JupyterLab
+is in requirements.lock, so `make test` installs the same JupyterLab into
+it and these tests check what a reader gets.  The server test starts JupyterLab on a free loopback port, asks for
 the lab page and the widget manager's extension, and stops it.
 """
 import json
@@ -22,10 +22,9 @@ JUPYTER = pathlib.Path(sys.executable).parent / "jupyter"
 
 
 def _need_lab():
-    if not (JUPYTER.exists() and (ROOT / ".venv" / ".lab").exists()
-            or _run("lab", "--version").returncode == 0):
+    if not (JUPYTER.exists() and _run("lab", "--version").returncode == 0):
         pytest.fail("JupyterLab is not installed in this environment: run "
-                    "`make .venv/.lab` (make lab and make test do it)")
+                    "`make book` (it installs requirements.lock, which has it)")
 
 
 def _run(*args, timeout=60):
@@ -35,7 +34,9 @@ def _run(*args, timeout=60):
 
 def test_the_lab_target_opens_jupyterlab_from_the_book_venv():
     make = (ROOT / "Makefile").read_text()
-    assert "lab: $(VENV)/.lab" in make
+    assert "lab: $(VENV)/.installed" in make
+    lock = (ROOT / "requirements.lock").read_text()
+    assert "\njupyterlab==4." in lock and "\njupyterlab-widgets==" in lock
     assert "$(VENV)/bin/jupyter lab" in make and "--allow-root" in make
 
 

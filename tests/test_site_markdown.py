@@ -57,7 +57,9 @@ def test_a_notebook_becomes_prose_code_and_text_outputs(tmp_path):
     ("{ref}`ex-12-3`", "Exercise 12.3"),
     ("{numref}`Problem %s <ex-2-10>`", "Problem 2.10"),
     ("{ref}`the last one <ex-2-10>`", "the last one"),
-    ("{ref}`some-section`", "{ref}`some-section`")])
+    ("{ref}`some-section`", "{ref}`some-section`"),
+    ("{term}`all-gathers <AllGather>`", "all-gathers"),
+    ("{term}`KV cache`", "KV cache")])
 def test_references_to_exercises_read_as_their_names(role, expected):
     assert bookmd.convert_markdown(f"See {role}.", {}, "nb") == f"See {expected}."
 

@@ -56,7 +56,8 @@ def glued_values(nb: dict) -> dict[str, str]:
 
 def _glue(values: dict[str, str], where: str):
     def replace(m: re.Match) -> str:
-        key, _, spec = m.group(2).partition(":")
+        # `page.ipynb::key:spec` (the page-qualified form) or `key:spec`
+        key, _, spec = m.group(2).rpartition("::")[2].partition(":")
         if key not in values:
             raise ValueError(f"{where}: {{glue}} `{key}` has no stored value; "
                              "re-execute the notebook")
@@ -76,6 +77,7 @@ def convert_markdown(src: str, values: dict[str, str], where: str) -> str:
     src = re.sub(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`",
                  lambda m: f"`{pathlib.PurePosixPath(m.group(1)).name}.ipynb`", src)
     src = re.sub(r"\{(?:num)?ref\}`(?:([^`<]*?)\s*<)?([^`>]+)>?`", _exercise, src)
+    src = re.sub(r"\{term\}`([^`<]*?)(?:\s*<[^`>]+>)?`", lambda m: m.group(1), src)
     return src
 
 

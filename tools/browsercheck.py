@@ -14,7 +14,13 @@ For each page this checks what a reader sees:
   figure or table in its own or one of the next two code cells;
 - answers: nothing that holds an answer (a solution, an answer cell's code,
   a check's output) is visible before its toggle is opened, and a solution's
-  toggle opens;
+  toggle opens; a check cell's output, hidden or not, says PASS and no value;
+- self-check boxes (exercise pages): every exercise has one; each box that
+  can judge on the page is driven with the keyboard: a blank answer says
+  NOT ATTEMPTED, the right one PASS, a known wrong one NOT YET with its
+  hint, and bad input ("3 ms", "0,5", text, a negative number) a message;
+  no verdict shows the expected value. A box that needs a kernel links
+  Colab;
 - buttons: the launch (Colab), download and repository buttons exist where
   the page's source allows them, and resolve: Colab to a notebook in the
   configured repository (the student copy on exercise pages), download to a
@@ -120,7 +126,13 @@ INSPECT_JS = """() => {
   });
   const button = sel => [...document.querySelectorAll(sel)].map(a => a.getAttribute('href'));
   const answers = [...document.querySelectorAll(ANSWERS)];
+  const checks = [...document.querySelectorAll('div.cell')].filter(c => {
+    const input = c.querySelector('.cell_input pre');
+    return input && input.textContent.includes('sb.check(');
+  }).map(c => [...c.querySelectorAll('.cell_output pre')].map(o => o.textContent.trim()).join('\\n'));
   return {
+    checks: checks,
+    exercises: document.querySelectorAll('div.exercise').length,
     text: texts.join(' '),
     math: math.length,
     typeset: math.filter(m => m.querySelector('mjx-container')).length,
@@ -160,6 +172,10 @@ class PageResult:
     answers: int = 0
     answers_shown: int = 0
     answer_problems: list[str] = dataclasses.field(default_factory=list)
+    boxes: int = 0           # self-check boxes on the page
+    boxes_judged: int = 0    # of them, those that judge on the page
+    hints_shown: int = 0     # named-mistake hints the test saw a box give
+    selfcheck_problems: list[str] = dataclasses.field(default_factory=list)
     screenshot: str = ""
 
     @property
@@ -167,7 +183,7 @@ class PageResult:
         return not (self.console or self.untypeset or self.raw_tex
                     or self.broken_images or self.icons_undrawn
                     or self.widget_problems or self.button_problems
-                    or self.answer_problems)
+                    or self.answer_problems or self.selfcheck_problems)
 
     def problems(self) -> list[str]:
         out = [f"console: {m}" for m in self.console]
@@ -176,7 +192,7 @@ class PageResult:
         out += [f"image did not load: {s}" for s in self.broken_images]
         out += [f"{self.icons_undrawn} icons not drawn"] if self.icons_undrawn else []
         return (out + self.widget_problems + self.button_problems
-                + self.answer_problems)
+                + self.answer_problems + self.selfcheck_problems)
 
 
 def source_of(page: str, root: pathlib.Path = ROOT) -> pathlib.Path | None:
@@ -295,6 +311,158 @@ def check_answers(result: PageResult, dom: dict, tab) -> None:
         result.answer_problems.append("a worked solution's toggle does not open")
 
 
+PASS_ONLY = re.compile(r"^\[PASS\] Exercise [\d.]+: correct\.$")
+
+# Runs in the page: what each self-check box needs from its data, without
+# reading the verdict logic: a right answer, a known wrong one and its hint.
+BOX_PLAN_JS = """() => [...document.querySelectorAll('.sb-selfcheck')].map((box, i) => {
+  const script = box.querySelector('script.sb-selfcheck-spec');
+  const link = box.querySelector('a[href*="colab.research.google.com"]');
+  if (!script) return {index: i, qid: box.dataset.qid, judged: false,
+                       colab: link ? link.getAttribute('href') : null};
+  const data = JSON.parse(script.textContent);
+  const stem = s => [...s.toLowerCase()].filter(c => /[\\p{L}\\p{N}]/u.test(c)).join('')
+                     .replace(/(.)bound$/, '$1');
+  const leaves = data.spec.kind === 'parts'
+      ? data.spec.parts.filter(p => p.spec.kind !== 'run')
+      : [{key: null, spec: data.spec}];
+  const right = l => l.spec.kind === 'number' ? String(l.spec.expected)
+      : l.spec.kind === 'shape' ? '(' + l.spec.expected.join(', ') + ')'
+      : l.spec.options.find(o => stem(o) === l.spec.expected);
+  const wrong = (l, h) => l.spec.kind === 'number' ? String(h.target)
+      : l.spec.kind === 'shape' ? '(' + h.value.join(', ') + ')'
+      : l.spec.options.find(o => stem(o) === h.stem);
+  const plan = {index: i, qid: box.dataset.qid, judged: true, inputs: leaves.length,
+                right: leaves.map(right), expected: [], hint: null,
+                number: leaves.findIndex(l => l.spec.kind === 'number'),
+                colab: link ? link.getAttribute('href') : null};
+  leaves.forEach((l, j) => {
+    if (l.spec.kind === 'number') plan.expected.push(l.spec.expected);
+    if (!plan.hint && l.spec.hints.length) {
+      const h = l.spec.hints[l.spec.hints.length - 1];
+      const typed = plan.right.slice();
+      typed[j] = wrong(l, h);
+      plan.hint = {typed: typed, messages: l.spec.hints.map(x => x.message),
+                   positive: l.spec.kind === 'number' && l.spec.expected > 0, part: j};
+    }
+  });
+  return plan;
+})"""
+
+
+def _answer(tab, index: int, typed: list[str], tab_to_button: bool = False
+            ) -> dict:
+    """Fill box `index` with `typed` and press Enter in its last field (or
+    Tab to the Check button and press Space); the verdict's label and text."""
+    box = tab.locator(".sb-selfcheck").nth(index)
+    inputs = box.locator("input")
+    for j, text in enumerate(typed):
+        inputs.nth(j).fill(text)
+    inputs.nth(len(typed) - 1).focus()
+    if tab_to_button:
+        tab.keyboard.press("Tab")
+        focused = tab.evaluate("() => document.activeElement.tagName")
+        if focused != "BUTTON":
+            return {"label": "", "text": f"Tab from the last field reached a "
+                    f"{focused}, not the Check button"}
+        tab.keyboard.press("Space")
+    else:
+        tab.keyboard.press("Enter")
+    out = box.locator(".sb-selfcheck-result")
+    label = out.locator("strong").inner_text(timeout=2000)
+    return {"label": label, "text": out.inner_text()}
+
+
+def _shows_value(text: str, values: list[float]) -> str | None:
+    """The expected value as `text` would spell it, if it does."""
+    for v in values:
+        forms = {repr(v), f"{v:.4g}", f"{v:.3g}", f"{v:g}"}
+        if abs(v) >= 1000:
+            forms.add(f"{v:,.0f}")
+        for form in forms:
+            if sum(c.isdigit() for c in form) < 3:
+                continue  # "2" or "0.5" stand in many a hint's words
+            if re.search(r"(?<![\d.])" + re.escape(form) + r"(?![\d])", text):
+                return form
+    return None
+
+
+def check_selfcheck(result: PageResult, dom: dict, tab, page: str,
+                    source: pathlib.Path | None, wrong_shot: pathlib.Path | None
+                    = None) -> None:
+    """Drive every self-check box of an exercise page with the keyboard."""
+    problems = result.selfcheck_problems
+    for i, text in enumerate(dom.get("checks", [])):
+        if text and not all(PASS_ONLY.match(ln) for ln in text.splitlines()):
+            problems.append(f"check output {i + 1} says more than PASS: {text[:80]!r}")
+    is_exercise = (source is not None and source.suffix == ".ipynb"
+                   and source.parent.name == "exercises")
+    plans = tab.evaluate(BOX_PLAN_JS)
+    result.boxes = len(plans)
+    if not is_exercise:
+        if plans:
+            problems.append(f"{len(plans)} self-check boxes outside an exercise page")
+        return
+    if len(plans) != dom.get("exercises", 0):
+        problems.append(f"{len(plans)} self-check boxes for {dom.get('exercises')} exercises")
+    bad_inputs_done = False
+    for plan in plans:
+        qid = plan["qid"]
+        if not plan["judged"]:
+            if not plan["colab"] or "/exercises/student/" not in plan["colab"]:
+                problems.append(f"box {qid}: needs a kernel but links no Colab "
+                                "student notebook")
+            continue
+        result.boxes_judged += 1
+        n = plan["inputs"]
+        seen = []
+        blank = _answer(tab, plan["index"], [""] * n)
+        seen.append(blank["text"])
+        if blank["label"] != "NOT ATTEMPTED":
+            problems.append(f"box {qid}: a blank answer gave {blank['label']}")
+        right = _answer(tab, plan["index"], plan["right"],
+                        tab_to_button=result.boxes_judged == 1)
+        if right["label"] != "PASS":
+            problems.append(f"box {qid}: the right answer gave {right['text']!r}")
+        hint = plan["hint"]
+        if hint:
+            wrong = _answer(tab, plan["index"], hint["typed"])
+            seen.append(wrong["text"])
+            if wrong["label"] != "NOT YET" or not any(
+                    m in wrong["text"] for m in hint["messages"]):
+                problems.append(f"box {qid}: a known wrong answer gave "
+                                f"{wrong['text']!r}, not its hint")
+            else:
+                result.hints_shown += 1
+                if wrong_shot is not None and not wrong_shot.exists():
+                    box = tab.locator(".sb-selfcheck").nth(plan["index"])
+                    box.scroll_into_view_if_needed()
+                    wrong_shot.parent.mkdir(parents=True, exist_ok=True)
+                    tab.screenshot(path=str(wrong_shot))
+        k = plan["number"]
+        if k >= 0 and not bad_inputs_done:
+            bad_inputs_done = True
+            base = list(plan["right"])
+            cases = [("3 ms", "WRONG TYPE", "without"),
+                     ("0,5", "WRONG TYPE", "point for decimals"),
+                     ("about forty", "WRONG TYPE", "not a number"),
+                     ("1.5e9", None, None),
+                     ("-1", "NOT YET", "sign" if hint and hint["positive"] else "")]
+            for typed, label, words in cases:
+                base[k] = typed
+                got = _answer(tab, plan["index"], base)
+                seen.append(got["text"])
+                ok = (got["label"] in ("PASS", "NOT YET", "NOT ATTEMPTED")
+                      if label is None else
+                      got["label"] == label and (words or "") in got["text"])
+                if not ok:
+                    problems.append(f"box {qid}: {typed!r} gave {got['text']!r}")
+        for text in seen:
+            shown = _shows_value(text, plan["expected"])
+            if shown:
+                problems.append(f"box {qid}: a verdict shows the answer {shown}")
+
+
 def check_page(browser, site: pathlib.Path, page: str,
                shots: pathlib.Path | None) -> PageResult:
     result = PageResult(page)
@@ -335,6 +503,10 @@ def check_page(browser, site: pathlib.Path, page: str,
         shot.parent.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(shot), full_page=True)
         result.screenshot = str(shot)
+    wrong_shot = (shots / (page[:-len(".html")].replace("/", "__")
+                           + "__box-answered-wrongly.png")
+                  if shots is not None else None)
+    check_selfcheck(result, dom, tab, page, source, wrong_shot)
     check_answers(result, dom, tab)  # last: it opens a toggle
     context.close()
     return result
@@ -358,9 +530,9 @@ def check_site(site: pathlib.Path, shots: pathlib.Path | None = None) -> list[Pa
 def table(results: list[PageResult]) -> str:
     """The per-page table, as Markdown."""
     rows = ["| page | console errors | untypeset math | images ok/total "
-            "| widgets with static figure | answers behind toggles | buttons ok "
-            "| result |",
-            "|---|---|---|---|---|---|---|---|"]
+            "| widgets with static figure | answers behind toggles "
+            "| self-check boxes (judged, hints seen) | buttons ok | result |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         untypeset = r.untypeset + len(r.raw_tex)
         widgets = (f"{r.widget_cells - len(r.widget_problems)}/{r.widget_cells}"
@@ -369,9 +541,11 @@ def table(results: list[PageResult]) -> str:
                    else "yes (" + ", ".join(r.buttons) + ")")
         answers = (f"{r.answers - r.answers_shown}/{r.answers}" if r.answers
                    else "none")
+        boxes = (f"{r.boxes} ({r.boxes_judged}, {r.hints_shown})" if r.boxes
+                 else "none")
         rows.append(f"| {r.page} | {len(r.console)} | {untypeset} of {r.math} "
-                    f"| {r.images_ok}/{r.images} | {widgets} | {answers} | {buttons} "
-                    f"| {'ok' if r.ok else 'FAIL'} |")
+                    f"| {r.images_ok}/{r.images} | {widgets} | {answers} | {boxes} "
+                    f"| {buttons} | {'ok' if r.ok else 'FAIL'} |")
     return "\n".join(rows)
 
 

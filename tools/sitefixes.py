@@ -12,6 +12,11 @@ browser reports on the console, and a node the single-page build lost.
   myst-nb's toggles (HideCodeCellNode, html only) stopped the build as an
   "unknown node type". Every html handler is also given to singlehtml.
 
+- Every notebook opens with the same set-up cell (tools/nbtools.py's
+  `setup_cell`: simulated devices, and on Colab a `pip install`). On the
+  site it is collapsed behind a toggle, so each page opens on its first
+  idea; Jupyter and Colab show it as it is.
+
 (The theme's "invalid theme mode" error is fixed in _config.yml by giving
 pydata-sphinx-theme its `default_mode`.)
 
@@ -23,9 +28,17 @@ from __future__ import annotations
 
 import hashlib
 import pathlib
+import sys
+
+from docutils import nodes
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import nbtools  # noqa: E402
 
 EXTENSIONS = ("frontpage.py", "sitefixes.py", "exercisenumbers.py",
-              "exercise_directives.py")
+              "exercise_directives.py", "selfcheck.py", "pagestamp.py",
+              "nbtools.py")
+SETUP_FIRST_LINE = nbtools.setup_cell().splitlines()[0]
 
 
 def extensions_hash() -> str:
@@ -62,8 +75,26 @@ def share_html_handlers(app) -> None:
             single.setdefault(node, visit_depart)
 
 
+def collapse_setup_cell(app, doctree) -> None:
+    """doctree-read: hide the set-up cell's source behind a toggle (myst-nb
+    wraps a cell with hide_mode "input" in <details>, as for the tag)."""
+    for cell in doctree.findall(nodes.container):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        source = cell.children[0] if cell.children else None
+        if (source is not None
+                and source.get("nb_element") == "cell_code_source"
+                and source.astext().startswith(SETUP_FIRST_LINE)
+                and not cell.get("hide_mode")):
+            cell["hide_mode"] = "input"
+            cell["prompt_show"] = "Show the set-up cell"
+            cell["prompt_hide"] = "Hide the set-up cell"
+        return  # only the first code cell of a page
+
+
 def setup(app):
     app.connect("builder-inited", share_html_handlers)
+    app.connect("doctree-read", collapse_setup_cell)
     # Late, after every handler that adds scripts.
     app.connect("html-page-context", dedupe_scripts, priority=900)
     app.add_config_value("scalebook_extensions_hash", extensions_hash(), "env")

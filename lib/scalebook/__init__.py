@@ -65,11 +65,14 @@ two never import JAX, so every formula runs where JAX is not installed.
    answers), ``readercode`` (the reader's code: stub, time limit, captured
    prints, whose error), ``codegrade`` (write-the-code tasks judged by
    result, collectives, FLOPs and memory; with ``codetask``, ``coderun``,
-   ``codejudge``, ``trainparity`` and ``codepredict``), and
-   ``exercises.chNN`` (one module of questions per chapter).
+   ``codejudge``, ``trainparity`` and ``codepredict``), ``ledger`` (the reader's progress, kept on
+   disk), ``selfcheck`` (the questions as data for the website's answer
+   boxes) and ``exercises.chNN`` (one module of questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices
 from scalebook.grading import check, progress
+from scalebook.ledger import export as progress_export
+from scalebook.ledger import import_ as progress_import
 from scalebook.hardware import chip, CHIPS
 
 __version__ = "0.1.0"
@@ -78,6 +81,7 @@ REPOSITORY_URL = "https://github.com/scalebook/scalebook"
 """Where the book lives; the same URL as `repository.url` in _config.yml."""
 
 __all__ = ["use_cpu_devices", "use_real_devices", "check", "progress",
+           "progress_export", "progress_import",
            "chip", "CHIPS",
            "REPOSITORY_URL"]
 

@@ -4,9 +4,19 @@
 no JAX (tests/unit/jax_use.py says which): they ran under `make unit`."""
 import pathlib
 
+import pytest
+
 import scalebook
 
 scalebook.use_cpu_devices(8)
+
+
+@pytest.fixture(autouse=True)
+def _own_progress_ledger(tmp_path, monkeypatch):
+    """Each test records its checks in a ledger of its own (sb.check writes
+    one), never in the working directory."""
+    monkeypatch.setenv("SCALEBOOK_PROGRESS",
+                       str(tmp_path / "scalebook-progress.json"))
 
 
 def pytest_addoption(parser):

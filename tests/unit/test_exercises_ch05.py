@@ -45,6 +45,7 @@ SOLUTIONS = {
     "5.9": 6 * P70 * 2**22 / (5.0 * 2048 * 4.59e14),
     "5.10": "zero1",
     "5.11": {"permutes": 7, "bytes": 7 * 2 * 2 * (256 // 8) * 1 * 32 * 4},
+    "5.12": 3 / (3 * 6 + 3),
 }
 
 
@@ -63,9 +64,9 @@ def test_blank_answers_are_not_attempted(qid):
     assert grade(qid, ...).status == g.BLANK
 
 
-def test_eleven_exercises_registered():
+def test_twelve_exercises_registered():
     assert [q.qid for q in ch05.QUESTIONS] == [f"5.{i}" for i in
-                                               range(1, 12)]
+                                               range(1, 13)]
 
 
 @pytest.mark.parametrize("qid, answer, words", [
@@ -196,3 +197,20 @@ def test_ring_prediction_is_read_from_the_compiled_program():
                                SOLUTIONS["5.11"]["bytes"])
     fb = grade("5.11", dict(SOLUTIONS["5.11"], permutes=8))
     assert fb.status == g.FAIL and "last step" in fb.message
+
+
+@pytest.mark.parametrize("answer, words", [
+    (3 / 9, "1F1B's bubble"),
+    (3 / 15, "two ops here"),
+    (3 / 18, "all stage-ticks"),
+    (100 * 3 / 21, "fraction"),
+])
+def test_zero_bubble_prediction_hints(answer, words):
+    fb = grade("5.12", answer)
+    assert fb.status == g.FAIL and words in fb.message
+
+
+def test_zero_bubble_bubble_is_counted_from_the_run():
+    r = ch05.pipeline_run()
+    assert r["bubble"] == pytest.approx(SOLUTIONS["5.12"])
+    assert r["max_grad_diff"] < 1e-5

@@ -31,6 +31,7 @@ SOLUTIONS = {
     .best.layout.tensor,
     "6.10": V5P / 6.25e9,
     "6.11": 2 * 2 * (8 // 4) * 32 * 8 * 8 * 4 / 2,
+    "6.12": (2 - 1) / (2 * 4 + 2 - 1),
 }
 
 
@@ -45,9 +46,9 @@ def test_blank_answers_are_not_attempted(qid):
     assert grade(qid, ...).status == g.BLANK
 
 
-def test_eleven_exercises_registered():
+def test_twelve_exercises_registered():
     assert [q.qid for q in ch06.QUESTIONS] == [f"6.{i}" for i in
-                                               range(1, 12)]
+                                               range(1, 13)]
 
 
 @pytest.mark.parametrize("qid, answer, words", [
@@ -99,3 +100,20 @@ def test_givens_are_not_the_chapters_printed_numbers():
 
 def test_seq_gather_prediction_is_read_from_the_hlo():
     assert ch06.seq_gather_hlo() == SOLUTIONS["6.11"]
+
+
+@pytest.mark.parametrize("answer, words", [
+    (1 / 5, "plain 1F1B"),
+    (1 / 8, "idle over busy"),
+    (3 / 11, "not the p v virtual"),
+    (100 / 9, "fraction"),
+])
+def test_interleaved_prediction_hints(answer, words):
+    fb = grade("6.12", answer)
+    assert fb.status == g.FAIL and words in fb.message
+
+
+def test_interleaved_bubble_is_counted_from_the_run():
+    r = ch06.pipeline_run()
+    assert r["bubble"] == pytest.approx(SOLUTIONS["6.12"])
+    assert r["max_grad_diff"] < 1e-5

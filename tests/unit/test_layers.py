@@ -40,7 +40,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "train_layout", "train_memory", "train_comms",
                   "train_time", "train_closed_forms", "train_rules",
                   "pipeline_schedule", "parallelism", "planner",
-                  "moe_cost", "gpu_moe", "context_parallel", "esti")),
+                  "moe_cost", "gpu_moe", "context_parallel", "esti",
+                  "pipeline_schedules")),
     ("programs", ("compat", "devices", "model", "sharding",
                   "sharded_matmul", "remat", "flash", "paged_attention",
                   "sharded_decode", "spec_decode", "collectives", "modes",
@@ -49,11 +50,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "drafter", "disagg", "tp_int8", "esti_decode")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout", "gpu_check",
                      "profiling", "perfbug", "train_check", "moe_check",
-                     "schedule_run", "ring_check")),
+                     "schedule_run", "ring_check", "pipeline_check")),
     ("figures", ("explore",)),
     ("exercises", ("hints", "readercode", "grading", "codetask", "coderun",
                    "codejudge", "trainparity", "codepredict", "codegrade",
-                   "exercises")),
+                   "ledger", "selfcheck", "exercises")),
 ]
 """Bottom up.  A name covers a module or a whole subpackage."""
 

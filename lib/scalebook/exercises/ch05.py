@@ -45,6 +45,7 @@ Q9 = dict(model="llama3-70b", tokens=2**22, seq_len=4096, chips=2048,
 Q10 = dict(model="llama3-8b", chips=8, batch=8, seq_len=2048, chip="H100",
            remat="block")                                         # 5.10
 Q11 = dict(P=8, B=2, T=256, N=8, K=1, H=32)                       # 5.11
+Q12 = dict(kind="zero-bubble", stages=4, microbatches=6, data=2)  # 5.12
 
 ZERO_OPTIONS = ("dp", "zero1", "zero2", "fsdp", "none fits")
 
@@ -341,6 +342,33 @@ def _q11_bytes() -> float:
 
 
 # ---------------------------------------------------------------------------
+# 5.12: a zero-bubble pipeline's bubble, counted from the run
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def pipeline_run() -> dict:
+    """`scalebook.pipeline.check` for Q12 on the chapter's 4-layer tiny
+    model: the bubble counted from the compiled program's recorded
+    activity (idle stage-ticks over all), and the gradient difference."""
+    from scalebook import pipeline as pp
+
+    q = Q12
+    r = pp.check(pp.demo_cfg(4), q["stages"], q["microbatches"],
+                 q["kind"], q["data"],
+                 batch=q["data"] * q["microbatches"], seq_len=16)
+    r.pop("run")
+    return r
+
+
+def _q12() -> float:
+    return pipeline_run()["bubble"]
+
+
+def _q12_wrong(k: float, extra: float = 0.0) -> float:
+    p, m = Q12["stages"], Q12["microbatches"]
+    return (p - 1) / (k * m + p - 1 + extra)
+
+
+# ---------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------
 _BIDI = "W_ici is both directions of one axis: 2 x the one-way link."
@@ -440,6 +468,18 @@ QUESTIONS = [
                    "over P-1 hops."),
         ]),
     }),
+    Number("5.12", _q12, rtol=0.005, hints=[
+        wrong_value(_q12_wrong(1), "that is 1F1B's bubble: the weight "
+                    "gradients fill some of its idle ticks."),
+        wrong_value(_q12_wrong(2), "the backward is two ops here, an input "
+                    "gradient and a weight gradient, one tick each: a "
+                    "stage does 3 m ops, not 2 m."),
+        wrong_value((Q12["stages"] - 1) / (3 * Q12["microbatches"]),
+                    "divide the idle ticks by all stage-ticks (busy and "
+                    "idle), not by the busy ones."),
+        off_by(100, "give a fraction (for example 0.5), not a "
+               "percentage."),
+    ]),
 ]
 
 register(*QUESTIONS)

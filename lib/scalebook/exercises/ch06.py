@@ -2,7 +2,8 @@
 
 Expected values come from `scalebook.counting`, `scalebook.parallelism`,
 `scalebook.planner` and `scalebook.hardware`; 6.9 asks the reader to run
-the planner and is graded against it.  The givens are the constants below;
+the planner and is graded against it; 6.11 is read from a compiled
+program's HLO and 6.12 from a pipeline's run.  The givens are the constants below;
 the notebook states the same values.
 """
 from __future__ import annotations
@@ -34,6 +35,8 @@ Q9 = dict(model="llama3-8b", sequences=256, seq_len=8192, chip="v5p",
           chips=1024)                                              # 6.9
 Q10 = dict(chip="v5p")                                             # 6.10
 Q11 = dict(data=4, seq=2)                                          # 6.11
+Q12 = dict(kind="interleaved", stages=2, virtual=2, microbatches=4,
+           data=4)                                                 # 6.12
 
 
 def _F(name: str) -> int:
@@ -132,6 +135,27 @@ def _seq_gather_hlo(data: int, seq: int) -> float:
                if r.kind == "all-gather" and r.axes == ("seq",))
 
 
+@functools.lru_cache(maxsize=None)
+def pipeline_run() -> dict:
+    """`scalebook.pipeline.check` for Q12 (interleaved 1F1B) on the tiny
+    4-layer model: the bubble counted from the compiled program's recorded
+    activity, and the gradient difference from the unpipelined step."""
+    from scalebook import pipeline as pp
+
+    q = Q12
+    r = pp.check(pp.demo_cfg(4), q["stages"], q["microbatches"],
+                 q["kind"], q["data"], batch=q["data"] * q["microbatches"],
+                 seq_len=16, virtual=q["virtual"])
+    r.pop("run")
+    return r
+
+
+def _q12() -> float:
+    return pipeline_run()["bubble"]
+
+
+_P12, _V12, _M12 = Q12["stages"], Q12["virtual"], Q12["microbatches"]
+
 QUESTIONS = [
     Number("6.1", _q1, rtol=0.02, unit="FLOPs", hints=[
         off_by(1 / 3, "2 FLOPs per parameter per token is the forward pass "
@@ -204,6 +228,18 @@ QUESTIONS = [
                "V instead of gathering them again."),
         off_by(Q11["data"], "each data replica gathers only its own "
                "sequences: B / data of them."),
+    ]),
+    Number("6.12", _q12, rtol=0.005, hints=[
+        wrong_value((_P12 - 1) / (_M12 + _P12 - 1), "that is plain 1F1B's "
+                    "bubble: with v chunks per device each op is 1/v of a "
+                    "stage, so the fill and drain are v times shorter."),
+        wrong_value((_P12 - 1) / (_V12 * _M12), "idle over busy ticks; the "
+                    "question asks idle over all stage-ticks."),
+        wrong_value((_P12 * _V12 - 1) / (_V12 * _M12 + _P12 * _V12 - 1),
+                    "the fill crosses the p devices, not the p v virtual "
+                    "stages: a device's chunks overlap with the others'."),
+        off_by(100, "give a fraction (for example 0.5), not a "
+               "percentage."),
     ]),
 ]
 
