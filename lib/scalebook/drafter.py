@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from scalebook import compat
 from scalebook import model as m
 from scalebook.config import Config
 
@@ -52,9 +53,12 @@ def train(cfg: Config, source: Any, steps: int = 300, batch: int = 32,
     return params, float(loss)
 
 
-@functools.partial(jax.jit, static_argnames=("cfg",))
+@functools.partial(jax.jit, static_argnames=("cfg",),
+                   compiler_options=compat.DEMO_COMPILER_OPTIONS)
 def _train(params, state, data, cfg, lr):
-    """All the Adam steps in one compiled scan over data [steps, B, T+1]."""
+    """All the Adam steps in one compiled scan over data [steps, B, T+1]
+    (compiled without LLVM's optimisation: compiling, not running, is
+    what the few steps of a chapter's pair cost)."""
     def one(carry, tokens):
         p, s = carry
         p, s, loss = m.train_step(p, s, tokens, cfg, lr)
