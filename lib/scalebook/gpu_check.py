@@ -17,6 +17,16 @@ rest of the network).  FSDP recomputes its forward in the backward pass
 (jax.checkpoint), which is why the weights are gathered twice in the
 compiled program of jax 0.12; jax 0.10's program reuses the forward
 gathers instead (tests/unit/test_gpu_check.py pins both).
+
+Pipeline parallelism (`check_pipeline`) puts one such layer on each
+device of a ('pp',) mesh and runs GPipe unrolled tick by tick: at each
+tick every stage applies its layer to what it holds and `ppermute`s the
+result to the next stage; the backward pass is JAX's transpose of that
+program (gradients sent one stage up).  The model charges each device
+one send per microbatch and pass; the SPMD program also sends on the
+fill and drain ticks, microbatches + stages - 2 sends per pass (the
+last tick's output stays on the last stage), which is the count of the
+book's pipeline formula.
 """
 from __future__ import annotations
 
@@ -31,7 +41,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from scalebook import compat, hlo, sharding
 
 __all__ = ["StrategyCheck", "compile_layer", "check", "model_list",
-           "replica_groups",
+           "replica_groups", "compile_pipeline", "check_pipeline",
            "table"]
 
 
@@ -88,6 +98,74 @@ def compile_layer(dp: int = 1, tp: int = 1, zero: int = 0, d: int = 64,
     args = [jax.device_put(np.ones(s, np.float32), NamedSharding(mesh, sp))
             for s, sp in (((d, f), w1s), ((f, d), w2s), ((batch, d), xs))]
     return jax.jit(fn).lower(*args).compile(), mesh
+
+
+def _pipeline_body(pp: int, microbatches: int):
+    down = [(i, i + 1) for i in range(pp - 1)]
+
+    def run(w1, w2, x):  # w1 [1, D, F], w2 [1, F, D]: this stage's layer
+        stage = jax.lax.axis_index("pp")
+        mbs = jnp.split(x, microbatches)
+        held = jnp.zeros_like(mbs[0])
+        loss = 0.0
+        for t in range(microbatches + pp - 1):
+            first = mbs[min(t, microbatches - 1)]
+            h = jnp.where(stage == 0, first, held)
+            y = jnp.maximum(h @ w1[0], 0) @ w2[0]
+            if t >= pp - 1:   # microbatch t - pp + 1 leaves the last stage
+                loss = loss + jnp.where(stage == pp - 1,
+                                        (y ** 2).sum(), 0.0)
+            if t < microbatches + pp - 2:
+                held = jax.lax.ppermute(y, "pp", down)
+        return loss
+
+    def step(w1, w2, x):
+        g1, g2 = jax.grad(run, argnums=(0, 1))(w1, w2, x)
+        return g1, g2
+    return step
+
+
+def compile_pipeline(pp: int = 4, microbatches: int = 8, d: int = 64,
+                     f: int = 256, batch: int = 64):
+    """(compiled step, jax mesh) of a `pp`-stage pipeline, one MLP layer
+    per stage on a {'pp': pp} mesh, GPipe over `microbatches` microbatches
+    of `batch` tokens, forward and backward, f32 (module docstring)."""
+    if pp < 2 or pp > len(jax.devices()):
+        raise ValueError(f"pp={pp}: a pipeline needs 2 to "
+                         f"{len(jax.devices())} stages (the devices JAX "
+                         "has; call scalebook.use_cpu_devices(8) first)")
+    if microbatches < 1 or batch % microbatches:
+        raise ValueError(f"batch={batch} does not split into "
+                         f"{microbatches} microbatches; use a multiple")
+    mesh = sharding.mesh({"pp": pp})
+    ws, xs = P("pp", None, None), P()
+    fn = compat.shard_map(_pipeline_body(pp, microbatches), mesh,
+                          in_specs=(ws, ws, xs), out_specs=(ws, ws))
+    args = [jax.device_put(np.ones(s_, np.float32), NamedSharding(mesh, sp))
+            for s_, sp in (((pp, d, f), ws), ((pp, f, d), ws),
+                           ((batch, d), xs))]
+    return jax.jit(fn).lower(*args).compile(), mesh
+
+
+def check_pipeline(pp: int = 4, microbatches: int = 8, d: int = 64,
+                   f: int = 256, batch: int = 64) -> "StrategyCheck":
+    """`compile_pipeline` paired with the training model's list for the
+    same layout (`scalebook.parallelism.collectives`: one
+    collective-permute of a microbatch's activations per microbatch
+    forward, one of its gradients backward), bytes per device in f32."""
+    from scalebook import parallelism as par
+
+    lay = par.Layout(pipeline=pp, microbatches=microbatches)
+    pred = []
+    for c in par.collectives(par.MLPStack(D=d, F=f, L=pp), lay, batch, 1,
+                             precision="f32"):
+        if c.kind == "collective-permute":
+            p = "fwd" if c.phase == "forward" else "bwd"
+            for _ in range(int(c.count)):
+                pred.append((p, c.what, c.kind, "pp", c.array_bytes))
+    compiled, mesh = compile_pipeline(pp, microbatches, d, f, batch)
+    return StrategyCheck("PP", {"pp": pp}, pred,
+                         hlo.collectives(compiled, mesh=mesh))
 
 
 @dataclass
@@ -176,7 +254,8 @@ def replica_groups(dp: int, tp: int, axis: str) -> list[list[int]]:
 def table(checks: list[StrategyCheck]):
     """One row per (strategy, kind, axis): the cost model's bytes per
     device against the compiled program's, summed over that kind, the
-    number of collectives each lists, and XLA's device groups."""
+    number of collectives each lists, and XLA's device groups (for a
+    collective-permute, its source>target pairs, one set per direction)."""
     from scalebook.tabular import Table
 
     rows = []
@@ -186,12 +265,17 @@ def table(checks: list[StrategyCheck]):
             pred = [p for p in ch.predicted if (p[2], p[3]) == (kind, axis)]
             got = [c for c in ch.hlo
                    if c.kind == kind and c.mesh_axes == (axis,)]
-            groups = got[0].replica_groups if got else ()
+            if kind == "collective-permute":  # one set of pairs a way
+                ways = dict.fromkeys(c.source_pairs for c in got)
+                where = "; ".join(" ".join(f"{a}>{b}" for a, b in w)
+                                  for w in ways)
+            else:
+                groups = got[0].replica_groups if got else ()
+                where = " ".join("{" + ",".join(map(str, g)) + "}"
+                                 for g in groups)
             rows.append([ch.name, kind, axis, len(pred), len(got),
                          sum(p[4] for p in pred),
-                         sum(c.bytes_per_device for c in got),
-                         " ".join("{" + ",".join(map(str, g)) + "}"
-                                  for g in groups)])
+                         sum(c.bytes_per_device for c in got), where])
     from scalebook.units import fmt_bytes
     return Table(["strategy", "collective", "axis", "model: count",
                   "XLA: count", "model: bytes", "XLA: bytes",

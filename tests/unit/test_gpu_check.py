@@ -57,3 +57,35 @@ def test_table_rows_pair_model_and_xla():
     for r in rows.values():
         assert r[3] == r[4] and r[5] == r[6]
     assert rows[("all-reduce", "dp")][7] == "{0,4} {1,5} {2,6} {3,7}"
+
+
+@pytest.mark.parametrize("pp,m", [(4, 8), (2, 4)])
+def test_pipeline_sends_one_microbatch_per_tick_each_way(pp, m):
+    d, f, batch = 64, 256, 64
+    r = gpu_check.check_pipeline(pp, m, d, f, batch)
+    assert r.name == "PP" and r.mesh == {"pp": pp}
+    mb_bytes = batch // m * d * 4   # one microbatch's f32 activations
+    # the model: one send per microbatch and pass, of one microbatch
+    assert sorted(p[0] for p in r.predicted) == ["bwd"] * m + ["fwd"] * m
+    assert {p[2:] for p in r.predicted} == {
+        ("collective-permute", "pp", mb_bytes)}
+    # XLA: every tick but the last sends, fill and drain included
+    down = tuple((i, i + 1) for i in range(pp - 1))
+    up = tuple((i + 1, i) for i in range(pp - 1))
+    assert [c.kind for c in r.hlo] == ["collective-permute"] * 2 * (m + pp - 2)
+    assert sorted(c.source_pairs for c in r.hlo) == sorted(
+        [down] * (m + pp - 2) + [up] * (m + pp - 2))
+    assert {c.bytes_per_device for c in r.hlo} == {mb_bytes}
+    assert {c.mesh_axes for c in r.hlo} == {("pp",)}
+
+
+def test_pipeline_row_and_bad_input():
+    row, = gpu_check.table([gpu_check.check_pipeline(4, 8)]).rows
+    assert row[:5] == ["PP", "collective-permute", "pp", 16, 20]
+    assert row[7] == "0>1 1>2 2>3; 1>0 2>1 3>2"
+    with pytest.raises(ValueError, match="2 to 8 stages"):
+        gpu_check.compile_pipeline(pp=1)
+    with pytest.raises(ValueError, match="does not split into 3"):
+        gpu_check.compile_pipeline(microbatches=3)
+    with pytest.raises(ValueError, match="at least 8 microbatches"):
+        gpu_check.check_pipeline(pp=8, microbatches=2)

@@ -167,3 +167,38 @@ def test_one_model_dp_on_v5p_axes(axes, want):
     n = {1: 16, 3: 8960}[axes]
     assert crit("v5p", BOOK, data=n, spans={"data": axes}) == \
         pytest.approx(want, rel=0.001)
+
+
+def test_llama3_405b_production_layout_is_compute_bound_on_nvlink():
+    """8 TP x 16 PP x 128 ZeRO-1 on 16,384 H100s, 16M tokens of 8k
+    sequences (Chapter 12): every axis priced by the formula by hand."""
+    cfg = config.preset("llama3-405b")
+    lay = par.Layout(data=128, tensor=8, pipeline=16, zero=1,
+                     microbatches=16)
+    assert lay.devices == 16384
+    seqs, S = 2048, 8192
+    # 126 layers do not split into 16 equal stages (Meta gave the first
+    # and last stage fewer): strict=False prices the average stage
+    with pytest.raises(ValueError, match="divides 126"):
+        par.step_cost(cfg, lay, seqs, S, "H100")
+    c = par.step_cost(cfg, lay, seqs, S, "H100", strict=False)
+    h100 = hw.chip("H100")
+    act = seqs * S / (128 * 16) * cfg.D * 2       # one microbatch, bf16
+    layers = cfg.L / 16
+    n_ar = 16 * (layers * 2 * 2 + layers * 1 + 2)  # fwd, bwd, remat, vocab
+    tensor = n_ar * 2 * act * 7 / 8 / h100.gpu_egress_bw
+    assert c.by_axis["tensor"] == pytest.approx(tensor, rel=2e-2)
+    # ZeRO-1: a reduce-scatter and an all-gather of the stage's weights; 8
+    # groups (the tensor ranks) share each node's NICs, one member per node
+    stage = par.stage_params(par.shape_of(cfg), lay) * 2
+    data = 2 * stage * 127 / 128 * 8 / (8 * h100.dcn_bw)
+    assert c.by_axis["data"] == pytest.approx(data, rel=1e-3)
+    # each microbatch's activations leave the node through one GPU's NIC
+    assert c.by_axis["pipeline"] == pytest.approx(2 * 16 * act / h100.dcn_bw,
+                                                  rel=1e-3)
+    bubble = 15 / (16 + 15)
+    flops = par.train_flops(cfg, seqs, S) * 8 / 6 / lay.devices
+    assert c.compute == pytest.approx(
+        flops / h100.peak_flops() / (1 - bubble), rel=1e-9)
+    assert c.bound == "compute"
+    assert max(c.by_axis, key=c.by_axis.get) == "tensor"
