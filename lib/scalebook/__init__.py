@@ -48,7 +48,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    batching on a real model through the paged cache), ``drafter`` (a
    trained drafter and the sampling rule of speculative decoding),
    ``disagg`` (prefill and decode on two device groups), ``tp_int8``
-   (the int8 tensor-parallel decode MLP).
+   (the int8 tensor-parallel decode MLP), ``esti_decode`` (2D
+   weight-stationary decode on a three-axis mesh).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO),
    ``model_xla`` (XLA's counts of the transformer's parts), ``hlo_layout``

@@ -15,12 +15,22 @@ minimised at X = sqrt(N D / (2 F)) (sqrt(N / 8) when F = 4 D), where
 1D tensor parallelism over all three torus axes costs T_1D = 4 B D /
 (3 W) whatever N, so the 2D layout wins once N > 18 F / D (72 chips when
 F = 4 D).  Units: seconds, bytes/s, chips.
+
+Where the two terms come from (activations of `act_bytes` each, 2 in
+the book): the layer all-gathers its [B, D/X] input over the YZ chips
+and reduce-scatters its [B, D/X] output back over them (two axes, so
+2W of bandwidth), and between the matmuls reduce-scatters and
+all-gathers the [B, F/YZ] hidden over X (one axis, W).  Summing each
+collective's array bytes over its bandwidth gives t_2d: `comms_bytes`
+is that sum times W, the formula's "bytes part", which
+`scalebook.esti_decode` reads back from compiled HLO.
 """
 from __future__ import annotations
 
 import math
 
-__all__ = ["t_2d", "best_x", "t_2d_best", "t_1d", "crossover_chips"]
+__all__ = ["t_2d", "best_x", "t_2d_best", "t_1d", "crossover_chips",
+           "collective_arrays", "comms_bytes"]
 
 
 def _pos(v: float, name: str) -> float:
@@ -58,3 +68,28 @@ def crossover_chips(D: float, F: float) -> float:
     """Chips beyond which the 2D layout communicates less than 1D tensor
     parallelism: N > 18 F / D."""
     return 18 * _pos(F, "F") / _pos(D, "D")
+
+
+def collective_arrays(B: int, D: int, F: int, X: int, YZ: int,
+                      act_bytes: float = 2) -> list[tuple[str, str, float]]:
+    """The four collectives of one 2D weight-stationary MLP layer, in
+    program order, as (kind, group, array bytes V): the [B, D/X] block
+    over "YZ", the [B, F/YZ] block over "X" (V as `scalebook.comms`
+    defines it: the gathered array, or the array being reduced)."""
+    B, D, F, X, YZ, a = (_pos(v, n) for v, n in zip(
+        (B, D, F, X, YZ, act_bytes), ("B", "D", "F", "X", "YZ",
+                                      "act_bytes")))
+    d, f = B * D / X * a, B * F / YZ * a
+    return [("all-gather", "YZ", d), ("reduce-scatter", "X", f),
+            ("all-gather", "X", f), ("reduce-scatter", "YZ", d)]
+
+
+def comms_bytes(B: int, D: int, F: int, X: int, YZ: int,
+                act_bytes: float = 2, yz_axes: int = 2) -> float:
+    """W x t_2d: each collective's array bytes over the number of torus
+    axes it uses (YZ spans `yz_axes`, X one), summed.  With act_bytes=2
+    and yz_axes=2 this is exactly 2 B D / X + 4 B F / YZ."""
+    if yz_axes not in (1, 2):
+        raise ValueError(f"yz_axes must be 1 or 2, got {yz_axes!r}")
+    return sum(V / (yz_axes if g == "YZ" else 1)
+               for _, g, V in collective_arrays(B, D, F, X, YZ, act_bytes))

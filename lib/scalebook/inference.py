@@ -45,7 +45,7 @@ __all__ = [
     "batch_sweep", "tp_flops_limit", "tp_memory_limit", "tp_layer_times",
     "tp_activation_bytes", "kv_replication", "AttentionLayout",
     "attention_layout", "decode_collectives", "disaggregation_ratio",
-    "kv_eviction_rate",
+    "kv_eviction_rate", "tp_latency_bound_width",
 ]
 
 
@@ -688,3 +688,21 @@ def kv_eviction_rate(batch: int, prompt_tokens: int, reply_tokens: int
     G = _count(reply_tokens, "reply_tokens")
     return (_count(batch, "batch") * (_count(prompt_tokens, "prompt_tokens",
                                              0) + G) / G)
+
+
+def tp_latency_bound_width(batch: int, D: int, chip: Any = "v5e",
+                           act_dtype: str = "int8") -> float:
+    """The book's rule for decode tensor parallelism (Chapter 8): the
+    activations' all-gather and reduce-scatter over Y chips of one wrapped
+    axis turn latency-bound once Y > B D a / (W_axis t_hop / 2), with a the
+    activation bytes, W_axis the axis bandwidth (bytes/s) and t_hop the hop
+    latency (s): 45,000 bytes on a v5e, so Y > B D / 45,000 in int8.
+
+    The rule compares the array with 45,000 Y bytes, what the axis
+    carries in the Y/2 hop latencies of a wrapped ring: the crossover
+    `comms.crossover_bytes` finds for an all-gather on such an axis.
+    Returns Y (chips, not rounded)."""
+    c = _chip(chip)
+    per_hop = c.ici_axis_bw * hardware.ICI_HOP_LATENCY / 2
+    return (_count(batch, "batch") * _count(D, "D")
+            * dtype_bytes(act_dtype) / per_hop)

@@ -84,6 +84,16 @@ def step_too_few(cfg, chip, batch, context, chips):
 
 best = max(range(17), key=lambda gm: E(0.7, gm) / (gm * 0.1 + 1))
 
+
+def ms30(B, kv=819e6, C=V5E_FLOPS, overlap=True, chips=16):
+    """8.15 by hand: 30 GB of int8 weights on a v5e 4x4, in ms."""
+    W, F = chips * V5E_BW, chips * C
+    w, f = 30e9 / W, 2 * 30e9 * B / F
+    return 1e3 * (B * kv / W + (max(w, f) if overlap else w + f))
+
+
+S30 = {"b4": ms30(4), "b256": ms30(256)}
+
 SOLUTIONS = {
     "8.1": KV70 * 2 / 1024,
     "8.2": 4,
@@ -97,6 +107,7 @@ SOLUTIONS = {
     "8.10": best,
     "8.11": "prefill",
     "8.12": step_seconds,
+    "8.15": S30,
 }
 
 
@@ -143,6 +154,13 @@ MISTAKES = [
     ("8.10", None, best - 1, "one more draft"),
     ("8.10", None, best + 1, "costs more"),
     ("8.11", None, "decode", "bottleneck"),
+    ("8.15", "b4", ms30(4, kv=0), "819 MB"),
+    ("8.15", "b4", ms30(4, overlap=False), "larger of the two"),
+    ("8.15", "b4", ms30(4, chips=1), "all 16"),
+    ("8.15", "b256", ms30(256, kv=0), "819 MB"),
+    ("8.15", "b256", ms30(256, overlap=False), "larger of the two"),
+    ("8.15", "b256", ms30(256) * 16, "all 16"),
+    ("8.15", "b256", ms30(256, C=2 * V5E_FLOPS), "bf16 FLOP/s"),
 ]
 """(qid, part, wrong answer, words of the hint it must get)."""
 
@@ -248,3 +266,8 @@ def test_8_14_runs_the_readers_acceptance_rule():
     assert fb.status == g.FAIL and "every draft" in fb.message
     fb = g.grade("8.14", lambda p, q, x, u: u < p[x])
     assert fb.status == g.FAIL and "disagree" in fb.message
+
+
+def test_8_15_reads_a_pair_in_the_stated_order():
+    assert g.grade("8.15", (S30["b4"], S30["b256"])).passed
+    assert not g.grade("8.15", (S30["b256"], S30["b4"])).passed

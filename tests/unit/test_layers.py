@@ -47,7 +47,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "sharded_decode", "spec_decode", "collectives", "modes",
                   "train_parallel", "pipeline", "moe", "moe_ragged",
                   "moe_attn_dp", "moe_bias", "ring_attention", "engine",
-                  "drafter", "disagg", "tp_int8")),
+                  "drafter", "disagg", "tp_int8", "esti_decode")),
     ("measurement", ("bench", "hlo", "model_xla", "hlo_layout", "gpu_check",
                      "profiling", "perfbug", "train_check", "moe_check",
                      "schedule_run", "ring_check", "pipeline_check")),

@@ -31,6 +31,7 @@ SPEC = dict(alpha=0.75, gamma=3)                                       # 8.8
 SPEEDUP = dict(alpha=0.8, gamma=4, cost=0.1)                           # 8.9
 LOOK = dict(alpha=0.7, cost=0.1)                                       # 8.10
 SIMD = dict(prompt=2048, reply=128, batch=32, requests=300)            # 8.11
+STEP30 = dict(params=30e9, kv_seq=819e6, chips=16, batches=(4, 256))  # 8.15
 
 
 # ---------------------------------------------------------------------------
@@ -378,3 +379,41 @@ def _grade_accept(fn: Any) -> tuple[bool | None, str]:
 
 
 register(Custom("8.14", None, grader=_grade_accept))
+
+
+# ---------------------------------------------------------------------------
+# 8.15 The book's 30B int8 model on a v5e 4x4: step time at two batches
+# ---------------------------------------------------------------------------
+def step30(batch: int, kv: bool = True, overlap: bool = True,
+           compute_dtype: str = "bf16") -> float:
+    """Milliseconds per decode step of 8.15's 30B int8 model at `batch`
+    (the keywords make the slips the hints name)."""
+    g = STEP30
+    t = inf.step_time(g["params"], batch * g["kv_seq"] if kv else 0.0,
+                      2 * g["params"] * batch, "v5e", g["chips"],
+                      batch=batch, compute_dtype=compute_dtype)
+    sec = t.total if overlap else t.t_kv + t.t_weights + t.t_flops
+    return sec * 1e3
+
+
+def _step30_part(b: int) -> Number:
+    hints = [
+        wrong_value(step30(b, kv=False), "add the cache read: every "
+                    "sequence's 819 MB of KV comes from HBM each step."),
+        wrong_value(step30(b, overlap=False), "the weight load and the "
+                    "matmuls overlap: take the larger of the two, then add "
+                    "the cache read."),
+        off_by(STEP30["chips"], "spread the bytes and FLOPs over all 16 "
+               "chips: HBM bandwidth and FLOP/s add up."),
+    ]
+    if abs(step30(b, compute_dtype="int8") / step30(b) - 1) > 0.02:
+        hints.append(wrong_value(step30(b, compute_dtype="int8"), "the int8 "
+                                 "weights are multiplied in bf16: use the "
+                                 "bf16 FLOP/s."))
+    return Number(f"8.15.b{b}", lambda: step30(b), rtol=0.02, unit="ms",
+                  hints=hints)
+
+
+register(Parts("8.15", None, parts={
+    f"b{b}": _step30_part(b) for b in STEP30["batches"]},
+    order=tuple(f"b{b}" for b in STEP30["batches"])))
