@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from scalebook import compat
 from scalebook import model as m
 from scalebook.config import Config
 
@@ -56,7 +57,20 @@ def drafter(params: dict, cfg: Config, sigma: float, seed: int = 0,
     return jax.tree.unflatten(tree, noisy), dcfg
 
 
-@functools.partial(jax.jit, static_argnames=("cfg",))
+CACHE_ROUND = 64
+"""Cache lengths are rounded up to a multiple of this, so `greedy` and
+`speculate` at nearby lengths and lookaheads share one compiled `_extend`
+per token count (slots past the last position fed are never attended to,
+`model.extend`)."""
+
+
+def _init_cache(cfg: Config, length: int) -> dict:
+    """A batch-1 cache of at least `length` slots (`CACHE_ROUND`)."""
+    return m.init_cache(cfg, 1, -(-length // CACHE_ROUND) * CACHE_ROUND)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",),
+                   compiler_options=compat.DEMO_COMPILER_OPTIONS)
 def _extend(params, tokens, start, cache, cfg):
     return m.extend(params, tokens, start, cfg, cache)
 
@@ -74,7 +88,7 @@ def _feed(params: dict, cfg: Config, tokens: list[int], start: int,
 def greedy(params: dict, cfg: Config, prompt: Any, n: int) -> list[int]:
     """The target's own greedy continuation: n tokens after prompt [T]."""
     prompt = [int(t) for t in prompt]
-    cache = m.init_cache(cfg, 1, len(prompt) + n + 1)
+    cache = _init_cache(cfg, len(prompt) + n + 1)
     logits, cache = _feed(params, cfg, prompt, 0, cache)
     out = [int(jnp.argmax(logits))]
     while len(out) < n:
@@ -123,7 +137,7 @@ def speculate(target: dict, tcfg: Config, draft: dict, dcfg: Config,
                          f"(V={dcfg.V} vs {tcfg.V})")
     prompt = [int(t) for t in prompt]
     size = len(prompt) + n + gamma + 2
-    tc, dc = m.init_cache(tcfg, 1, size), m.init_cache(dcfg, 1, size)
+    tc, dc = _init_cache(tcfg, size), _init_cache(dcfg, size)
     logits, tc = _feed(target, tcfg, prompt, 0, tc)
     _, dc = _feed(draft, dcfg, prompt[:-1], 0, dc)
     out = [int(jnp.argmax(logits))]
