@@ -198,6 +198,9 @@ def test_coverage_names_untranslated_and_fuzzy_messages(tmp_path):
     root = _book(tmp_path)
     path = root / "locale/zh_CN/LC_MESSAGES/chapters/11_conclusion.po"
     lang = i18n.language("zh_CN", root)
+    po = polib.pofile(str(path))
+    po[3].msgstr = ""                      # one message left untranslated
+    po.save()
     assert any("untranslated" in p.what for p in i18n.coverage_problems(lang, None))
     _translate_all(path)
     assert i18n.coverage_problems(lang, None) == []
