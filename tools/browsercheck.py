@@ -245,13 +245,30 @@ def check_widgets(result: PageResult, dom: dict, source: pathlib.Path | None):
                 f"{src.splitlines()[0]!r}")
 
 
+_ENGLISH = object()
+
+
 def check_buttons(result: PageResult, dom: dict, page: str, site: pathlib.Path,
-                  source: pathlib.Path | None, root: pathlib.Path = ROOT):
+                  source: pathlib.Path | None, root: pathlib.Path = ROOT,
+                  want=_ENGLISH):
+    """The repository, download and Colab buttons of one page.
+
+    `want` is the notebook the download and Colab buttons must serve. By
+    default (the English site) that is the student copy on an exercise page
+    and the page's own notebook on a chapter (whose download is not
+    compared); a translated site passes its translated notebook, or None for
+    a page that is no notebook (tools/langcheck.py)."""
     repo_url, branch = checklinks.repository(root)
     problems = result.button_problems
-    is_exercise = (source is not None and source.suffix == ".ipynb"
-                   and source.parent.name == "exercises")
-    student = root / "exercises" / "student" / source.name if is_exercise else None
+    if want is _ENGLISH:
+        is_exercise = (source is not None and source.suffix == ".ipynb"
+                       and source.parent.name == "exercises")
+        student = root / "exercises" / "student" / source.name if is_exercise else None
+        download_want = student
+        colab_want = ((student if student is not None else source)
+                      if source is not None and source.suffix == ".ipynb" else None)
+    else:
+        download_want = colab_want = want
 
     repo = dom["repository"]
     if repo:
@@ -270,11 +287,12 @@ def check_buttons(result: PageResult, dom: dict, page: str, site: pathlib.Path,
             target = (site / page).parent / urllib.parse.unquote(href.split("#")[0])
             if not target.is_file():
                 problems.append(f"download button points at a missing file: {href}")
-            elif student is not None and target.read_bytes() != student.read_bytes():
-                problems.append(f"download button serves {href}, not the student "
-                                f"notebook {student.relative_to(root)}")
+            elif (download_want is not None
+                  and target.read_bytes() != download_want.read_bytes()):
+                problems.append(f"download button serves {href}, not the "
+                                f"notebook {download_want.relative_to(root)}")
 
-    if source is not None and source.suffix == ".ipynb":
+    if colab_want is not None:
         colab = [h for h in dom["launch"] if "colab.research.google.com" in h]
         if colab:
             result.buttons.append("launch")
@@ -287,9 +305,9 @@ def check_buttons(result: PageResult, dom: dict, page: str, site: pathlib.Path,
                    checklinks.check_repository_link(opened, repo_url, branch, root))
             if why:
                 problems.append(f"Colab button {why}: {href}")
-            want = (student if student is not None else source).relative_to(root)
-            if opened and not opened.endswith("/" + want.as_posix()):
-                problems.append(f"Colab button opens {opened}, not {want}")
+            wanted = colab_want.relative_to(root)
+            if opened and not opened.endswith("/" + wanted.as_posix()):
+                problems.append(f"Colab button opens {opened}, not {wanted}")
 
 
 def check_answers(result: PageResult, dom: dict, tab) -> None:

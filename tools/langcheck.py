@@ -25,7 +25,6 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import urllib.parse
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import browsercheck  # noqa: E402
@@ -73,41 +72,17 @@ def notebook_of(page: str, lang: i18n.Language, root: pathlib.Path = ROOT
     return None
 
 
+_ENGLISH_RULE = browsercheck.check_buttons
+
+
 def lang_buttons(lang: i18n.Language):
-    """A replacement for browsercheck.check_buttons on a translated site."""
+    """browsercheck.check_buttons for a translated site: the buttons must
+    serve the translated notebook (one rule, in browsercheck)."""
+    rule = _ENGLISH_RULE   # not browsercheck.check_buttons: _buttons_for swaps it
+
     def check(result, dom, page, site, source, root=ROOT):
-        repo_url, branch = checklinks.repository(root)
-        problems = result.button_problems
-        repo = dom["repository"]
-        if repo:
-            result.buttons.append("repository")
-        if not repo or any(h.rstrip("/") != repo_url for h in repo):
-            problems.append(f"repository button {repo} is not {repo_url}")
-        want = notebook_of(page, lang, root)
-        if source is not None:
-            if dom["download"]:
-                result.buttons.append("download")
-            else:
-                problems.append("no download button")
-            for href in dom["download"]:
-                target = (site / page).parent / urllib.parse.unquote(href.split("#")[0])
-                if not target.is_file():
-                    problems.append(f"download button points at a missing file: {href}")
-                elif want is not None and target.read_bytes() != want.read_bytes():
-                    problems.append(f"download button serves {href}, not "
-                                    f"{want.relative_to(root)}")
-        if want is not None:
-            colab = [h for h in dom["launch"] if "colab.research.google.com" in h]
-            if colab:
-                result.buttons.append("launch")
-            else:
-                problems.append("no Colab launch button")
-            for href in colab:
-                opened = checklinks.colab_target(href, repo_url) or ""
-                why = checklinks.check_repository_link(opened, repo_url, branch, root)
-                if why or not opened.endswith("/" + want.relative_to(root).as_posix()):
-                    problems.append(f"Colab button opens {opened}, not "
-                                    f"{want.relative_to(root)} ({why or 'another file'})")
+        rule(result, dom, page, site, source, root,
+             want=notebook_of(page, lang, root))
     return check
 
 
