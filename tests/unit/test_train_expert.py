@@ -133,3 +133,8 @@ def test_bad_expert_layouts_name_the_fix():
         par.collectives(DS, par.Layout(data=2, expert=64), 100, 4096)
     with pytest.raises(ValueError, match="expert must be a positive"):
         par.Layout(expert=0)
+
+
+def test_the_dense_sharding_rules_refuse_an_expert_axis():
+    with pytest.raises(ValueError, match="scalebook.moe"):
+        par.logical_rules(par.Layout(data=2, expert=4))
