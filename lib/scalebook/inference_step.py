@@ -87,7 +87,8 @@ def step_time(weight_bytes: float, kv_bytes: float, flops: float,
     does `flops` FLOPs on `chips` chips of `chip`, at `mfu` of peak.
 
     The raw form behind `decode_step` and `prefill_time`, for models given
-    only by their byte and FLOP totals (the book's 30B example).
+    only by their byte and FLOP totals (the book's 30B example).  Chapter 7
+    explains the terms.
     """
     c = hbm_chip(chip)
     chips = whole(chips, "chips")

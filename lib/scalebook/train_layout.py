@@ -170,6 +170,8 @@ class Shape:
 
 
 def shape_of(cfg: Any) -> Shape:
+    """The dimensions and parameter counts the training model needs, from
+    a preset name, a `Config` or an `MLPStack` (counts in parameters)."""
     if isinstance(cfg, MLPStack):
         return Shape(cfg.L, cfg.D, cfg.F, 0, 0, 0, 0, 2 * cfg.D * cfg.F,
                       0, 1, cfg.name)
