@@ -22,7 +22,7 @@ WIDTH = re.compile(r"^(.?[<>^=])?[+\- ]?#?0?[1-9]")
 
 PRIVATE_CALL = re.compile(r"\b[A-Za-z_][A-Za-z_0-9]*\._[a-z][a-z_0-9]*\(")
 
-STILL_DEFINE_FUNCTIONS = {"08_serving_llama", "12_gpus"}
+STILL_DEFINE_FUNCTIONS = {"08_serving_llama"}
 """Chapters whose cells still define helpers (issue 19): strict, so an
 entry must go as soon as its chapter is clean."""
 
