@@ -75,6 +75,17 @@ def test_collectives_in_the_trace_are_those_of_the_hlo_with_their_bytes(
     assert tr.bytes_per_step() == sum(c.bytes_per_device for c in in_hlo)
 
 
+def test_runs_by_kind_counts_each_kind_of_collective_the_hlo_has(traced):
+    comp, tr, _ = traced
+    in_hlo = hlo.collectives(comp)
+    runs = tr.runs_by_kind()
+    assert set(runs) == {c.kind for c in in_hlo}
+    # the kinds share out the runs of the ops, none lost, none twice
+    assert sum(runs.values()) == sum(tr.collectives().column("runs/step"))
+    for kind in runs:
+        assert runs[kind] >= sum(c.kind == kind for c in in_hlo)
+
+
 def test_collectives_on_simulated_devices_record_their_rendezvous_wait(traced):
     # How much of a collective is waiting depends on how busy the machine
     # is (CI once saw 27% with three test lanes on two cores); what holds
