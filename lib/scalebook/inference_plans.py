@@ -48,18 +48,22 @@ class PrefillPlan:
     """One prefill on `chips` chips: `tp`-way tensor parallelism times
     `seq`-way sequence sharding.  tp_limit: F x axes / alpha (chips), the
     widest TP whose collectives still hide under the matmuls;
-    tokens_per_chip: the prompt tokens each sequence shard holds."""
+    tokens_per_chip: the prompt tokens each sequence shard holds;
+    compute_bound: whether those tokens still reach the critical batch
+    (`inference.critical_batch`), so each weight byte read is used often
+    enough to keep the matmuls compute-bound."""
 
     chips: int
     tp: int
     seq: int
     tp_limit: float
     tokens_per_chip: int
+    compute_bound: bool
 
 
 def prefill_plan(cfg: Any, chip: Any, chips: int, tokens: int,
-                 axes: int = 1, compute_dtype: str = "bf16"
-                 ) -> PrefillPlan:
+                 axes: int = 1, weight_dtype: str = "bf16",
+                 compute_dtype: str = "bf16") -> PrefillPlan:
     """Split the prefill of one `tokens`-token prompt over `chips` chips:
     TP = the largest power of two <= min(chips, F x axes / alpha), then
     the remaining chips shard the sequence (each holds tokens / seq)."""
@@ -77,7 +81,9 @@ def prefill_plan(cfg: Any, chip: Any, chips: int, tokens: int,
         raise ValueError(f"{tokens} tokens do not split evenly over "
                          f"{seq} sequence shards; pad the prompt to a "
                          f"multiple of {seq}")
-    return PrefillPlan(chips, tp, seq, limit, tokens // seq)
+    per = tokens // seq
+    crit = inf.critical_batch(chip, weight_dtype, compute_dtype)
+    return PrefillPlan(chips, tp, seq, limit, per, per >= crit)
 
 
 # ---------------------------------------------------------------------------

@@ -33,6 +33,15 @@ def test_prefill_on_fewer_chips_than_the_limit_is_pure_tensor_parallel():
     assert (p.tp, p.seq) == (4, 1)
 
 
+def test_prefill_shards_turn_memory_bound_below_the_critical_batch():
+    crit = inference.critical_batch("v5e")
+    for chips in (16, 256):
+        p = ip.prefill_plan("llama3-8b", "v5e", chips, 8192)
+        assert p.compute_bound == (8192 / p.seq >= crit)
+    assert ip.prefill_plan("llama3-8b", "v5e", 16, 8192).compute_bound
+    assert not ip.prefill_plan("llama3-8b", "v5e", 256, 8192).compute_bound
+
+
 @pytest.mark.parametrize("chips,tokens,fix", [(12, 8192, "power of two"),
                                               (64, 8190, "pad the prompt")])
 def test_prefill_bad_input_names_the_fix(chips, tokens, fix):
