@@ -32,7 +32,10 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
    an MoE layer costs), ``context_parallel`` (ring attention against
-   gathering K and V), ``esti`` (2D weight-stationary decode),
+   gathering K and V), ``esti`` (2D weight-stationary decode), ``inference_plans``
+   (prefill sharding, cache layouts, smaller caches, chips for a latency
+   cap), ``serving_modes`` (batched, interleaved and disaggregated
+   serving compared),
    ``scaling`` (scaling laws and their fit; ``scaling_runs`` the runs
    they are fitted to; ``scaling_plan`` what a budget buys on a cluster),
    ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
@@ -53,7 +56,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    trained drafter and the sampling rule of speculative decoding),
    ``disagg`` (prefill and decode on two device groups), ``tp_int8``
    (the int8 tensor-parallel decode MLP), ``esti_decode`` (2D
-   weight-stationary decode on a three-axis mesh).
+   weight-stationary decode on a three-axis mesh), ``seq_kv_attention``
+   (decode attention over a sequence-sharded cache).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO;
    ``hlo_groups`` its replica-group notations),

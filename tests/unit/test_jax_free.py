@@ -78,6 +78,9 @@ JAX_FREE_MODULES = {
     "serving_result": ("assert sb.serving_result.percentile([1, 2, 3], 50)"
                        " == 2"),
     "esti": "assert sb.esti.crossover_chips(8192, 32768) == 72",
+    "inference_plans": ("p = sb.inference_plans.prefill_plan('llama3-70b', "
+                        "'v5e', 16, 8192)\nassert p.tp * p.seq == 16"),
+    "serving_modes": "assert callable(sb.serving_modes.batched)",
     "corpus": ("src = sb.corpus.markov_source(vocab=16, successors=4)\n"
                "assert src.vocab == 16"),
     "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
