@@ -22,12 +22,11 @@ WIDTH = re.compile(r"^(.?[<>^=])?[+\- ]?#?0?[1-9]")
 
 PRIVATE_CALL = re.compile(r"\b[A-Za-z_][A-Za-z_0-9]*\._[a-z][a-z_0-9]*\(")
 
-STILL_DEFINE_FUNCTIONS = {"08_serving_llama"}
+STILL_DEFINE_FUNCTIONS: set[str] = set()
 """Chapters whose cells still define helpers (issue 19): strict, so an
 entry must go as soon as its chapter is clean."""
 
-STILL_ALIGN_BY_HAND = {"05_training", "07_inference", "08_serving_llama",
-                       "12_gpus"}
+STILL_ALIGN_BY_HAND = {"05_training"}
 """Chapters with tables still padded by hand (issue 19): strict too."""
 
 
