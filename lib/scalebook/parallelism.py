@@ -19,14 +19,15 @@ one job each:
                         communication, on a torus or a GPU cluster
 `train_closed_forms`    the book's closed forms (alpha / M, F / alpha, ...)
 `train_rules`           logical-axis rules (run by `train_parallel`)
-`pipeline_schedule`     GPipe and 1F1B tick by tick (run by `pipeline`)
+`pipeline_schedules`    GPipe, 1F1B, interleaved and zero-bubble tick by
+                        tick (run by `pipeline`)
 ======================  =================================================
 
 Units: bytes, FLOPs, seconds, tokens.
 """
 from __future__ import annotations
 
-from scalebook.pipeline_schedule import Schedule, schedule
+from scalebook.pipeline_schedules import Timeline, timeline
 from scalebook.train_closed_forms import (bubble_fraction,
                                           dcn_critical_tokens,
                                           dp_critical_tokens,
@@ -57,5 +58,5 @@ __all__ = [
     "dp_critical_tokens", "tp_max_ways", "fsdp_tp_critical_tokens",
     "fsdp_tp_optimal_data", "dcn_critical_tokens", "bubble_fraction",
     "level_critical_tokens", "model_flops", "AXES", "Rule", "Rules",
-    "logical_rules", "one_axis", "Schedule", "schedule",
+    "logical_rules", "one_axis", "Timeline", "timeline",
 ]

@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "inference", "paged_kv", "serving", "speculative",
                   "train_layout", "train_memory", "train_comms",
                   "train_time", "train_closed_forms", "train_rules",
-                  "pipeline_schedule", "parallelism", "planner",
+                  "parallelism", "planner",
                   "moe_cost", "gpu_moe", "context_parallel", "esti",
                   "pipeline_schedules")),
     ("programs", ("compat", "devices", "model", "sharding",
