@@ -212,13 +212,14 @@ def plan(cfg: Any, batch: int, seq_len: int, chip: str | hardware.Chip,
          remats: Sequence[str] = ("none", "block"), headroom: float = 0.9,
          max_tensor: int | None = None, max_pipeline: int | None = None,
          sequence_parallel: bool = True, suggest: bool = True,
-         contexts: Sequence[str] = par.CONTEXTS, **kw: Any) -> Plan:
+         contexts: Sequence[str] = ("allgather",), **kw: Any) -> Plan:
     """Rank every layout of `chips` chips for `batch` sequences of
     `seq_len` tokens of `cfg` (a config, preset name or `MLPStack`).
 
     headroom: the fraction of HBM a plan may use.  contexts: the forms
-    a seq axis may take (`parallelism.CONTEXTS`: gathered K/V, ring
-    attention); each seq layout gets the faster that fits.  kw go to
+    a seq axis may take (some of `parallelism.CONTEXTS`: gathered K/V,
+    ring attention; pass both to let the planner choose ring attention);
+    each seq layout gets the fastest that fits.  kw go to
     `scalebook.parallelism.step_cost` (attention, wraparound, ...).
     """
     c = hardware.chip(chip)

@@ -73,7 +73,8 @@ def test_ring_hops_hide_above_the_context_parallel_threshold_only():
 
 
 def test_planner_puts_long_sequences_on_a_ring_context_axis():
-    long = pl.plan(CFG, 2, 1 << 20, "v5p", 64, max_pipeline=1)
+    long = pl.plan(CFG, 2, 1 << 20, "v5p", 64, max_pipeline=1,
+                   contexts=par.CONTEXTS)
     best = long.best.layout
     assert best.seq > 1 and best.context == "ring"
     assert "(ring)" in str(best)
@@ -84,7 +85,8 @@ def test_planner_puts_long_sequences_on_a_ring_context_axis():
                       zero=best.zero, context="allgather")
     assert long.best.cost.memory.kv < par.kv_bytes(CFG, same, 2, 1 << 20)
     # short sequences, many of them: no seq axis is needed
-    short = pl.plan(CFG, 256, 4096, "v5p", 64, max_pipeline=1)
+    short = pl.plan(CFG, 256, 4096, "v5p", 64, max_pipeline=1,
+                    contexts=par.CONTEXTS)
     assert short.best.layout.seq == 1
 
 
