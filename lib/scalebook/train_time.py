@@ -205,7 +205,7 @@ def ring_block_seconds(cfg: Any, lay: Layout, batch: float, seq_len: int,
     (`scalebook.context_parallel.ring_min_tokens` solves hop = block)."""
     s = shape_of(cfg)
     c = hardware.chip(chip)
-    seqs = batch / (lay.data * lay.microbatches)
+    seqs = batch / (lay.data * lay.expert * lay.microbatches)
     t = seq_len / lay.seq
     flops = 4.0 * seqs * t * t * s.N / lay.tensor * s.H
     if causal:
