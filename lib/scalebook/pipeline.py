@@ -379,8 +379,9 @@ def check(cfg: m.Config | None = None, stages: int = 4,
     got = pipeline_grads(params, tokens, cfg, stages, microbatches,
                          kind=kind, data=data, virtual=virtual)
     ref_loss, ref = reference_grads(cfg)(params, tokens)
-    diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
-               zip(jax.tree.leaves(got.grads), jax.tree.leaves(ref)))
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+               for a, b in zip(jax.tree.leaves(got.grads),
+                               jax.tree.leaves(ref)))
     return {"max_grad_diff": diff,
             "loss_diff": abs(float(got.loss) - float(ref_loss)),
             "bubble": got.bubble, "formula": got.schedule.formula,
