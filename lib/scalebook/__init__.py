@@ -17,9 +17,13 @@ two never import JAX, so every formula runs where JAX is not installed.
    on a TPU torus or a GPU cluster; ``comms_gpu`` its GPU levels), ``ring`` (ring collectives step by
    step), ``cluster`` (GPU clusters: NVLink domains and fat trees),
    ``systolic``, ``tensorcore`` (unit rates from counts and the clock),
-   ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
-   paged KV cache's block manager), ``serving`` (a discrete-event serving
-   simulator), ``speculative``, the one training cost model for TPU tori
+   ``tables``, ``inference`` (prefill and decode costs: step times in
+   ``inference_step``, what fits in HBM in ``inference_fit``, decode
+   sharding in ``inference_tp``, argument checks in ``inference_args``),
+   ``paged_kv`` (a paged KV cache's block manager), ``serving`` (a
+   discrete-event serving simulator: requests in ``serving_trace``, the
+   engine in ``serving_engine``, measurements in ``serving_result``),
+   ``speculative``, the one training cost model for TPU tori
    and GPU clusters (``train_layout`` layouts and number formats,
    ``train_memory`` bytes per device, ``train_comms`` a step's
    collectives, ``train_time`` step time and ``critical_tokens``,

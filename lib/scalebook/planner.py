@@ -26,6 +26,9 @@ smallest change that does: block remat, fewer sequences per step, or
 more chips.
 
 JAX-free; units: seconds, bytes, tokens.
+
+Units: seconds per step, days of training, bytes per device, MFU as
+a fraction in (0, 1].
 """
 from __future__ import annotations
 

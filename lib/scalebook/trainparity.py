@@ -29,6 +29,8 @@ def _f32(tree: Any) -> Any:
 
 
 def train_best(task: TrainTask) -> Best:
+    """The book's own training program run for the task's steps on its
+    mesh: the mesh, the initial state, the batches and the final state."""
     import jax
 
     mesh = stage(MESH_STAGE, jax_mesh, task.mesh)
@@ -125,6 +127,8 @@ def _parity_message(task: TrainTask, step: int, leaf: str, got: np.ndarray,
 
 
 def grade_train(task: TrainTask, fn: Callable) -> Verdict:
+    """Judge the reader's training step `fn`: run it for the task's steps
+    under `shard_map` and compare the final state with the book's program."""
     import jax
 
     best = best_of(task, train_best)

@@ -64,6 +64,19 @@ JAX_FREE_MODULES = {
     "speculative": ("assert sb.speculative.expected_tokens(0.5, 1) == "
                     "1.5"),
     "serving": "assert callable(sb.serving.simulate)",
+    "inference_args": ("assert sb.inference_args.whole(4, 'chips') == 4\n"
+                       "assert sb.inference_args.fraction(0.4, 'mfu') == 0.4"),
+    "inference_fit": ("assert sb.inference_fit.max_batch('llama3-8b', 'v5e',"
+                      " 8, 1024) > 0"),
+    "inference_step": "assert 200 < sb.inference_step.critical_batch('v5e')",
+    "inference_tp": ("assert sb.inference_tp.kv_replication('llama3-8b', 16)"
+                     " == 2"),
+    "serving_trace": ("assert len(sb.serving_trace.make_trace(5, rate=1.0))"
+                      " == 5"),
+    "serving_engine": ("spec = sb.serving_engine.EngineSpec('llama3-8b', "
+                       "'H100')\nassert spec.blocks() > 0"),
+    "serving_result": ("assert sb.serving_result.percentile([1, 2, 3], 50)"
+                       " == 2"),
     "esti": "assert sb.esti.crossover_chips(8192, 32768) == 72",
     "corpus": ("src = sb.corpus.markov_source(vocab=16, successors=4)\n"
                "assert src.vocab == 16"),
