@@ -28,7 +28,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    ``train_memory`` bytes per device, ``train_comms`` a step's
    collectives, ``train_time`` step time and ``critical_tokens``,
    ``train_closed_forms`` the book's thresholds, ``train_rules``
-   logical-axis rules, ``pipeline_schedule`` GPipe and 1F1B, and
+   logical-axis rules, ``pipeline_schedules`` GPipe, 1F1B, interleaved
+   and zero-bubble, and
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
    an MoE layer costs), ``context_parallel`` (ring attention against

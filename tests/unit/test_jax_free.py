@@ -111,8 +111,8 @@ JAX_FREE_MODULES = {
     "train_rules": ("r = sb.train_rules.logical_rules("
                     "sb.train_layout.layout('fsdp', 8))\n"
                     "assert r.weights['embed'] == 'data'"),
-    "pipeline_schedule": ("s = sb.pipeline_schedule.schedule('1f1b', 4, 8)\n"
-                          "assert s.max_in_flight <= 4"),
+    "pipeline_schedules": ("s = sb.pipeline_schedules.timeline('1f1b', 4, "
+                           "8)\nassert s.max_in_flight <= 4"),
     "parallelism": ("lay = sb.parallelism.layout('fsdp', 64)\n"
                     "t = sb.parallelism.critical_tokens("
                     "sb.parallelism.MLPStack(8192, 32768), lay, 'v5p', "
