@@ -282,10 +282,13 @@ def make_grad_fn(cfg: m.Config, stages: int, microbatches: int, *,
 
 
 def _reorder(params: m.Params, order: np.ndarray, inverse: bool = False):
-    """params with the stacked layers taken in `order` (or put back)."""
+    """params with the stacked layers taken in `order` (or put back), as
+    host arrays: reordering on the devices compiles a `take` per weight
+    shape, and splitting device arrays over the mesh a slicing program."""
     if inverse:
         order = np.argsort(order)
-    layers = jax.tree.map(lambda a: jnp.take(a, order, axis=0),
+    params = jax.device_get(params)
+    layers = jax.tree.map(lambda a: np.take(a, order, axis=0),
                           params["layers"])
     return dict(params, layers=layers)
 
@@ -374,8 +377,9 @@ def check(cfg: m.Config | None = None, stages: int = 4,
     `PipelineRun`)."""
     cfg = cfg or _demo_cfg()
     params = m.init_params(cfg, jax.random.key(seed))
-    tokens = jax.random.randint(jax.random.key(seed + 1),
-                                (batch, seq_len + 1), 0, cfg.V)
+    # drawn on the host: a jitted randint compiles for about a second
+    tokens = np.random.default_rng(seed + 1).integers(
+        0, cfg.V, (batch, seq_len + 1), dtype=np.int32)
     got = pipeline_grads(params, tokens, cfg, stages, microbatches,
                          kind=kind, data=data, virtual=virtual)
     ref_loss, ref = reference_grads(cfg)(params, tokens)

@@ -27,6 +27,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from scalebook import compat
@@ -157,9 +158,11 @@ def compiled_step(cfg: m.Config, lay: par.Layout, *, remat: str = "none",
 
 def batches(cfg: m.Config, steps: int, batch: int = DEMO_WORK.B,
             seq_len: int = DEMO_WORK.T, seed: int = 0) -> jax.Array:
-    """Random token batches [steps, batch, T + 1] (int32)."""
-    return jax.random.randint(jax.random.key(seed + 1),
-                              (steps, batch, seq_len + 1), 0, cfg.V)
+    """Random token batches [steps, batch, T + 1] (int32), drawn on the
+    host: a jitted `jax.random.randint` costs about a second of XLA:CPU
+    compile for every new shape, more than the demo step it feeds."""
+    rng = np.random.default_rng(seed + 1)
+    return rng.integers(0, cfg.V, (steps, batch, seq_len + 1), dtype=np.int32)
 
 
 def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
@@ -184,6 +187,9 @@ def train(cfg: m.Config, lay: par.Layout | None, steps: int = 3, *,
     else:
         step, sh, _ = make_step(cfg, lay, remat=remat, lr=lr, batch=batch,
                                 seq_len=seq_len)
+        # from host arrays: splitting a device array over the mesh
+        # compiles one slicing program per weight shape
+        params, opt = jax.device_get((params, opt))
         place = jax.device_put
     params = place(params, sh["params"])
     opt = place(opt, sh["opt"])

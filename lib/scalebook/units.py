@@ -54,16 +54,32 @@ def fmt_rate(r: float, unit: str = "FLOP/s", digits: int = 3) -> str:
     return si(r, unit, digits)
 
 
+GLUE_PREFIX = "application/papermill.record/"
+"""The MIME-type prefix under which myst-nb finds a glued value in a cell's
+outputs (`myst_nb.ext.glue.GLUE_PREFIX`; tests/unit/test_units.py checks
+that the two agree)."""
+
+
 def glue(name: str, value, display: bool = False) -> None:
     """Record `value` under `name` for the site's {glue} roles.
 
-    Uses myst-nb when it is installed (the book build); elsewhere, such as
-    Colab, it does nothing unless display=True, when it prints the value.
+    Writes what myst-nb's own `glue()` writes (the value's display data
+    under `GLUE_PREFIX`, named in the output's "scrapbook" metadata), without
+    importing myst-nb, which loads Sphinx: about 1.4 s of every kernel's
+    start.  Where myst-nb is not installed, such as Colab, nothing reads the
+    record, so it does nothing unless display=True, when it prints the value.
     """
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("myst_nb") is None:
         if display:
             print(value)
         return
-    _glue(name, value, display=display)
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as show
+
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = dict(name=name, mime_prefix=prefix)
+    show({prefix + k: v for k, v in bundle.items()}, raw=True,
+         metadata=metadata)

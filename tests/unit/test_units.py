@@ -25,14 +25,27 @@ def test_bytes_decimal_and_binary():
 
 
 def test_glue_outside_the_book_build_is_silent_or_prints(capsys, monkeypatch):
-    import builtins
-    real_import = builtins.__import__
-
-    def no_myst(name, *a, **k):
-        if name.startswith("myst_nb"):
-            raise ImportError(name)
-        return real_import(name, *a, **k)
-    monkeypatch.setattr(builtins, "__import__", no_myst)
+    import importlib.util
+    real_find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a:
+                        None if name == "myst_nb" else real_find(name, *a))
     u.glue("x", "42 ms")
     u.glue("y", "7 GB", display=True)
     assert capsys.readouterr().out == "7 GB\n"
+
+
+@pytest.mark.parametrize("value, display", [
+    ("42 ms", False), ("7 GB", True), (3.5, False), ([1, 2], False)])
+def test_glue_writes_exactly_what_myst_nb_glue_writes(monkeypatch, value,
+                                                      display):
+    glue_ext = pytest.importorskip("myst_nb.ext.glue")
+    import IPython.display
+
+    shown = []
+    record = lambda obj, **kw: shown.append((obj, kw))   # noqa: E731
+    monkeypatch.setattr(IPython.display, "display", record)
+    monkeypatch.setattr(glue_ext, "ipy_display", record)
+    u.glue("k", value, display=display)
+    glue_ext.glue("k", value, display=display)
+    assert len(shown) == 2 and shown[0] == shown[1]
+    assert u.GLUE_PREFIX == glue_ext.GLUE_PREFIX
