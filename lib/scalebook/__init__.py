@@ -62,8 +62,11 @@ two never import JAX, so every formula runs where JAX is not installed.
    learning-rate schedules), ``ring_check`` (ring attention against its
    cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
-6. exercises: ``grading`` (``sb.check``), ``hints`` (known wrong
-   answers), ``readercode`` (the reader's code: stub, time limit, captured
+6. exercises: ``grading`` (the questions' registry, ``sb.check``,
+   ``sb.progress``) with ``feedback`` (statuses and messages),
+   ``answers`` (reading a number or a shape), ``questions`` (the question
+   types) and ``choices`` (one of a few words, synonyms), ``hints`` (known
+   wrong answers), ``readercode`` (the reader's code: stub, time limit, captured
    prints, whose error), ``codegrade`` (write-the-code tasks judged by
    result, collectives, FLOPs and memory; with ``codetask``, ``coderun``,
    ``codejudge``, ``trainparity`` and ``codepredict``), ``ledger`` (the reader's progress, kept on
