@@ -49,6 +49,7 @@ def register(*questions: Question) -> None:
         if q.qid in _REGISTRY and _REGISTRY[q.qid] is not q:
             raise ValueError(f"exercise id {q.qid!r} is defined twice")
         _REGISTRY[q.qid] = q
+        q.registered()
 
 
 def question(qid: str) -> Question:

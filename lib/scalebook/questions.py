@@ -95,6 +95,10 @@ class Question:
                               f"({type_name(err)}: {err}). Check its type "
                               "and shape against the question.") from err
 
+    def registered(self) -> None:
+        """Called once `grading.register` has added the question (code
+        questions store their book side then)."""
+
     def read(self, answer: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -11,12 +11,12 @@ constants below; the notebook states the same values.
 """
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from scalebook import counting as cnt
 from scalebook.grading import (Custom, Number, Parts, off_by, register,
                                returned_number, wrong_value)
+from scalebook.refvalues import stored
 from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
@@ -69,7 +69,13 @@ def _ungated() -> int:
     return cnt.param_count(c) - c.L * c.D * c.F
 
 
-register(Number("4.1", lambda: model_leaf_count(_params_cfg()), rtol=0,
+@stored("ch04.leaf_count")
+def _leaf_count() -> int:
+    """4.1's answer: `model_leaf_count` of its model."""
+    return model_leaf_count(_params_cfg())
+
+
+register(Number("4.1", _leaf_count, rtol=0,
                 unit="parameters", hints=[
     wrong_value(_no_norms(), "close: you left out the RMSNorm scales (two "
                 "per layer and a final one, D values each)."),
@@ -248,7 +254,7 @@ def _fwd_work() -> Any:
     return Workload(**FWD_WORK)
 
 
-@functools.lru_cache(maxsize=1)
+@stored("ch04.fwd_xla")
 def _fwd_xla() -> float:
     """FLOPs XLA counts for the compiled `scalebook.model.forward`."""
     from scalebook.model_xla import xla_forward_flops
