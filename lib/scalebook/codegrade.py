@@ -58,7 +58,7 @@ from scalebook.codetask import (CodeTask, Judge, Operand,  # noqa: F401
                                 Profile, Tolerance, TrainTask, Verdict)
 from scalebook.grading import (BLANK, BLANK_MESSAGE, BUG, FAIL, PASS, SETUP,
                                TIMEOUT, Custom, Feedback, is_stub)
-from scalebook.trainparity import grade_train, train_best
+from scalebook.trainparity import grade_train, train_best, train_result
 
 __all__ = ["Operand", "Tolerance", "Judge", "CodeTask", "TrainTask",
            "Profile", "grade", "question", "best_profile", "verify",
@@ -115,6 +115,8 @@ class CodeQuestion(Custom):
         reader's program."""
         if isinstance(self.task, CodeTask):
             store_book_result(self.qid, self.task)
+        elif isinstance(self.task, TrainTask):
+            store_book_result(self.qid, self.task, train_result)
 
     def grade(self, answer: Any) -> Feedback:
         """Grade, or repeat the verdict on the very same function (same

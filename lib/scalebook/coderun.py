@@ -363,18 +363,30 @@ def book_result(task: CodeTask) -> dict[str, Any]:
 _STORED: dict[int, tuple[CodeTask, Callable[[], dict[str, Any]]]] = {}
 
 
-def store_book_result(qid: str, task: CodeTask) -> None:
-    """Serve `book_result(task)` from `scalebook.refvalues` (as
-    "code.<qid>"), so a check does not compile the book's program: for the
-    book's own exercises (`qid` of a chapter with an exercise module)."""
+def store_book_result(qid: str, task: Any,
+                      compute: Callable[[Any], dict[str, Any]] | None = None
+                      ) -> None:
+    """Serve `compute(task)` (default `book_result`) from
+    `scalebook.refvalues` (as "code.<qid>"), so a check does not compile
+    the book's program: for the book's own exercises (`qid` of a chapter
+    with an exercise module)."""
     name = f"code.{qid}"
     if not refvalues.book_exercise(qid) or name in refvalues.registered():
         return
+    compute = compute or book_result
 
     def result() -> dict[str, Any]:
-        return book_result(task)
+        return compute(task)
     result.__qualname__ = result.__name__ = name
     _STORED[id(task)] = (task, refvalues.stored(name)(result))
+
+
+def stored_result(task: Any, compute: Callable[[Any], dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """`compute(task)`, from the store where `store_book_result` put it."""
+    hit = _STORED.get(id(task))
+    return hit[1]() if hit is not None and hit[0] is task \
+        else compute(task)
 
 
 def code_best(task: CodeTask) -> Best:
@@ -384,9 +396,7 @@ def code_best(task: CodeTask) -> Best:
     jitted = shard_mapped(task.best, mesh, in_specs, out_specs)
     whole = stage("tracing the book's program", jax.eval_shape,
                    jitted, *args)
-    hit = _STORED.get(id(task))
-    book = hit[1]() if hit is not None and hit[0] is task \
-        else book_result(task)
+    book = stored_result(task, book_result)
     tol = task.tolerance or Tolerance.of(jax.tree.leaves(whole)[0].dtype)
     names = [(op.name, _shard_shape(mesh, s, op.shape), op.shape, False)
              for op, s in zip(task.inputs, in_specs)]

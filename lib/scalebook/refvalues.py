@@ -174,6 +174,8 @@ def write(values: dict[str, Any]) -> pathlib.Path:
     """Store `values` as the running JAX's entries (other releases' kept)."""
     table = dict(_table())
     table[version_key()] = values
-    PATH.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    tmp = PATH.with_suffix(".tmp")
+    tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, PATH)      # readers never see half a file
     _table.cache_clear()
     return PATH
