@@ -203,6 +203,19 @@ class CollectiveCost:
         takes no time."""
         return self.array_bytes / self.time if self.time else 0.0
 
+    @property
+    def bus_bandwidth(self) -> float:
+        """NCCL's "bus bandwidth" of this collective (bytes/s): the
+        algorithm bandwidth times 2 (n - 1) / n for an all-reduce, (n - 1)
+        / n for an all-gather, reduce-scatter or all-to-all, 1 otherwise.
+        For an ideal ring it equals the link bandwidth per device, which
+        is what makes published measurements comparable (Chapter 12)."""
+        n = self.group_size
+        factor = {"all-reduce": 2 * (n - 1) / n, "all-gather": (n - 1) / n,
+                  "reduce-scatter": (n - 1) / n,
+                  "all-to-all": (n - 1) / n}.get(self.kind, 1.0)
+        return self.algorithm_bandwidth * factor
+
     def __str__(self) -> str:
         from scalebook.units import fmt_bytes, fmt_seconds
         axes = ",".join(self.axes)

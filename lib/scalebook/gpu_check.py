@@ -42,7 +42,7 @@ from scalebook import compat, hlo, sharding
 
 __all__ = ["StrategyCheck", "compile_layer", "check", "model_list",
            "replica_groups", "compile_pipeline", "check_pipeline",
-           "table"]
+           "auto_collectives", "table"]
 
 
 def _body(dp: int, tp: int, zero: int):
@@ -249,6 +249,41 @@ def replica_groups(dp: int, tp: int, axis: str) -> list[list[int]]:
         if c.mesh_axes == (axis,):
             return [list(g) for g in c.replica_groups]
     raise ValueError(f"no collective over {axis!r} in the compiled layer")
+
+
+def _auto_layer(x, w_in, w_out):
+    return jnp.maximum(x @ w_in, 0) @ w_out
+
+
+def auto_collectives(dp: int = 2, tp: int = 4, d: int = 256,
+                     f: int = 1024, batch: int = 64) -> list:
+    """The collectives XLA emits for the forward pass of the book's MLP
+    layer relu(x W_in) W_out in bf16 under automatic sharding, on a
+    {'dp': dp, 'tp': tp} mesh (tp innermost): the batch split over dp,
+    W_in as [dp, tp] and W_out as [tp, dp] (FSDP over dp with tensor
+    parallelism over tp).  Chapter 12 reads their device groups, to show
+    which mesh axis XLA places on neighbouring devices; a list of
+    `scalebook.hlo` collectives (kind, mesh_axes, replica_groups)."""
+    n = dp * tp
+    if n > len(jax.devices()):
+        raise ValueError(f"dp x tp = {n} devices, but JAX has "
+                         f"{len(jax.devices())}; call "
+                         "scalebook.use_cpu_devices(8) first, or shrink "
+                         "the mesh")
+    if batch % dp or d % (dp * tp) or f % (dp * tp):
+        raise ValueError(f"batch={batch}, d={d}, f={f} do not split over "
+                         f"dp={dp}, tp={tp}: use multiples of the mesh")
+    mesh = compat.make_mesh((dp, tp), ("dp", "tp"))
+
+    def sh(*spec):
+        return NamedSharding(mesh, P(*spec))
+    args = (jax.ShapeDtypeStruct((batch, d), jnp.bfloat16, sharding=sh("dp")),
+            jax.ShapeDtypeStruct((d, f), jnp.bfloat16,
+                                 sharding=sh("dp", "tp")),
+            jax.ShapeDtypeStruct((f, d), jnp.bfloat16,
+                                 sharding=sh("tp", "dp")))
+    fn = jax.jit(_auto_layer, out_shardings=sh("dp"))
+    return list(hlo.collectives(fn, *args, mesh=mesh))
 
 
 def table(checks: list[StrategyCheck]):

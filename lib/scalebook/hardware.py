@@ -265,6 +265,29 @@ CHIPS: dict[str, Chip] = {c.name: c for c in [
              "flops": _GPU_TEXT + " (dense = half of the 1.979e15 sparse "
                                   "figure)",
              "hbm_bw": _GPU_TEXT + " (3.35e12 in the calculations)"}),
+    # DeepSeek-V3's GPU: an export version of the H100 SXM with the same
+    # Tensor Cores and HBM but a third less NVLink (Chapter 14 prices the
+    # layout DeepSeek-V3 trained with on 2,048 of them).
+    _gpu("H800", flops={"bf16": 9.89e14, "fp8": 1.979e15, "int8": 1.979e15},
+         hbm=80e9, hbm_bw=3.35e12, nvlink=25e9, links=12, sms=132,
+         release=2023, clock=1.98e9, base_clock=1.59e9,
+         smem_per_sm=256 * 2**10, l2=50e6, tc_flops=1024, nvswitches=4,
+         nvswitch="NVSwitch (Hopper)", scale_out="DGX SuperPod",
+         extra_sources={
+             k: ASSUMED + ": the H100 SXM's figure (the H800 keeps its "
+                          "Tensor Cores and HBM; the reference book treats "
+                          "it as an H100 with less NVLink)"
+             for k in ("flops", "hbm_bytes", "hbm_bw", "sms", "clock_hz",
+                       "base_clock_hz", "smem_per_sm", "l2_bytes",
+                       "tc_flops_per_cycle", "nvswitches", "nvswitch")} | {
+             "link_bw": _GPU_TEXT + " (DeepSeek-V3: 300 GB/s of NVLink "
+                                    "per H800)",
+             "links": _GPU_TEXT + " (300 GB/s of NVLink per H800, counted "
+                                  "as 12 links of the H100's 25 GB/s)",
+             "dcn_bw": "DeepSeek-AI, 'DeepSeek-V3 Technical Report', "
+                       "arXiv:2412.19437 (2024), section 3: InfiniBand at "
+                       "50 GB/s per GPU",
+             "scale_out": _ASSUMED_POD}),
     _gpu("H200", flops={"bf16": 9.9e14, "fp8": 2.0e15, "int8": 2.0e15},
          hbm=141e9, hbm_bw=4.8e12, nvlink=25e9, links=18, sms=132,
          release=2024, clock=1.98e9, base_clock=1.59e9,

@@ -9,8 +9,9 @@ This module gathers the public names of the modules that do the work,
 one job each:
 
 ======================  =================================================
-`train_layout`          layouts, number formats, the book's MLP stack,
-                        what the model reads from a config
+`train_layout`          layouts (an expert axis for a mixture of
+                        experts among them), number formats, the book's
+                        MLP stack, what the model reads from a config
 `train_memory`          bytes per device (weights, gradients, optimizer
                         state, activations, FSDP's gathered weights)
 `train_comms`           the collectives of a step and the mesh they run on
@@ -41,7 +42,8 @@ from scalebook.train_layout import (AXES, PRECISIONS, STRATEGIES, Layout,
                                     check_layout, layout, model_flops,
                                     precision, shape_of, train_flops)
 from scalebook.train_memory import (Memory, activation_values_per_token,
-                                    memory, memory_per_gpu, stage_params)
+                                    memory, memory_per_gpu, stage_params,
+                                    stage_expert_params)
 from scalebook.train_rules import Rule, Rules, logical_rules, one_axis
 from scalebook.train_time import (PHASES, PipelineCost, StepCost,
                                   critical_tokens, max_tensor_parallel,
@@ -50,7 +52,8 @@ from scalebook.train_time import (PHASES, PipelineCost, StepCost,
 __all__ = [
     "Precision", "PRECISIONS", "precision", "STRATEGIES", "Layout",
     "layout", "MLPStack", "Shape", "shape_of", "train_flops",
-    "check_layout", "Memory", "memory", "stage_params", "memory_per_gpu",
+    "check_layout", "Memory", "memory", "stage_params",
+    "stage_expert_params", "memory_per_gpu",
     "Comm", "collectives", "mesh_spec", "default_spans", "StepCost",
     "step_cost", "critical_tokens", "PHASES", "PipelineCost",
     "pipeline_cost", "max_tensor_parallel", "activation_values_per_token",

@@ -20,7 +20,7 @@ from scalebook import comms, hardware
 from scalebook.mesh import MeshSpec
 from scalebook.train_layout import (AXES, Layout, Precision, check_layout,
                                     precision as _precision, shape_of)
-from scalebook.train_memory import stage_params
+from scalebook.train_memory import stage_expert_params, stage_params
 
 __all__ = ["Comm", "collectives", "default_spans", "mesh_spec"]
 
@@ -76,6 +76,15 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
       and a reduce-scatter of their gradients.
     - PP: each microbatch's activations to the next stage forward, and
       their gradients back.
+    - EP (a mixture of experts on an expert axis): per MoE layer and
+      microbatch, an all-to-all that carries each token's k copies to
+      their experts and one that brings the results back, both again
+      (transposed) in the backward pass, and again in the recomputed
+      forward with remat.  The choices are taken to spread evenly and
+      nothing is dropped: each device's buffer is its k x tokens rows of
+      D (a dropless, ragged dispatch; Chapter 14).  The gradients of the
+      routed experts reduce over data and seq only; every other weight's
+      over the expert axis as well.
 
     Per-layer collectives repeat per microbatch (gradient accumulation or
     pipeline); the gradient reductions of DP and ZeRO-1/2 happen once.
@@ -89,20 +98,30 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
     zaxes = lay.zero_axes
     layers_here = s.L / lay.pipeline
     stage = stage_params(s, lay)
-    batch_axes = tuple(a for a in ("data", "seq") if getattr(lay, a) > 1)
+    experts = stage_expert_params(s, lay)
+    batch_axes = lay.batch_axes
     if batch_axes:
         out.append(Comm("loss", "all-reduce", batch_axes, 4.0, 1,
                         "forward"))
+    # (what, parameters on this device, the axes its gradients reduce over)
+    parts = [("", stage - experts, batch_axes)]
+    if experts:
+        parts = [("", stage - experts, batch_axes),
+                 ("expert ", experts, zaxes)]
+    if lay.zero < 3:
+        for tag, n_, axes in parts:
+            if not axes or not n_:
+                continue
+            if lay.zero == 0:
+                out.append(Comm(f"{tag}gradients", "all-reduce", axes,
+                                n_ * p.grad_bytes, 1, "update"))
+            else:
+                out.append(Comm(f"{tag}gradients", "reduce-scatter", axes,
+                                n_ * p.grad_bytes, 1, "update"))
+                out.append(Comm(f"updated {tag}weights", "all-gather",
+                                axes, n_ * p.weight_bytes, 1, "update"))
     if zaxes:
-        if lay.zero == 0:
-            out.append(Comm("gradients", "all-reduce", zaxes,
-                            stage * p.grad_bytes, 1, "update"))
-        elif lay.zero in (1, 2):
-            out.append(Comm("gradients", "reduce-scatter", zaxes,
-                            stage * p.grad_bytes, 1, "update"))
-            out.append(Comm("updated weights", "all-gather", zaxes,
-                            stage * p.weight_bytes, 1, "update"))
-        else:
+        if lay.zero >= 3:
             regather = (reshard_after_forward if reshard_after_forward
                         is not None else remat != "none")
             wl = s.layer_split(lay.tensor) * p.weight_bytes
@@ -121,7 +140,7 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
                                 other * p.weight_bytes, m, "forward"))
                 out.append(Comm("embedding gradients", "reduce-scatter",
                                 zaxes, other * p.grad_bytes, m, "backward"))
-    mb_tokens = batch * seq_len / (lay.data * lay.seq * m)
+    mb_tokens = batch * seq_len / (lay.batch_ways * m)
     act = mb_tokens * s.D * p.act_bytes
     if lay.tensor > 1:
         n = layers_here * s.blocks * m
@@ -157,6 +176,17 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
                             n, "backward"))
         out.append(Comm("key and value gradients", "reduce-scatter",
                         ("seq",), kv, n, "backward"))
+    if lay.expert > 1 and s.moe_layers:
+        rows = lay.expert * mb_tokens * s.k * s.D * p.act_bytes
+        n = 2 * s.moe_layers / lay.pipeline * m   # dispatch and combine
+        out.append(Comm("expert dispatch and combine", "all-to-all",
+                        ("expert",), rows, n, "forward"))
+        out.append(Comm("expert dispatch and combine", "all-to-all",
+                        ("expert",), rows, n, "backward"))
+        if remat != "none":
+            out.append(Comm("recomputed dispatch and combine",
+                            "all-to-all", ("expert",), rows, n,
+                            "backward"))
     if lay.pipeline > 1:
         out.append(Comm("stage activations", "collective-permute",
                         ("pipeline",), act, m, "forward"))
@@ -175,7 +205,7 @@ def default_spans(lay: Layout, chip: str | hardware.Chip) -> dict[str, int]:
     dims = len(c.max_slice) if c.kind == "tpu" else 1
     out = {a: 1 for a in AXES}
     free = dims
-    for a in ("tensor", "pipeline", "seq"):
+    for a in ("tensor", "pipeline", "seq", "expert"):
         if getattr(lay, a) > 1 and free > 1:
             free -= 1
     if lay.data > 1:

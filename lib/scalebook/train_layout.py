@@ -14,6 +14,11 @@ seq        context parallelism: each sequence's tokens split ``seq`` ways;
            weights are ZeRO-sharded over data and seq together
 tensor     Megatron tensor parallelism: heads, MLP units and vocabulary
            split ``tensor`` ways; activations of width D are whole
+expert     expert parallelism (a mixture of experts, Chapter 14): the
+           routed experts split ``expert`` ways, and the batch too, so
+           for every other weight the axis is one more data axis; two
+           all-to-alls per MoE layer and pass carry the tokens to their
+           experts and back
 =========  ===============================================================
 
 ``Layout.order`` places the axes on a mesh (outermost first; the last
@@ -27,7 +32,8 @@ the bytes per parameter, via `scalebook.counting.bytes_per_param`:
 - ``"f32"``: everything in f32 (16 B/param; the simulated runs).
 
 `MLPStack` is the book's simplified model; `shape_of` reads the counts the
-cost model needs from it or from a `Config`.
+cost model needs from it, from a `Config`, or from an `MoEConfig` (its
+routed experts apart, and the FLOPs of its active parameters).
 
 Units: bytes, FLOPs, tokens.
 """
@@ -37,8 +43,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from scalebook import counting
+from scalebook import counting, moe_cost
 from scalebook.config import resolve
+from scalebook.moe_config import MOE_PRESETS, MoEConfig
 from scalebook.train_closed_forms import bubble_fraction
 
 __all__ = [
@@ -47,7 +54,7 @@ __all__ = [
     "model_flops", "check_layout", "AXES",
 ]
 
-AXES = ("pipeline", "data", "seq", "tensor")
+AXES = ("pipeline", "data", "expert", "seq", "tensor")
 """The parallel axes of a layout, outermost first (default mesh order)."""
 
 STRATEGIES = ("dp", "zero1", "zero2", "fsdp", "tp", "fsdp+tp", "sp", "pp")
@@ -153,10 +160,16 @@ class Shape:
     name: str
     layer_norms: int = 0   # per-layer weights no tensor axis splits
     other_norms: int = 0
+    # ---- a mixture of experts (Chapter 14); 0 for a dense model ----
+    E: int = 0             # routed experts per MoE layer
+    k: int = 0             # routed experts each token uses
+    moe_layers: int = 0    # layers whose MLP is a mixture of experts
+    expert_params: float = 0  # routed experts of all layers (a count)
 
     @property
-    def params(self) -> int:
-        return self.L * self.layer_params + self.other_params
+    def params(self) -> float:
+        return self.L * self.layer_params + self.other_params \
+            + self.expert_params
 
     def layer_split(self, tensor: int) -> float:
         """Weights of one layer on one device of a tensor split."""
@@ -169,7 +182,30 @@ class Shape:
                 + self.other_norms)
 
 
+def _moe(cfg: Any) -> MoEConfig | None:
+    """The `MoEConfig` `cfg` names, or None for a dense model."""
+    if isinstance(cfg, MoEConfig):
+        return cfg
+    if isinstance(cfg, str) and cfg in MOE_PRESETS:
+        return MOE_PRESETS[cfg]
+    return None
+
+
 def shape_of(cfg: Any) -> Shape:
+    """The counts the cost model reads from `cfg`.  For an `MoEConfig`,
+    layer_params is the average per layer of everything but the routed
+    experts (attention, norms, router, shared experts, the first dense
+    MLPs), expert_params the routed experts of all layers, and F the
+    hidden units one token passes through, (k + shared) F_expert."""
+    m = _moe(cfg)
+    if m is not None:
+        pc = moe_cost.param_counts(m)
+        other = pc["vocab"] + m.D
+        rest = pc["total"] - other - pc["experts"]
+        return Shape(m.L, m.D, (m.k + m.shared) * m.Fe, m.N, m.K, m.H,
+                     m.V, rest / m.L, other, 2, m.name or "moe",
+                     2 * m.D, m.D, m.E, m.k, m.moe_layers,
+                     pc["experts"])
     if isinstance(cfg, MLPStack):
         return Shape(cfg.L, cfg.D, cfg.F, 0, 0, 0, 0, 2 * cfg.D * cfg.F,
                       0, 1, cfg.name)
@@ -187,6 +223,10 @@ def train_flops(cfg: Any, batch: float, seq_len: int) -> float:
     """Training FLOPs (forward + backward) of batch x seq_len tokens."""
     if isinstance(cfg, MLPStack):
         return 6.0 * 2 * cfg.D * cfg.F * cfg.L * batch * seq_len
+    m = _moe(cfg)
+    if m is not None:  # the active parameters' FLOPs (Chapter 14)
+        return float(sum(moe_cost.train_flops(m, 1, seq_len).values())) \
+            * batch
     per_seq = counting.train_flops_total(resolve(cfg), 1, seq_len)
     return float(per_seq) * batch
 
@@ -205,8 +245,9 @@ def model_flops(cfg: Any, tokens: float, seq_len: int) -> float:
 class Layout:
     """How a training step is split over devices (see the module doc).
 
-    spans: for a TPU, how many physical torus axes each parallel axis runs
-    along (the book's M_X): a collective's bandwidth grows with it.  Empty:
+    expert: expert parallelism for a mixture of experts (the module
+    table).  spans: for a TPU, how many physical torus axes each parallel
+    axis runs along (the book's M_X): a collective's bandwidth grows with it.  Empty:
     `default_spans` chooses.  microbatches and schedule matter only with
     pipeline > 1; schedule is "gpipe" or "1f1b".  order: the axes from
     outermost to innermost on the device mesh (default `AXES`); on a GPU
@@ -224,9 +265,11 @@ class Layout:
     spans: Mapping[str, int] = field(default_factory=dict, compare=False)
     name: str = ""
     order: tuple[str, ...] = AXES
+    expert: int = 1
 
     def __post_init__(self) -> None:
-        for f in ("data", "tensor", "seq", "pipeline", "microbatches"):
+        for f in ("data", "tensor", "seq", "pipeline", "microbatches",
+                  "expert"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"Layout.{f} must be a positive int, got "
@@ -237,6 +280,12 @@ class Layout:
         if self.schedule not in ("gpipe", "1f1b"):
             raise ValueError(f"unknown pipeline schedule {self.schedule!r}; "
                              "choose 'gpipe' or '1f1b'")
+        order = tuple(self.order)
+        if "expert" not in order and "data" in order:
+            # an order written before the expert axis: it sits inside data
+            i = order.index("data") + 1
+            order = order[:i] + ("expert",) + order[i:]
+        object.__setattr__(self, "order", order)
         if sorted(self.order) != sorted(AXES):
             raise ValueError(f"Layout.order names each of {AXES} once "
                              f"(outermost first), got {tuple(self.order)}")
@@ -247,7 +296,8 @@ class Layout:
     @property
     def devices(self) -> int:
         """Devices the layout uses (the product of the axis sizes)."""
-        return self.data * self.tensor * self.seq * self.pipeline
+        return (self.data * self.tensor * self.seq * self.pipeline
+                * self.expert)
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -265,6 +315,19 @@ class Layout:
         return tuple(a for a in ("data", "seq") if getattr(self, a) > 1)
 
     @property
+    def batch_axes(self) -> tuple[str, ...]:
+        """The axes that split the batch: data, expert and seq (those
+        larger than 1).  Every weight that is not a routed expert is
+        replicated over them, and its gradients are reduced over them."""
+        return tuple(a for a in ("data", "expert", "seq")
+                     if getattr(self, a) > 1)
+
+    @property
+    def batch_ways(self) -> int:
+        """data x expert x seq: how many ways the tokens are split."""
+        return self.data * self.expert * self.seq
+
+    @property
     def zero_ways(self) -> int:
         """data x seq: how many ways ZeRO shards what it shards."""
         return self.data * self.seq
@@ -278,6 +341,8 @@ def _name_of(lay: Layout) -> str:
     if lay.data > 1 or lay.devices == 1:
         tag = {0: "DP", 1: "ZeRO-1", 2: "ZeRO-2", 3: "FSDP"}[lay.zero]
         parts.append(f"{tag} {lay.data}")
+    if lay.expert > 1:
+        parts.append(f"EP {lay.expert}")
     if lay.seq > 1:
         parts.append(f"SP {lay.seq}")
     if lay.tensor > 1:
@@ -350,17 +415,22 @@ def layout(strategy: str, devices: int | None = None, *,
 
 def check_layout(s: Shape, lay: Layout, batch: float, seq_len: int,
            strict: bool = True) -> None:
-    """Errors that name the fix: the layout must divide the work."""
+    """Errors that name the fix: the layout must divide the work (the
+    expert axis is checked even when strict is False)."""
+    _check_expert(s, lay)
     if not strict:
         return
     if batch <= 0 or seq_len <= 0:
         raise ValueError(f"batch and seq_len must be positive, got "
                          f"batch={batch}, seq_len={seq_len}")
-    if batch % lay.data:
+    ways = lay.data * lay.expert
+    if batch % ways:
+        axes = ("a data axis of " + str(lay.data) if lay.expert == 1 else
+                f"data x expert axes of {lay.data} x {lay.expert}")
         raise ValueError(
-            f"a data axis of {lay.data} cannot split a batch of {batch:g} "
+            f"{axes} cannot split a batch of {batch:g} "
             f"sequences evenly; use a batch that is a multiple of "
-            f"{lay.data}, or a data axis that divides {batch:g}")
+            f"{ways}, or axes whose product divides {batch:g}")
     if seq_len % lay.seq:
         raise ValueError(f"a seq axis of {lay.seq} cannot split sequences "
                          f"of {seq_len} tokens; use a seq axis that divides "
@@ -381,9 +451,9 @@ def check_layout(s: Shape, lay: Layout, batch: float, seq_len: int,
             raise ValueError(f"{lay.pipeline} pipeline stages cannot share "
                              f"{s.L} layers evenly; use a stage count that "
                              f"divides {s.L}")
-    per_replica = batch / lay.data
+    per_replica = batch / ways
     if lay.microbatches > 1 and per_replica % lay.microbatches:
-        fit = lay.data * lay.microbatches * math.ceil(
+        fit = ways * lay.microbatches * math.ceil(
             per_replica / lay.microbatches)
         raise ValueError(
             f"{per_replica:g} sequences per replica cannot be cut into "
@@ -396,7 +466,28 @@ def check_layout(s: Shape, lay: Layout, batch: float, seq_len: int,
             "bubble would be "
             f"{bubble_fraction(lay.pipeline, lay.microbatches):.0%}). "
             f"Use at least {lay.pipeline} microbatches, which needs "
-            f"{lay.pipeline * lay.data} or more sequences per step")
+            f"{lay.pipeline * ways} or more sequences per step")
+
+
+def _check_expert(s: Shape, lay: Layout) -> None:
+    """An error that names the fix unless the expert axis fits `s`."""
+    if lay.expert == 1:
+        return
+    if not s.E:
+        raise ValueError(
+            f"expert={lay.expert} needs a mixture of experts, and {s.name} "
+            "is dense; give an MoEConfig (such as 'deepseek-v3') or set "
+            "expert=1")
+    if s.E % lay.expert:
+        raise ValueError(
+            f"expert={lay.expert} does not divide the {s.E} routed experts "
+            f"of {s.name}; use an expert axis that divides {s.E} (for "
+            f"example {_divisor_below(s.E, lay.expert)})")
+    if lay.zero >= 3:
+        raise ValueError(
+            "ZeRO-3 with an expert axis is not modelled (the experts and "
+            "the other weights would gather over different axes); use "
+            "zero=1 or 2, as DeepSeek-V3 did with ZeRO-1")
 
 
 def _divisor_below(n: int, k: int) -> int:

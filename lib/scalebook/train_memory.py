@@ -17,7 +17,7 @@ from scalebook.train_layout import (Layout, Precision, check_layout,
                                     Shape)
 
 __all__ = ["activation_values_per_token", "Memory", "memory",
-           "stage_params", "memory_per_gpu"]
+           "stage_params", "stage_expert_params", "memory_per_gpu"]
 
 
 # Memory
@@ -109,7 +109,7 @@ def _tokens_in_flight(lay: Layout, batch: float, seq_len: int) -> float:
     """Tokens one device keeps activations for: its share of one
     microbatch (gradient accumulation) or, in a pipeline, of the
     microbatches it has in flight (all m for GPipe, up to p for 1F1B)."""
-    per_replica = batch * seq_len / (lay.data * lay.seq)
+    per_replica = batch * seq_len / lay.batch_ways
     mb = per_replica / lay.microbatches
     if lay.pipeline == 1:
         return mb
@@ -127,7 +127,9 @@ def memory(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
 
     Weights divide by tensor x pipeline, and by data x seq when ZeRO
     shards them (stage 3); gradients from stage 2, optimizer state from
-    stage 1.  Activations follow `activation_values_per_token` for the
+    stage 1.  Routed experts also divide by the expert axis, and ZeRO
+    shards the other weights' state over it too (it is a data axis for
+    them).  Activations follow `activation_values_per_token` for the
     layers a device holds and the tokens it has in flight; when remat
     is on, the backward pass also rebuilds one whole layer (its "none"
     count); a vocabulary adds the logits and log-probabilities (2V/tensor
@@ -143,24 +145,28 @@ def memory(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
         _precision(precision)
     check_layout(s, lay, batch, seq_len, strict)
     P = stage_params(s, lay)       # on one device of the model split
+    Pe = stage_expert_params(s, lay)  # its routed experts (in P)
     z = lay.zero_ways
-    w = P * p.weight_bytes / (z if lay.zero >= 3 else 1)
-    g = P * p.grad_bytes / (z if lay.zero >= 2 and not full_grads else 1)
-    o = P * p.optimizer_bytes / (z if lay.zero >= 1 else 1)
+
+    def sharded(stage: int) -> float:  # P over its ZeRO ways, from stage
+        if lay.zero < stage:
+            return P
+        return (P - Pe) / (z * lay.expert) + Pe / z
+    w = P * p.weight_bytes if lay.zero < 3 else sharded(3) * p.weight_bytes
+    g = (P if full_grads else sharded(2)) * p.grad_bytes
+    o = sharded(1) * p.optimizer_bytes
     layers_here = s.L / lay.pipeline
     tokens = _tokens_in_flight(lay, batch, seq_len)
     kept = activation_values_per_token(cfg, remat, seq_len, attention,
                                        lay.tensor)
     acts = layers_here * kept * tokens * p.act_bytes
     if remat != "none":  # the layer being differentiated, rebuilt whole
-        mb_tokens = batch * seq_len / (lay.data * lay.seq
-                                       * lay.microbatches)
+        mb_tokens = batch * seq_len / (lay.batch_ways * lay.microbatches)
         acts += (activation_values_per_token(cfg, "none", seq_len,
                                              attention, lay.tensor)
                  * mb_tokens * p.act_bytes)
     if s.V:
-        mb_tokens = batch * seq_len / (lay.data * lay.seq
-                                       * lay.microbatches)
+        mb_tokens = batch * seq_len / (lay.batch_ways * lay.microbatches)
         acts += 2 * s.V / lay.tensor * mb_tokens * p.act_bytes
     gathered = 0.0
     if lay.zero >= 3 and z > 1:
@@ -179,9 +185,16 @@ def stage_params(s: Shape, lay: Layout) -> float:
 
     Parameters on one device before ZeRO: its pipeline stage's layers
     (the embeddings counted on every stage: the end stages hold them) and
-    its tensor shard of each (norm scales are whole on every device)."""
+    its tensor shard of each (norm scales are whole on every device), and
+    its share of the stage's routed experts (`stage_expert_params`)."""
     return (s.L / lay.pipeline * s.layer_split(lay.tensor)
-            + s.other_split(lay.tensor))
+            + s.other_split(lay.tensor) + stage_expert_params(s, lay))
+
+
+def stage_expert_params(s: Shape, lay: Layout) -> float:
+    """Routed-expert parameters (a count) on one device before ZeRO: its
+    stage's share of them, split over expert x tensor (0 when dense)."""
+    return s.expert_params / (lay.pipeline * lay.expert * lay.tensor)
 
 
 # --------------------------------------------------------------------------

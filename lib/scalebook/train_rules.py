@@ -78,12 +78,17 @@ def logical_rules(lay: Layout) -> Rules:
     =============  =================================================
 
     Pipeline layouts are refused: a pipeline needs a schedule, which
-    rules cannot express (see `scalebook.pipeline`).
+    rules cannot express (see `scalebook.pipeline`); so are expert axes
+    (`scalebook.moe` runs expert parallelism).
     """
     if lay.pipeline > 1:
         raise ValueError("a pipeline cannot be written as sharding rules: "
                          "it needs a schedule. Use scalebook.pipeline for "
                          "pipeline > 1")
+    if lay.expert > 1:
+        raise ValueError("an expert axis cannot be written as these rules: "
+                         "the dense training step has no experts. Use "
+                         "scalebook.moe for expert parallelism (Chapter 14)")
     batch = tuple(a for a in ("data",) if lay.data > 1)
     tp = "tensor" if lay.tensor > 1 else None
     heads = {"q_heads": tp, "kv_heads": tp, "mlp": tp, "vocab": tp}

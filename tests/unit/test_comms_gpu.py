@@ -149,3 +149,15 @@ def test_permute_across_nodes_goes_over_the_nic():
     across = comms.permute(GB, {"x": 2, "y": 8}, "x", "H100")
     assert inside.bandwidth_time == pytest.approx(GB / 450e9)
     assert across.bandwidth_time == pytest.approx(GB / 50e9)
+
+
+def test_bus_bandwidth_of_a_ring_all_reduce_in_a_node_is_the_nvlink_rate():
+    # NCCL's bus bandwidth undoes the ring's 2 (n - 1) / n: for a large
+    # all-reduce in one node it is a GPU's NVLink egress (Chapter 12)
+    big = comms.all_reduce(10 * GB, {"g": 8}, "g", "H100")
+    assert big.bus_bandwidth == pytest.approx(
+        10 * GB / big.time * 2 * 7 / 8)
+    assert big.bus_bandwidth == pytest.approx(H100.gpu_egress_bw, rel=0.01)
+    # an all-gather's factor is (n - 1) / n
+    ag = comms.all_gather(GB, {"g": 8}, "g", "H100")
+    assert ag.bus_bandwidth == pytest.approx(ag.algorithm_bandwidth * 7 / 8)

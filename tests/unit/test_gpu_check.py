@@ -89,3 +89,12 @@ def test_pipeline_row_and_bad_input():
         gpu_check.compile_pipeline(microbatches=3)
     with pytest.raises(ValueError, match="at least 8 microbatches"):
         gpu_check.check_pipeline(pp=8, microbatches=2)
+
+
+def test_auto_sharded_layer_puts_tp_on_neighbours_and_dp_strided():
+    cs = gpu_check.auto_collectives(dp=2, tp=4)
+    groups = {c.mesh_axes: {tuple(g) for g in c.replica_groups} for c in cs}
+    assert groups[("tp",)] == {(0, 1, 2, 3), (4, 5, 6, 7)}
+    assert groups[("dp",)] == {(0, 4), (1, 5), (2, 6), (3, 7)}
+    with pytest.raises(ValueError, match="do not split"):
+        gpu_check.auto_collectives(dp=2, tp=4, d=100)

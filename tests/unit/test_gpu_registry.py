@@ -5,11 +5,23 @@ import pytest
 import scalebook as sb
 from scalebook import cluster, hardware as hw
 
-GPUS = ["A100", "H100", "H200", "B200", "GB200 NVL72"]
+GPUS = ["A100", "H100", "H800", "H200", "B200", "GB200 NVL72"]
 
 
-def test_registry_has_the_five_gpus_of_chapter_12():
+def test_registry_has_the_gpus_of_chapters_12_and_14():
     assert [c.name for c in hw.gpus()] == GPUS
+
+
+def test_h800_is_an_h100_with_the_books_300_gb_s_of_nvlink():
+    h800, h100 = hw.chip("H800"), hw.chip("H100")
+    assert h800.gpu_egress_bw == pytest.approx(300e9)
+    # the book's alpha for DeepSeek-V3's cluster: C / W_NVLink, about 3,300
+    assert h800.peak_flops() / h800.gpu_egress_bw == pytest.approx(3300,
+                                                                  rel=0.01)
+    assert h800.dcn_bw == h100.dcn_bw == 50e9   # one 400 Gb/s NIC per GPU
+    assert h800.flops == h100.flops and h800.hbm_bw == h100.hbm_bw
+    # the compute side copies the H100 and says so
+    assert hw.assumed(h800, "flops") and not hw.assumed(h800, "link_bw")
 
 
 @pytest.mark.parametrize("name,sms,hbm,hbm_bw,bf16", [
@@ -22,7 +34,8 @@ def test_spec_table_rows_match_the_fact_sheet(name, sms, hbm, hbm_bw, bf16):
 
 
 @pytest.mark.parametrize("name,nvlink,domain,switches", [
-    ("A100", 300e9, 8, 6), ("H100", 450e9, 8, 4), ("H200", 450e9, 8, 4),
+    ("A100", 300e9, 8, 6), ("H100", 450e9, 8, 4), ("H800", 300e9, 8, 4),
+    ("H200", 450e9, 8, 4),
     ("B200", 900e9, 8, 2), ("GB200 NVL72", 900e9, 72, 18)])
 def test_nvlink_bandwidth_domain_and_switches(name, nvlink, domain, switches):
     c = hw.chip(name)
