@@ -221,3 +221,57 @@ def test_the_fresh_kernel_sees_a_compile(tmp_path, monkeypatch):
     out = _grade_in_fresh_kernel(answers, tmp_path, tmp_path / "table.json")
     status, _, compiles = out["4.9"]
     assert status == "pass" and compiles
+
+
+CODE_CHECKS = textwrap.dedent("""
+    import json, logging, sys
+    import scalebook as sb
+    sb.use_cpu_devices(8)
+    import jax
+    from scalebook import codegrade, grading, refvalues
+    from scalebook.exercises import chapters
+    compiles = []
+    class Count(logging.Handler):
+        def emit(self, record):
+            if "ompil" in record.getMessage():
+                compiles.append(record.getMessage()[:120])
+    logging.getLogger("jax").addHandler(Count())
+    logging.getLogger("jax").setLevel(logging.WARNING)
+    jax.config.update("jax_log_compiles", True)
+    out = {}
+    for ch in chapters():
+        for qid in grading.chapter_questions(int(ch[2:])):
+            q = grading.question(qid)
+            if not isinstance(q, codegrade.CodeQuestion):
+                continue
+            n = (len(q.task.inputs) if isinstance(q.task, codegrade.CodeTask)
+                 else 2)
+            args = ", ".join(f"a{i}" for i in range(n))
+            ns = {}
+            exec(f"def mine({args}):\\n    raise ValueError('not yet')", ns)
+            del compiles[:]
+            fb = q.grade(ns["mine"])
+            out[qid] = (fb.status, fb.message[:200], list(compiles))
+    print("RESULT " + json.dumps(out))
+""")
+
+
+def test_a_code_check_compiles_none_of_the_books_programs():
+    """A write-the-code check builds the book's side of its task (placed
+    inputs, reference result, the book's program's profile) before it runs
+    the reader's function.  With a reader's function that raises as it is
+    traced, nothing of the reader's is compiled, so any compile is the
+    book's: there must be none, the book's side being stored."""
+    env = {"PYTHONPATH": str(ROOT / "lib"), "PATH": "/usr/bin:/bin",
+           "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", CODE_CHECKS],
+                          capture_output=True, text=True, env=env,
+                          timeout=900)
+    line = [ln for ln in proc.stdout.splitlines()
+            if ln.startswith("RESULT ")]
+    assert line, proc.stderr[-3000:]
+    out = json.loads(line[-1][len("RESULT "):])
+    assert {"5.8", "10.1", "10.6", "14.6"} <= set(out)
+    for qid, (status, message, compiles) in out.items():
+        assert status == "fail" and "ValueError" in message, (qid, message)
+        assert not compiles, (qid, compiles)
