@@ -77,13 +77,15 @@ pdf: $(VENV)/.installed
 markdown: $(VENV)/.installed
 	$(PY) tools/bookmd.py _build/book.md
 
-## test: every test, one line per phase with its seconds (tools/phases):
-## unit tests on the book's jax (2 processes), the JAX-using unit tests on the
-## jax 0.10 low end, nbval on every notebook (each executed once, 2 at a
-## time), the Colab path, and the browser test of the site built from the
-## outputs nbval just checked.
+## test: every test, in three lanes that run side by side (tools/phases.py;
+## one line per phase with its seconds, logs in _build/test-logs/):
+## 1. unit tests on the book's jax (2 processes), then nbval on every
+##    notebook (each executed once, 2 at a time);
+## 2. the JAX-using unit tests on the jax 0.10 low end;
+## 3. the browser tests of the English and Chinese sites built from the
+##    stored outputs (about one core: Sphinx and Chromium), then the Colab path.
 test: $(VENV)/.installed $(VENV311)/.installed
-	@tools/phases unit unit311 notebooks colab browser browser-zh
+	@$(PY) tools/phases.py unit,notebooks unit311 browser,browser-zh,colab
 
 XDIST := -n 2 --dist loadfile
 

@@ -17,18 +17,26 @@ two never import JAX, so every formula runs where JAX is not installed.
    on a TPU torus or a GPU cluster; ``comms_gpu`` its GPU levels), ``ring`` (ring collectives step by
    step), ``cluster`` (GPU clusters: NVLink domains and fat trees),
    ``systolic``, ``tensorcore`` (unit rates from counts and the clock),
-   ``tables``, ``inference`` (prefill and decode costs), ``paged_kv`` (a
-   paged KV cache's block manager), ``serving`` (a discrete-event serving
-   simulator), ``speculative``, the one training cost model for TPU tori
+   ``tables``, ``inference`` (prefill and decode costs: step times in
+   ``inference_step``, what fits in HBM in ``inference_fit``, decode
+   sharding in ``inference_tp``, argument checks in ``inference_args``),
+   ``paged_kv`` (a paged KV cache's block manager), ``serving`` (a
+   discrete-event serving simulator: requests in ``serving_trace``, the
+   engine in ``serving_engine``, measurements in ``serving_result``),
+   ``speculative``, the one training cost model for TPU tori
    and GPU clusters (``train_layout`` layouts and number formats,
    ``train_memory`` bytes per device, ``train_comms`` a step's
    collectives, ``train_time`` step time and ``critical_tokens``,
    ``train_closed_forms`` the book's thresholds, ``train_rules``
-   logical-axis rules, ``pipeline_schedule`` GPipe and 1F1B, and
+   logical-axis rules, ``pipeline_schedules`` GPipe, 1F1B, interleaved
+   and zero-bubble, and
    ``parallelism``, their public names in one place), ``planner`` (ranks
    the layouts of a training run; ``training_days``), ``moe_cost`` (what
    an MoE layer costs), ``context_parallel`` (ring attention against
-   gathering K and V), ``esti`` (2D weight-stationary decode),
+   gathering K and V), ``esti`` (2D weight-stationary decode), ``inference_plans``
+   (prefill sharding, cache layouts, smaller caches, chips for a latency
+   cap), ``serving_modes`` (batched, interleaved and disaggregated
+   serving compared),
    ``scaling`` (scaling laws and their fit; ``scaling_runs`` the runs
    they are fitted to; ``scaling_plan`` what a budget buys on a cluster),
    ``schedules`` (learning-rate schedules), ``corpus`` (synthetic text for
@@ -49,7 +57,8 @@ two never import JAX, so every formula runs where JAX is not installed.
    trained drafter and the sampling rule of speculative decoding),
    ``disagg`` (prefill and decode on two device groups), ``tp_int8``
    (the int8 tensor-parallel decode MLP), ``esti_decode`` (2D
-   weight-stationary decode on a three-axis mesh).
+   weight-stationary decode on a three-axis mesh), ``seq_kv_attention``
+   (decode attention over a sequence-sharded cache).
 4. measurement of compiled programs: ``bench`` (timing, cost_analysis,
    memory_analysis), ``hlo`` (collectives and bytes in compiled HLO;
    ``hlo_groups`` its replica-group notations),

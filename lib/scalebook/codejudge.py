@@ -241,6 +241,9 @@ def _device_message(task: CodeTask, leaf: str, device: int, got: np.ndarray,
 
 
 def grade_code(task: CodeTask, fn: Callable) -> Verdict:
+    """Judge the reader's `fn` on a code task: run it as `shard_map` over
+    the task's mesh, compare its result with the book's program, then its
+    collectives, FLOPs and memory (the `Verdict` says which held)."""
     import jax
 
     best = best_of(task, code_best)

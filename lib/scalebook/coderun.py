@@ -34,6 +34,7 @@ of the task."""
 
 
 def and_list(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c' (duplicates dropped, order kept)."""
     items = list(dict.fromkeys(items))
     return items[0] if len(items) == 1 else (
         ", ".join(items[:-1]) + " and " + items[-1])
@@ -61,6 +62,8 @@ class _BadOutput(Exception):
 
 
 def short(err: BaseException) -> str:
+    """An error as one line: its type and its first line, cut at 200
+    characters."""
     msg = str(err).strip().splitlines()
     first = msg[0] if msg else ""
     if len(first) > 200:
@@ -87,10 +90,13 @@ MESH_STAGE = "building the mesh"
 
 
 def jax_mesh(spec: MeshSpec):
+    """The JAX mesh a task's `MeshSpec` describes (sizes and axis names)."""
     return sharding.mesh(spec.sizes, spec.names)
 
 
 def leaves_with_names(tree: Any) -> list[tuple[str, Any]]:
+    """The leaves of a pytree with their paths as dotted names ('' for a
+    bare array)."""
     import jax
 
     def name(path) -> str:
@@ -390,6 +396,9 @@ def stored_result(task: Any, compute: Callable[[Any], dict[str, Any]]
 
 
 def code_best(task: CodeTask) -> Best:
+    """The book's side of a code task: the mesh, the placed inputs, their
+    specs, the expected result and the book's program's profile (these
+    two from the store where there is one, `store_book_result`)."""
     import jax
 
     mesh, _, in_specs, out_specs, args = _placed(task)
@@ -407,6 +416,8 @@ def code_best(task: CodeTask) -> Best:
 
 
 def agree(got: Any, want: Any, tol: Tolerance, what: str) -> None:
+    """Raise a `BookBug` unless every leaf of `got` is within `tol` of the
+    matching leaf of `want`; `what` names the comparison in the error."""
     import jax
 
     for (nm, g), w in zip(leaves_with_names(got), jax.tree.leaves(want)):

@@ -23,6 +23,8 @@ Verdict = tuple[bool | None, str]
 # What a task is made of
 # ---------------------------------------------------------------------------
 def np_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype of a book dtype name ('f32', 'bf16', ...) or of any
+    name JAX knows."""
     import jax.numpy as jnp
 
     short = {"f32": "float32", "bf16": "bfloat16", "f16": "float16",
@@ -300,6 +302,8 @@ class Profile:
 
 
 def profile_of(compiled: Any, mesh: MeshSpec) -> Profile:
+    """What XLA compiled: the collectives that move bytes between devices
+    (from the HLO, on `mesh`), the FLOPs and the memory (`scalebook.bench`)."""
     colls = tuple(c for c in hlo.collectives(compiled, mesh=mesh)
                   if c.total_bytes > 0 and c.group_size > 1)
     return Profile(colls, bench.flops(compiled), bench.memory(compiled))

@@ -74,6 +74,7 @@ def ring_reduce_scatter(x: jax.Array, axis: str) -> jax.Array:
 
     The partial sum of chunk j starts on device j+1 and travels n-1 hops
     right, each device adding its own chunk j, to arrive complete on j.
+    Chapter 10 writes it out.
     """
     n = jax.lax.axis_size(axis)
     me = jax.lax.axis_index(axis)
@@ -128,7 +129,7 @@ def bidi_all_gather(x: jax.Array, axis: str) -> jax.Array:
 
 def ring_all_reduce(x: jax.Array, axis: str) -> jax.Array:
     """psum(x, axis) from 2(n-1) ppermutes: a ring reduce-scatter, then a
-    ring all-gather of the reduced chunks."""
+    ring all-gather of the reduced chunks (Chapter 10)."""
     return ring_all_gather(ring_reduce_scatter(x, axis), axis)
 
 
@@ -187,7 +188,8 @@ def bidi_allgather_matmul(x: jax.Array, w: jax.Array, axis: str
     Each device multiplies the D-chunk of x it holds by the matching rows
     of its W block, while chunks travel both ways round the ring: n // 2
     hops right, the rest left.  Same bytes as all-gathering x, in about
-    half the steps of a one-way ring.
+    half the steps of a one-way ring.  Chapter 3 explains the idea and
+    Chapter 10 writes it with ppermute.
     """
     n = jax.lax.axis_size(axis)
     me = jax.lax.axis_index(axis)
@@ -268,7 +270,8 @@ def moe_dispatch(x: jax.Array, router: jax.Array, experts: jax.Array,
     (one per destination; tokens beyond capacity are dropped and return
     0), one all_to_all sends buffer k to device k, the expert multiplies,
     and a second all_to_all brings the results home.  capacity=None uses
-    T, which never drops.  Returns gate * expert(x) [T, D].
+    T, which never drops.  Returns gate * expert(x) [T, D].  Chapter 10
+    shows it.
     """
     n = jax.lax.axis_size(axis)
     t, d = x.shape

@@ -11,6 +11,9 @@
 
 This module imports nothing but the standard library, so the formula layer
 (`counting`, `parallelism`, `inference`, ...) can use it without JAX.
+
+Units: every size is a count (tokens, sequences, layers, heads,
+widths); bytes and seconds are `scalebook.counting`'s job.
 """
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ Each token has a few likely successors with Zipf-like probabilities.  A
 model that learns the chain perfectly reaches the chain's entropy rate,
 the toy's counterpart of the irreducible loss E of a scaling law
 (Chapter 13).  JAX-free.
+
+Units: tokens (ids in ``range(vocab)``); entropy rates in nats per
+token.
 """
 from __future__ import annotations
 

@@ -22,6 +22,9 @@ Conventions (the book's letters, see `scalebook.model`):
 
 No JAX here: everything is integer arithmetic, so it works for shapes far
 too big to instantiate (LLaMA-3 405B).
+
+Units: parameters and elements are counts, FLOPs are FLOPs (a
+multiply-add is 2), bytes are bytes; nothing here is in seconds.
 """
 from __future__ import annotations
 
@@ -139,6 +142,7 @@ def layer_forward_flops(cfg: Any, B: int | None = None, T: int | None = None,
     B sequences of T query tokens attending to S keys (default S = T);
     B and T (or `work`) default to the preset's default workload.  Scores
     and AV count the full T x S matrix (no saving from the causal mask).
+    Chapter 4 counts them matmul by matmul.
     """
     c = resolve(cfg)
     B, T = _bt(c, B, T, work)

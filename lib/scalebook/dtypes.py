@@ -3,6 +3,8 @@
 The one table of element sizes: roofline, counting and the sharded-matmul
 predictions all read it.  (`scalebook.hlo` keeps its own table of HLO's
 element-type spellings, such as s32 and pred, which it parses from text.)
+
+Units: bytes per element.
 """
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ slice's axes of size > 1, one to one.  ``{"X": 2, "Y": 4}`` on v5p is the
 slice 2x4x1 (a sub-cube: no axis wraps); ``{"X": 16, "Y": 16}`` on v5e is a
 full 16x16 pod (both axes wrap).  A mesh axis that spans several physical
 axes has no single ring; give ``wraparound=`` to the cost functions then.
+
+Units: axis sizes count devices; no bytes or seconds here.
 """
 from __future__ import annotations
 

@@ -75,7 +75,8 @@ def _check_out(out: str) -> P:
 
 
 def auto(m: jax.sharding.Mesh, out: str = "all-reduce") -> Callable:
-    """Auto: say where inputs and output live; XLA writes the rest."""
+    """Auto: say where inputs and output live; XLA writes the rest
+    (Chapter 10)."""
     ns = lambda s: NamedSharding(m, s)  # noqa: E731
 
     def layer(x, w_in, w_out):
@@ -103,7 +104,8 @@ def auto_constrained(m: jax.sharding.Mesh, h_spec: P) -> Callable:
 def explicit(out: str | None = "all-reduce") -> Callable:
     """Explicit: call it under `jax.set_mesh(mesh(explicit=True))` on
     arrays placed there.  out=None leaves the second matmul without
-    `out_sharding`, which JAX refuses (a ShardingTypeError)."""
+    `out_sharding`, which JAX refuses (a ShardingTypeError).  Chapter 10
+    compares it with `auto` and `manual`."""
     spec = None if out is None else _check_out(out)
 
     def layer(x, w_in, w_out):
@@ -115,7 +117,8 @@ def explicit(out: str | None = "all-reduce") -> Callable:
 
 
 def manual(m: jax.sharding.Mesh, out: str = "all-reduce") -> Callable:
-    """Manual: the per-device body, with the collective written out."""
+    """Manual: the per-device body, with the collective written out
+    (Chapter 10)."""
     spec = _check_out(out)
 
     def layer(x, w_in, w_out):             # blocks: [8, 32], [32, 16], [16, 32]

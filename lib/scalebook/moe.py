@@ -124,7 +124,7 @@ def token_choice(probs: jax.Array, k: int, C: int) -> Routing:
     """Token choice: each of the T tokens asks for its k most likely of E
     experts (probs [T, E]); each expert has C slots, filled first choices
     first, then in token order.  Gates are the router probabilities of
-    the chosen experts."""
+    the chosen experts.  Chapter 14 explains it."""
     T, E = probs.shape
     check_top_k(E, k)
     gates, idx = jax.lax.top_k(probs, k)                      # [T, k]

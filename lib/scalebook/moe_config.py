@@ -25,6 +25,8 @@ published shape, for arithmetic only.  The cost model is
 `scalebook.moe_cost`; the JAX layer is `scalebook.moe`.
 
 This module imports only the standard library and `scalebook.config`.
+
+Units: counts (experts, widths, parameters).
 """
 from __future__ import annotations
 

@@ -26,6 +26,9 @@ Conventions (the book's letters; see `scalebook.moe_config`):
   them (its conventions hold: V is the whole array one group shares).
 
 Everything here is integer and float arithmetic; no JAX.
+
+Units: parameters (counts), FLOPs, bytes, seconds; a batch counts
+tokens.
 """
 from __future__ import annotations
 

@@ -20,14 +20,15 @@ one job each:
                         communication, on a torus or a GPU cluster
 `train_closed_forms`    the book's closed forms (alpha / M, F / alpha, ...)
 `train_rules`           logical-axis rules (run by `train_parallel`)
-`pipeline_schedule`     GPipe and 1F1B tick by tick (run by `pipeline`)
+`pipeline_schedules`    GPipe, 1F1B, interleaved and zero-bubble tick by
+                        tick (run by `pipeline`)
 ======================  =================================================
 
 Units: bytes, FLOPs, seconds, tokens.
 """
 from __future__ import annotations
 
-from scalebook.pipeline_schedule import Schedule, schedule
+from scalebook.pipeline_schedules import Timeline, timeline
 from scalebook.train_closed_forms import (bubble_fraction,
                                           dcn_critical_tokens,
                                           dp_critical_tokens,
@@ -36,18 +37,20 @@ from scalebook.train_closed_forms import (bubble_fraction,
                                           level_critical_tokens,
                                           tp_max_ways)
 from scalebook.train_comms import (Comm, collectives, default_spans,
-                                   mesh_spec)
-from scalebook.train_layout import (AXES, PRECISIONS, STRATEGIES, Layout,
+                                   mesh_spec, ring_block_bytes)
+from scalebook.train_layout import (AXES, CONTEXTS, PRECISIONS,
+                                    STRATEGIES, Layout,
                                     MLPStack, Precision, Shape,
                                     check_layout, layout, model_flops,
                                     precision, shape_of, train_flops)
 from scalebook.train_memory import (Memory, activation_values_per_token,
-                                    memory, memory_per_gpu, stage_params,
-                                    stage_expert_params)
+                                    kv_bytes, memory, memory_per_gpu,
+                                    stage_params, stage_expert_params)
 from scalebook.train_rules import Rule, Rules, logical_rules, one_axis
 from scalebook.train_time import (PHASES, PipelineCost, StepCost,
                                   critical_tokens, max_tensor_parallel,
-                                  pipeline_cost, step_cost)
+                                  pipeline_cost, ring_block_seconds,
+                                  ring_exposed, step_cost)
 
 __all__ = [
     "Precision", "PRECISIONS", "precision", "STRATEGIES", "Layout",
@@ -60,5 +63,6 @@ __all__ = [
     "dp_critical_tokens", "tp_max_ways", "fsdp_tp_critical_tokens",
     "fsdp_tp_optimal_data", "dcn_critical_tokens", "bubble_fraction",
     "level_critical_tokens", "model_flops", "AXES", "Rule", "Rules",
-    "logical_rules", "one_axis", "Schedule", "schedule",
+    "logical_rules", "one_axis", "Timeline", "timeline", "CONTEXTS",
+    "kv_bytes", "ring_block_bytes", "ring_block_seconds", "ring_exposed",
 ]

@@ -228,8 +228,8 @@ def make_grad_fn(cfg: m.Config, stages: int, microbatches: int, *,
             return c, zero, zero, 1
 
         branches = [idle, forward, backward]
-        if kind == "zero-bubble":
-            branches += [input_grad, weight_grad]
+        if kind == "zero-bubble":   # no whole backward: do not compile it
+            branches = [idle, forward, idle, input_grad, weight_grad]
         n = p if ring else p - 1
         down = [(i, (i + 1) % p) for i in range(n)]
         up = [((i + 1) % p, i) for i in range(n)]
@@ -290,18 +290,63 @@ def _reorder(params: m.Params, order: np.ndarray, inverse: bool = False):
     return dict(params, layers=layers)
 
 
+_COMPILED: dict = {}
+"""Programs `precompile` built, each taken by the `pipeline_grads` call
+that needs it."""
+
+
+def _compile(cfg, stages, microbatches, kind, data, batch, seq_len,
+             virtual):
+    fn, sched, _ = make_grad_fn(cfg, stages, microbatches, kind=kind,
+                                data=data, batch=batch, seq_len=seq_len,
+                                virtual=virtual)
+    params = jax.eval_shape(lambda k: m.init_params(cfg, k),
+                            jax.random.key(0))
+    tokens = jax.ShapeDtypeStruct((batch, seq_len + 1), jnp.int32)
+    return compat.compile_demo(fn.lower(params, tokens)), sched
+
+
+def precompile(runs: list[dict[str, Any]], threads: int = 2) -> None:
+    """Compile the programs of several `pipeline_grads` calls at once:
+    each traced in turn, then compiled by `threads` threads (XLA
+    compiles outside Python's lock, so a second core shortens the wait).
+    runs: dicts of cfg, stages, microbatches, kind, data, batch, seq_len,
+    virtual."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [(r["cfg"], r["stages"], r["microbatches"], r["kind"],
+             r["data"], r["batch"], r["seq_len"], r["virtual"])
+            for r in runs]
+    lowered = []
+    for k in keys:
+        cfg, stages, mbs, kind, data, batch, seq_len, virtual = k
+        fn, sched, _ = make_grad_fn(cfg, stages, mbs, kind=kind, data=data,
+                                    batch=batch, seq_len=seq_len,
+                                    virtual=virtual)
+        params = jax.eval_shape(lambda key: m.init_params(cfg, key),
+                                jax.random.key(0))
+        tokens = jax.ShapeDtypeStruct((batch, seq_len + 1), jnp.int32)
+        lowered.append((fn.lower(params, tokens), sched))
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        done = list(pool.map(lambda ls: compat.compile_demo(ls[0]),
+                             lowered))
+    for k, c, (_, sched) in zip(keys, done, lowered):
+        _COMPILED[k] = (c, sched)
+
+
 def pipeline_grads(params: m.Params, tokens: jax.Array, cfg: m.Config,
                    stages: int, microbatches: int, *, kind: str = "1f1b",
                    data: int = 1, virtual: int = 1) -> PipelineRun:
     """Loss and gradients of `scalebook.model.loss` on tokens, computed by
     the pipeline; activity counted per tick and stage."""
-    fn, sched, _ = make_grad_fn(cfg, stages, microbatches, kind=kind,
-                                data=data, batch=tokens.shape[0],
-                                seq_len=tokens.shape[1] - 1,
-                                virtual=virtual)
+    key = (cfg, stages, microbatches, kind, data, tokens.shape[0],
+           tokens.shape[1] - 1, virtual)
     order = layer_order(cfg, stages, virtual)
     staged = _reorder(params, order)
-    compiled = compat.compile_demo(fn.lower(staged, tokens))
+    if key in _COMPILED:
+        compiled, sched = _COMPILED.pop(key)
+    else:
+        compiled, sched = _compile(*key)
     loss, grads, activity = compiled(staged, tokens)
     grads = _reorder(grads, order, inverse=True)
     return PipelineRun(loss, grads, np.asarray(activity), sched, compiled)
@@ -334,8 +379,9 @@ def check(cfg: m.Config | None = None, stages: int = 4,
     got = pipeline_grads(params, tokens, cfg, stages, microbatches,
                          kind=kind, data=data, virtual=virtual)
     ref_loss, ref = reference_grads(cfg)(params, tokens)
-    diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in
-               zip(jax.tree.leaves(got.grads), jax.tree.leaves(ref)))
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+               for a, b in zip(jax.tree.leaves(got.grads),
+                               jax.tree.leaves(ref)))
     return {"max_grad_diff": diff,
             "loss_diff": abs(float(got.loss) - float(ref_loss)),
             "bubble": got.bubble, "formula": got.schedule.formula,

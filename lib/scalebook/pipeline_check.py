@@ -62,6 +62,12 @@ def schedules(virtual: int = 2) -> dict[str, dict[str, Any]]:
     chunks per device), keyed by kind; computed once per process."""
     d = DEMO
     cfg = pp.demo_cfg(d["layers"])
+    pp.precompile([dict(cfg=cfg, stages=d["stages"],
+                        microbatches=d["microbatches"], kind=k,
+                        data=d["data"], batch=d["batch"],
+                        seq_len=d["seq_len"],
+                        virtual=virtual if k == "interleaved" else 1)
+                   for k in ps.KINDS])
     return {k: run(cfg, d["stages"], d["microbatches"], k, d["data"],
                    d["batch"], d["seq_len"],
                    virtual=virtual if k == "interleaved" else 1)

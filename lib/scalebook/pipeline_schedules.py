@@ -22,6 +22,9 @@ which slot keeps each saved input, and which mailbox slot holds each
 arriving activation or gradient.  Bubble formulas (idle fraction, counted
 in one-tick ops): (p-1)/(m+p-1) for GPipe and 1F1B, (p-1)/(v m+p-1)
 interleaved, (p-1)/(3m+p-1) zero-bubble.
+
+Units: ticks (one forward or backward of one microbatch on one
+stage); buffers count the microbatch activations a stage holds.
 """
 from __future__ import annotations
 

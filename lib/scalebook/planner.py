@@ -12,6 +12,12 @@ step time (equivalently MFU).  Every shape that drops out says why:
 - "comms-bound": communication takes longer than compute (dropped only
   when some shape is compute-bound; otherwise these are ranked).
 
+A seq axis (context parallelism) is priced both ways, gathering each
+layer's keys and values or passing them round a ring (ring attention,
+`Layout.context`): the ring holds two K/V blocks instead of the whole
+sequence's, and waits wherever a hop outlasts the block attention it
+should hide behind (`parallelism.ring_exposed`).
+
 The best plan carries a runnable mesh shape and the logical-axis rules
 that express it (`Plan.mesh_shape`, `Plan.rules`);
 `scalebook.train_parallel` turns them into a JAX mesh and
@@ -20,6 +26,9 @@ smallest change that does: block remat, fewer sequences per step, or
 more chips.
 
 JAX-free; units: seconds, bytes, tokens.
+
+Units: seconds per step, days of training, bytes per device, MFU as
+a fraction in (0, 1].
 """
 from __future__ import annotations
 
@@ -169,9 +178,17 @@ def _try(cfg, lay, batch, seq_len, chip, remat, precision, headroom, kw):
 
 
 def _price(cfg, p, d, s, t, batch, seq_len, chip, precision, headroom,
-           remats, kw) -> Candidate:
+           remats, kw, contexts=("allgather",)) -> Candidate:
     """The cheapest way to run shape (p, d, s, t): the least ZeRO stage,
-    then the least remat, that fits."""
+    then the least remat, that fits; with a seq axis, the faster of the
+    context forms (ties: the smaller memory)."""
+    if s > 1 and len(contexts) > 1:
+        tried = [_price(cfg, p, d, s, t, batch, seq_len, chip, precision,
+                        headroom, remats, kw, (ctx,)) for ctx in contexts]
+        ok = [c for c in tried if c.status == "ok"]
+        if ok:
+            return min(ok, key=lambda c: (c.time, c.cost.memory.total))
+        return tried[-1]
     m = 1
     if p > 1:  # as many microbatches as sequences per replica
         m = max(batch // max(d, 1), 1)
@@ -182,7 +199,7 @@ def _price(cfg, p, d, s, t, batch, seq_len, chip, precision, headroom,
     for remat in remats:
         for z in zeros:
             lay = par.Layout(data=d, tensor=t, seq=s, pipeline=p, zero=z,
-                             microbatches=m)
+                             microbatches=m, context=contexts[0])
             c = _try(cfg, lay, batch, seq_len, chip, remat, precision,
                      headroom, kw)
             if c.status == "not divisible":
@@ -198,18 +215,25 @@ def plan(cfg: Any, batch: int, seq_len: int, chip: str | hardware.Chip,
          remats: Sequence[str] = ("none", "block"), headroom: float = 0.9,
          max_tensor: int | None = None, max_pipeline: int | None = None,
          sequence_parallel: bool = True, suggest: bool = True,
-         **kw: Any) -> Plan:
+         contexts: Sequence[str] = ("allgather",), **kw: Any) -> Plan:
     """Rank every layout of `chips` chips for `batch` sequences of
     `seq_len` tokens of `cfg` (a config, preset name or `MLPStack`).
 
-    headroom: the fraction of HBM a plan may use.  kw go to
+    headroom: the fraction of HBM a plan may use.  contexts: the forms
+    a seq axis may take (some of `parallelism.CONTEXTS`: gathered K/V,
+    ring attention; pass both to let the planner choose ring attention);
+    each seq layout gets the fastest that fits.  kw go to
     `scalebook.parallelism.step_cost` (attention, wraparound, ...).
     """
     c = hardware.chip(chip)
     if not isinstance(chips, int) or chips < 1:
         raise ValueError(f"chips is a positive int, got {chips!r}")
+    bad = [x for x in contexts if x not in par.CONTEXTS]
+    if bad or not contexts:
+        raise ValueError(f"contexts are some of {par.CONTEXTS}, got "
+                         f"{tuple(contexts)!r}")
     cands = [_price(cfg, p, d, s, t, batch, seq_len, c, precision,
-                    headroom, remats, kw)
+                    headroom, remats, kw, tuple(contexts))
              for p, d, s, t in shapes(chips, max_tensor, max_pipeline,
                                       sequence_parallel)]
     ok = [x for x in cands if x.status == "ok"]

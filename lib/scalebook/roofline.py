@@ -136,7 +136,8 @@ def _check_dims(**dims: int) -> None:
 
 
 def matmul_flops(b: int, d: int, f: int) -> int:
-    """FLOPs of x[b,d] @ w[d,f]: one multiply and one add per (b, d, f)."""
+    """FLOPs of x[b,d] @ w[d,f]: one multiply and one add per (b, d, f).
+    Chapter 1 counts them."""
     _check_dims(b=b, d=d, f=f)
     return 2 * b * d * f
 
@@ -145,7 +146,7 @@ def matmul_bytes(b: int, d: int, f: int, dtype: Any = "bf16",
                  weight_dtype: Any = None, out_dtype: Any = None) -> float:
     """Bytes read and written by x[b,d] @ w[d,f] -> y[b,f], each array
     moved once: x and y in `dtype` (or `out_dtype`), w in `weight_dtype`
-    (default: `dtype`)."""
+    (default: `dtype`).  Chapter 1 counts them."""
     _check_dims(b=b, d=d, f=f)
     a = dtype_bytes(dtype)
     w = dtype_bytes(weight_dtype if weight_dtype is not None else dtype)
@@ -183,7 +184,8 @@ def critical_batch(chip: str | Chip, dtype: Any = "bf16",
 
     Without d and f, the large-layer limit b << d, f where only the weights
     count as traffic: b > C * bytes(w) / (2 * W_hbm). With d and f, the
-    exact crossing including activation bytes (inf if never).
+    exact crossing including activation bytes (inf if never).  Chapter 1
+    derives it.
     """
     c = _as_chip(chip)
     cd = compute_dtype if compute_dtype is not None else dtype

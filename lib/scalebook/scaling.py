@@ -155,7 +155,8 @@ def compute_optimal(law: Law, C: Any) -> tuple[Any, Any]:
     N_opt = G (C/6)**(beta/(alpha+beta)), D_opt = (C/6) / N_opt, with
     G = (alpha A / (beta B))**(1/(alpha+beta)).  Any C works here: a law
     knows nothing of its data.  `Fit.compute_optimal` refuses budgets
-    outside the fitted runs unless asked to extrapolate.
+    outside the fitted runs unless asked to extrapolate.  Chapter 13
+    derives it.
     """
     C = _positive("C (FLOPs)", C)
     half = C / counting.six_n_d(1.0, 1.0)            # N * D

@@ -4,6 +4,8 @@ Chapter 13 trains the tiny model under both.  Each function returns the
 learning rate of every step as a float32 array, ready to hand to a
 training loop one value per step (`scalebook.model.train_step` takes the
 rate as an argument).  JAX-free.
+
+Units: learning rates (as the optimizer takes them) per step.
 """
 from __future__ import annotations
 

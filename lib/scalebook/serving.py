@@ -28,512 +28,26 @@ Outputs (`SimResult`): time to first token (TTFT), time per output token
 (TPOT), end-to-end latency, throughput, KV utilisation, preemptions,
 prefix-cache hits, and the requests rejected because they can never fit.
 Units: seconds, tokens, bytes.
+
+The parts: requests and traces in `scalebook.serving_trace`, the engine
+and its spec in `scalebook.serving_engine`, the measurements in
+`scalebook.serving_result`; this module runs them and keeps their public
+names, so ``from scalebook import serving as sv`` reaches all of them.
 """
 from __future__ import annotations
 
 import heapq
-import math
-import random
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
-from scalebook import counting, hardware
-from scalebook import inference as inf
-from scalebook.paged_kv import BlockManager, NoFreeBlocks
+from scalebook import hardware
+from scalebook.serving_engine import EngineSpec, SimEngine, SimSeq, StepRecord
+from scalebook.serving_result import SimResult, sim_result
+from scalebook.serving_trace import Request, make_trace
 
 __all__ = ["Request", "make_trace", "EngineSpec", "SimResult", "simulate",
            "StepRecord",
            "simulate_disaggregated", "pareto_front", "sweep_batch",
            "benchmark"]
-
-
-# ---------------------------------------------------------------------------
-# Requests
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Request:
-    """One request: arrival time (s), prompt tokens, reply length (tokens)."""
-
-    id: int
-    arrival: float
-    prompt: tuple[int, ...]
-    reply: int
-
-    @property
-    def prompt_len(self) -> int:
-        return len(self.prompt)
-
-
-def _length(rng: random.Random, mean: int, dist: str, cap: int) -> int:
-    if dist == "fixed":
-        return mean
-    if dist == "exponential":
-        return max(1, min(cap, int(rng.expovariate(1 / mean)) + 1))
-    if dist == "uniform":
-        return rng.randint(1, 2 * mean - 1)
-    raise ValueError(f"unknown length distribution {dist!r}; choose fixed, "
-                     "exponential or uniform")
-
-
-def make_trace(n: int, rate: float | None = None, prompt: int = 512,
-               reply: int = 128, *, seed: int = 0,
-               prompt_dist: str = "fixed", reply_dist: str = "fixed",
-               prefixes: int = 0, prefix_len: int = 0,
-               prefix_share: float = 0.0, cap: int | None = None
-               ) -> list[Request]:
-    """`n` seeded requests.  Arrivals are a Poisson process of `rate`
-    requests/s (None: all at time 0).  Prompt and reply lengths have the
-    given means and distributions ("fixed", "exponential" capped at
-    `cap`, default 8x the mean, or "uniform" on 1..2*mean-1).  A fraction
-    `prefix_share` of prompts starts with one of `prefixes` shared system
-    prompts of `prefix_len` tokens (counted in the prompt length)."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0 requests, got {n}")
-    if rate is not None and not rate > 0:
-        raise ValueError(f"rate is requests per second > 0 (or None for all "
-                         f"at once), got {rate}")
-    if not 0 <= prefix_share <= 1:
-        raise ValueError(f"prefix_share is a fraction in [0, 1], got "
-                         f"{prefix_share}")
-    if prefix_share and (prefixes < 1 or prefix_len < 1):
-        raise ValueError("prefix_share > 0 needs prefixes >= 1 and "
-                         "prefix_len >= 1")
-    rng = random.Random(seed)
-    systems = [tuple(range(-(i + 1) * 10**6, -(i + 1) * 10**6 + prefix_len))
-               for i in range(prefixes)]
-    out, t = [], 0.0
-    for i in range(n):
-        if rate is not None:
-            t += rng.expovariate(rate)
-        p = _length(rng, prompt, prompt_dist, cap or 8 * prompt)
-        g = _length(rng, reply, reply_dist, cap or 8 * reply)
-        head: tuple[int, ...] = ()
-        if prefix_share and rng.random() < prefix_share:
-            head = systems[rng.randrange(prefixes)]
-        body = max(1, p - len(head))
-        start = (i + 1) * 10**7           # tokens unique to this request
-        out.append(Request(i, t, head + tuple(range(start, start + body)),
-                           g))
-    return out
-
-
-# ---------------------------------------------------------------------------
-# The engine
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EngineSpec:
-    """One serving engine: a model on `chips` chips of `chip`.
-
-    max_batch: most sequences decoding at once.  block_size: tokens per KV
-    block.  num_blocks: blocks in the pool (None: all the HBM the weights
-    leave free).  max_context: longest sequence (prompt + reply) the cache
-    takes; block_size must divide it.  policy: "prefill-first" or
-    "chunked".  max_prefill_tokens: prompt tokens per prefill step;
-    chunk_tokens: prompt tokens per chunked step.  mfu: fraction of peak
-    FLOP/s reached.  prefix_caching: share full prompt blocks.
-    """
-
-    cfg: Any
-    chip: Any
-    chips: int = 1
-    weight_dtype: str = "bf16"
-    kv_dtype: str = "bf16"
-    max_batch: int = 64
-    block_size: int = 16
-    num_blocks: int | None = None
-    max_context: int = 8192
-    policy: str = "prefill-first"
-    max_prefill_tokens: int = 8192
-    chunk_tokens: int = 512
-    mfu: float = 1.0
-    prefix_caching: bool = True
-
-    def __post_init__(self) -> None:
-        if self.policy not in ("prefill-first", "chunked"):
-            raise ValueError(f"unknown policy {self.policy!r}; choose "
-                             "prefill-first or chunked")
-        for name in ("chips", "max_batch", "block_size", "max_context",
-                     "max_prefill_tokens", "chunk_tokens"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"EngineSpec.{name} must be a positive "
-                                 f"int, got {v!r}")
-        if self.max_context % self.block_size:
-            raise ValueError(
-                f"block_size={self.block_size} does not divide "
-                f"max_context={self.max_context}; pick a block size that "
-                "divides the context")
-
-    # ---- derived -----------------------------------------------------
-    @property
-    def kv_per_token(self) -> float:
-        """Bytes of KV cache per token."""
-        return counting.kv_cache_bytes_per_token(self.cfg, self.kv_dtype)
-
-    @property
-    def weight_bytes(self) -> float:
-        return counting.weight_bytes(self.cfg, self.weight_dtype)
-
-    def blocks(self) -> int:
-        """Blocks in the pool: num_blocks, or what the free HBM holds."""
-        if self.num_blocks is not None:
-            return self.num_blocks
-        c = hardware.chip(self.chip)
-        free = self.chips * c.hbm_bytes - self.weight_bytes
-        n = int(free // (self.block_size * self.kv_per_token))
-        if n < self.max_context // self.block_size:
-            raise ValueError(
-                f"{self.chips} x {c.name} leave room for {max(n, 0)} KV "
-                f"blocks of {self.block_size} tokens, less than one "
-                f"{self.max_context}-token sequence; add chips or use "
-                "smaller weights")
-        return n
-
-    def step_seconds(self, decode: int, kv_tokens: int,
-                     prefill: int = 0) -> float:
-        """Seconds of a step that decodes `decode` sequences reading
-        `kv_tokens` cache tokens and prefills `prefill` prompt tokens."""
-        return inf.step_time(
-            self.weight_bytes, (kv_tokens + prefill) * self.kv_per_token,
-            (decode + prefill) * inf.decode_flops_per_token(self.cfg),
-            hardware.chip(self.chip), self.chips, batch=max(decode, 1),
-            mfu=self.mfu).total
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One engine step's scheduling decision (Chapter 7): kind "prefill"
-    or "decode"; sequences in it; prompt tokens it computed (cached prefix
-    blocks excluded); blocks in use after it; preemptions and prefix-hit
-    tokens so far.  `simulate(..., log=[])` and `scalebook.engine` both
-    write these, so the two can be compared step by step."""
-
-    kind: str
-    sequences: int
-    prompt_tokens: int
-    blocks_in_use: int
-    preemptions: int
-    prefix_hit_tokens: int
-
-
-class _Seq:
-    __slots__ = ("req", "tokens", "generated", "first", "done", "todo",
-                 "admitted")
-
-    def __init__(self, req: Request) -> None:
-        self.req = req
-        self.tokens = list(req.prompt)     # what allocate sees (grows)
-        self.generated = 0
-        self.first: float | None = None
-        self.done: float | None = None
-        self.todo = 0                      # prompt tokens still to prefill
-        self.admitted = False
-
-
-class _Engine:
-    """One engine's queues, cache and clock (see `simulate`)."""
-
-    def __init__(self, spec: EngineSpec, role: str, stats: dict) -> None:
-        self.spec = spec
-        self.role = role                   # "both", "prefill" or "decode"
-        self.cache = BlockManager(spec.blocks(), spec.block_size,
-                                  spec.max_context, spec.prefix_caching)
-        self.waiting: deque[_Seq] = deque()
-        self.running: list[_Seq] = []
-        self.prefilling: list[_Seq] = []   # chunked: admitted, not done
-        self.ctx = 0                       # cache tokens of running seqs
-        self.stats = stats
-        self.busy_until = 0.0
-        # precomputed step-time constants (the formula is inf.step_time)
-        self._c = hardware.chip(spec.chip)
-        self._w = spec.weight_bytes
-        self._kvpt = spec.kv_per_token
-        self._fpt = inf.decode_flops_per_token(spec.cfg)
-        self.util_area = 0.0
-
-    def _t(self, decode: int, kv_tokens: int, prefill: int) -> float:
-        return inf.step_time(self._w, (kv_tokens + prefill) * self._kvpt,
-                             (decode + prefill) * self._fpt, self._c,
-                             self.spec.chips, batch=max(decode, 1),
-                             mfu=self.spec.mfu).total
-
-    def load(self) -> int:
-        return len(self.running) + len(self.prefilling) + len(self.waiting)
-
-    # ---- admission ---------------------------------------------------
-    def _admit(self, budget: int) -> list[tuple[_Seq, int]]:
-        """Allocate waiting sequences while slots, blocks and the token
-        budget allow; returns (seq, prompt tokens to compute)."""
-        out = []
-        cap = self.spec.max_batch
-        while self.waiting and budget > 0 and \
-                len(self.running) + len(self.prefilling) + len(out) < cap:
-            s = self.waiting[0]
-            try:
-                cached = self.cache.allocate(s.req.id, s.tokens)
-            except NoFreeBlocks:
-                break
-            self.waiting.popleft()
-            todo = len(s.tokens) - cached
-            if self.role == "decode" and not s.admitted:
-                todo = 0                   # its KV arrived from prefill
-            elif self.role != "decode":
-                self.stats["prefix_hit_tokens"] += cached
-            s.admitted = self.role == "decode" or s.admitted
-            s.todo = todo
-            out.append((s, todo))
-            budget -= max(todo, 1)
-        return out
-
-    def _preempt(self, now: float) -> None:
-        victim = self.running.pop()
-        self.ctx -= self.cache.lengths[victim.req.id]
-        self.cache.free(victim.req.id)
-        # Its cache held the prompt and all but the newest generated
-        # token (that one is fed by the next decode step): recompute those.
-        victim.tokens = list(victim.req.prompt) + [
-            -1 - victim.req.id * 10**5 - i
-            for i in range(victim.generated - 1)]
-        self.waiting.appendleft(victim)
-        self.stats["preemptions"] += 1
-
-    # ---- one step ----------------------------------------------------
-    def step(self, now: float, finished: list, handoff: list) -> float | None:
-        """Run the next step from time `now`; returns its seconds (None if
-        idle).  Finished sequences go to `finished`; prefilled ones on a
-        prefill engine go to `handoff`."""
-        spec = self.spec
-        if spec.policy == "prefill-first" or self.role != "both":
-            if self.waiting and self.role != "decode":
-                batch = self._admit(spec.max_prefill_tokens)
-                if batch:
-                    p = sum(todo for _, todo in batch)
-                    dt = self._t(0, 0, p)
-                    end = now + dt
-                    for s, _ in batch:
-                        self._prefilled(s, end, finished, handoff)
-                    self._account(dt)
-                    self._log("prefill", len(batch), p)
-                    return dt
-            elif self.waiting:             # decode engine: KV is here
-                redo = 0                   # preempted ones are recomputed
-                for s, todo in self._admit(10**9):
-                    self._join(s)
-                    redo += todo
-                return self._decode(now, redo, finished)
-            return self._decode(now, 0, finished)
-        # chunked: decode everyone and prefill up to chunk_tokens
-        if self.waiting:
-            self.prefilling += [s for s, _ in self._admit(10**9)]
-        budget, chunk = spec.chunk_tokens, []
-        for s in self.prefilling:
-            if budget <= 0:
-                break
-            take = min(s.todo, budget)
-            chunk.append((s, take))
-            budget -= take
-        return self._decode(now, sum(t for _, t in chunk), finished, chunk,
-                            handoff)
-
-    def _prefilled(self, s: _Seq, end: float, finished: list,
-                   handoff: list) -> None:
-        if s.first is None:
-            s.first = end                  # the prefill makes token 1
-            s.generated = 1
-        if self.role == "prefill":
-            self.cache.free(s.req.id)
-            if s.generated >= s.req.reply:
-                s.done = end
-                finished.append(s)
-            else:
-                handoff.append(s)
-            return
-        self._join(s)
-        if s.generated >= s.req.reply:
-            self._finish(s, end, finished)
-
-    def _join(self, s: _Seq) -> None:
-        self.running.append(s)
-        self.ctx += self.cache.lengths[s.req.id]
-
-    def _finish(self, s: _Seq, end: float, finished: list) -> None:
-        self.running.remove(s)
-        self.ctx -= self.cache.lengths[s.req.id]
-        self.cache.free(s.req.id)
-        s.done = end
-        finished.append(s)
-
-    def _decode(self, now: float, prefill: int, finished: list,
-                chunk: Sequence[tuple[_Seq, int]] = (), handoff: list = ()
-                ) -> float | None:
-        if not self.running and not chunk:
-            return None
-        # Make room: every running sequence stores one more token.
-        start = 0
-        while start < len(self.running):
-            n = self.cache.append_many(
-                [s.req.id for s in self.running[start:]])
-            self.ctx += n
-            start += n
-            if start < len(self.running):
-                # No block for the next one: preempt the newest (never one
-                # already appended, since they come first), then go on.
-                self._preempt(now)
-        b = len(self.running)
-        if not b and not chunk:
-            return None
-        dt = self._t(b, self.ctx, prefill)
-        end = now + dt
-        done = []
-        for s in self.running:
-            s.generated += 1
-            if s.generated >= s.req.reply:
-                done.append(s)
-        for s in done:
-            self._finish(s, end, finished)
-        for s, take in chunk:
-            s.todo -= take
-            if s.todo == 0:
-                self.prefilling.remove(s)
-                self._prefilled(s, end, finished, handoff)
-        self._account(dt)
-        self._log("decode", b, prefill)
-        return dt
-
-    def _account(self, dt: float) -> None:
-        self.util_area += self.cache.utilization * dt
-        self.stats["steps"] += 1
-
-    def _log(self, kind: str, sequences: int, prompt_tokens: int) -> None:
-        log = self.stats.get("log")
-        if log is not None:
-            log.append(StepRecord(kind, sequences, prompt_tokens,
-                                  self.cache.num_used,
-                                  self.stats["preemptions"],
-                                  self.stats["prefix_hit_tokens"]))
-
-
-# ---------------------------------------------------------------------------
-# Results
-# ---------------------------------------------------------------------------
-def _percentile(xs: Sequence[float], q: float) -> float:
-    if not xs:
-        return math.nan
-    s = sorted(xs)
-    k = (len(s) - 1) * q / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-@dataclass
-class SimResult:
-    """What a simulation measured.  Times in seconds.
-
-    ttft, tpot, latency: per finished request (TPOT is (done - first) /
-    (reply - 1), for replies longer than one token).  tokens: output
-    tokens made.  duration: first arrival to last finish.
-    kv_utilization: time-averaged fraction of blocks in use; kv_peak: the
-    most blocks in use / blocks.  rejected: (request id, reason) for
-    requests that can never fit.
-    """
-
-    ttft: list[float]
-    tpot: list[float]
-    latency: list[float]
-    tokens: int
-    duration: float
-    steps: int
-    preemptions: int
-    prefix_hit_tokens: int
-    kv_utilization: float
-    kv_peak: float
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    chips: int = 1
-    finish_times: list[float] = field(default_factory=list)
-    start: float = 0.0
-
-    @property
-    def finished(self) -> int:
-        return len(self.latency)
-
-    @property
-    def throughput(self) -> float:
-        """Output tokens per second, all engines together."""
-        return self.tokens / self.duration if self.duration else 0.0
-
-    @property
-    def throughput_per_chip(self) -> float:
-        return self.throughput / self.chips
-
-    @property
-    def qps(self) -> float:
-        """Requests finished per second."""
-        return self.finished / self.duration if self.duration else 0.0
-
-    def steady_qps(self, skip: float = 0.25) -> float:
-        """Requests finished per second in the middle of the run, leaving
-        out the first and last `skip` of its duration (the ramp-up and the
-        drain), so it measures the steady state."""
-        if not 0 <= skip < 0.5:
-            raise ValueError(f"skip is a fraction in [0, 0.5), got {skip}")
-        t0 = self.start + skip * self.duration
-        t1 = self.start + (1 - skip) * self.duration
-        n = sum(t0 < t <= t1 for t in self.finish_times)
-        return n / (t1 - t0) if t1 > t0 else 0.0
-
-    def percentiles(self, metric: str = "ttft",
-                    qs: Sequence[float] = (50, 90, 99)) -> dict[float, float]:
-        """{q: value} of "ttft", "tpot" or "latency" (seconds)."""
-        if metric not in ("ttft", "tpot", "latency"):
-            raise ValueError(f"unknown metric {metric!r}; choose ttft, tpot "
-                             "or latency")
-        xs = getattr(self, metric)
-        return {q: _percentile(xs, q) for q in qs}
-
-    def summary(self) -> dict[str, Any]:
-        """The headline numbers as a dict (seconds, tokens/s)."""
-        t, p = self.percentiles("ttft"), self.percentiles("tpot")
-        return {"finished": self.finished, "rejected": len(self.rejected),
-                "throughput tok/s": self.throughput,
-                "TTFT p50": t[50], "TTFT p99": t[99],
-                "TPOT p50": p[50], "TPOT p99": p[99],
-                "preemptions": self.preemptions,
-                "prefix-hit tokens": self.prefix_hit_tokens,
-                "KV utilisation": self.kv_utilization}
-
-    def __str__(self) -> str:
-        from scalebook.units import fmt_seconds
-
-        t, p = self.percentiles("ttft"), self.percentiles("tpot")
-        rej = f", {len(self.rejected)} rejected" if self.rejected else ""
-        return (f"{self.finished} finished{rej} in "
-                f"{fmt_seconds(self.duration)}: {self.throughput:,.0f} "
-                f"tokens/s; TTFT p50 {fmt_seconds(t[50])} p99 "
-                f"{fmt_seconds(t[99])}; TPOT p50 {fmt_seconds(p[50])} p99 "
-                f"{fmt_seconds(p[99])}; {self.preemptions} preemptions; "
-                f"KV {self.kv_utilization:.0%} used on average")
-
-
-def _result(seqs: list[_Seq], engines: list[_Engine], stats: dict,
-            rejected: list, start: float, chips: int) -> SimResult:
-    ttft, tpot, lat, tokens, end = [], [], [], 0, start
-    for s in seqs:
-        r = s.req
-        ttft.append(s.first - r.arrival)
-        lat.append(s.done - r.arrival)
-        if r.reply > 1:
-            tpot.append((s.done - s.first) / (r.reply - 1))
-        tokens += r.reply
-        end = max(end, s.done)
-    dur = end - start
-    util = (sum(e.util_area for e in engines) / len(engines) / dur
-            if dur > 0 else 0.0)
-    peak = max(e.cache.peak_used / e.cache.num_blocks for e in engines)
-    return SimResult(ttft, tpot, lat, tokens, dur, stats["steps"],
-                     stats["preemptions"], stats["prefix_hit_tokens"],
-                     util, peak, rejected, chips,
-                     sorted(s.done for s in seqs), start)
 
 
 def _screen(trace: Iterable[Request], spec: EngineSpec, blocks: int
@@ -567,15 +81,15 @@ def simulate(trace: Sequence[Request], spec: EngineSpec,
     """
     stats = {"steps": 0, "preemptions": 0, "prefix_hit_tokens": 0,
              "log": log}
-    eng = _Engine(spec, "both", stats)
+    eng = SimEngine(spec, "both", stats)
     reqs, rejected = _screen(trace, spec, eng.cache.num_blocks)
-    finished: list[_Seq] = []
-    handoff: list[_Seq] = []
+    finished: list[SimSeq] = []
+    handoff: list[SimSeq] = []
     i, now = 0, (reqs[0].arrival if reqs else 0.0)
     start = now
     while i < len(reqs) or eng.load():
         while i < len(reqs) and reqs[i].arrival <= now:
-            eng.waiting.append(_Seq(reqs[i]))
+            eng.waiting.append(SimSeq(reqs[i]))
             i += 1
         dt = eng.step(now, finished, handoff)
         if dt is None:
@@ -587,7 +101,7 @@ def simulate(trace: Sequence[Request], spec: EngineSpec,
             now = max(now, reqs[i].arrival)
         else:
             now += dt
-    return _result(finished, [eng], stats, rejected, start, spec.chips)
+    return sim_result(finished, [eng], stats, rejected, start, spec.chips)
 
 
 def simulate_disaggregated(trace: Sequence[Request], prefill: EngineSpec,
@@ -611,11 +125,11 @@ def simulate_disaggregated(trace: Sequence[Request], prefill: EngineSpec,
                              f"{c.name}; pass transfer_bw (bytes/s)")
         transfer_bw = prefill.chips * c.dcn_bw
     stats = {"steps": 0, "preemptions": 0, "prefix_hit_tokens": 0}
-    pre = [_Engine(prefill, "prefill", stats) for _ in range(n_prefill)]
-    dec = [_Engine(decode, "decode", stats) for _ in range(n_decode)]
+    pre = [SimEngine(prefill, "prefill", stats) for _ in range(n_prefill)]
+    dec = [SimEngine(decode, "decode", stats) for _ in range(n_decode)]
     reqs, rejected = _screen(trace, prefill, min(
         pre[0].cache.num_blocks, dec[0].cache.num_blocks))
-    finished: list[_Seq] = []
+    finished: list[SimSeq] = []
     # events: (time, order, kind, payload)
     ev: list = []
     order = 0
@@ -627,11 +141,11 @@ def simulate_disaggregated(trace: Sequence[Request], prefill: EngineSpec,
     start = reqs[0].arrival if reqs else 0.0
     kvpt = prefill.kv_per_token
 
-    def kick(e: _Engine, now: float) -> None:
+    def kick(e: SimEngine, now: float) -> None:
         nonlocal order
         if not idle[id(e)]:
             return
-        handoff: list[_Seq] = []
+        handoff: list[SimSeq] = []
         dt = e.step(now, finished, handoff)
         if dt is None:
             return
@@ -642,8 +156,8 @@ def simulate_disaggregated(trace: Sequence[Request], prefill: EngineSpec,
     while ev:
         now, _, kind, payload = heapq.heappop(ev)
         if kind == "arrive":
-            e = min(pre, key=_Engine.load)
-            e.waiting.append(_Seq(payload))
+            e = min(pre, key=SimEngine.load)
+            e.waiting.append(SimSeq(payload))
             kick(e, now)
         elif kind == "free":
             e, handoff = payload
@@ -654,11 +168,11 @@ def simulate_disaggregated(trace: Sequence[Request], prefill: EngineSpec,
                 order += 1
             kick(e, now)
         else:                               # "land": KV at a decode engine
-            e = min(dec, key=_Engine.load)
+            e = min(dec, key=SimEngine.load)
             payload.tokens = list(payload.req.prompt)
             e.waiting.append(payload)
             kick(e, now)
-    return _result(finished, pre + dec, stats, rejected, start,
+    return sim_result(finished, pre + dec, stats, rejected, start,
                    n_prefill * prefill.chips + n_decode * decode.chips)
 
 

@@ -16,6 +16,9 @@ weights are read once), so a round costs ``gamma * c + v`` target steps,
 with c the drafter's cost relative to the target and v the verification
 pass's (1 when memory-bound; `scalebook.inference.step_time` gives it for
 real sizes).  No JAX here; `scalebook.spec_decode` runs a real pair.
+
+Units: tokens per round, probabilities in [0, 1], and step costs
+in seconds (or as a ratio of the target's step).
 """
 from __future__ import annotations
 
@@ -41,7 +44,8 @@ def _gamma(gamma: int) -> int:
 
 
 def expected_tokens(alpha: float, gamma: int) -> float:
-    """Target tokens per round (accepted drafts + the target's own one)."""
+    """Target tokens per round (accepted drafts + the target's own one);
+    Chapter 8 derives it."""
     a, g = _alpha(alpha), _gamma(gamma)
     if a == 1:
         return g + 1.0

@@ -6,6 +6,8 @@ every cell is read from the registry or derived from it, so the tables on
 the site change when the registry does.  The tables are
 `scalebook.tabular.Table`s (the book's one renderer): HTML in Jupyter and
 on the site, aligned text with `print`, raw numbers from `column(name)`.
+
+Units: each column's header names the unit of its cells.
 """
 from __future__ import annotations
 

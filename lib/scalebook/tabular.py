@@ -17,6 +17,9 @@ the explorers and the notebooks.
     ----  --------
     v5e         16
     v5p         95
+
+Units: none of its own; a column's name states the unit of its
+cells (e.g. "HBM (GB)").
 """
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ are in `scalebook.explore.chips`); what a collective costs is
 `scalebook.comms`' job.
 
 Coordinates are tuples of ints, one per axis; a shape is the number of chips
-per axis, e.g. (4, 4) or (4, 4, 4).  Times are seconds, sizes bytes.
+per axis, e.g. (4, 4) or (4, 4, 4).
+
+Units: hops (links crossed); times are seconds, sizes bytes.
 """
 from __future__ import annotations
 
@@ -84,7 +86,7 @@ def ring_hops(n: int, wraparound: bool = True,
 
 
 def axis_hops(i: int, j: int, n: int, wraparound: bool = True) -> int:
-    """Hops between positions i and j on one axis of n chips."""
+    """Hops between positions i and j on one axis of n chips (Chapter 2)."""
     d = abs(i - j)
     return min(d, n - d) if wraparound else d
 

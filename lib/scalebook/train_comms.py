@@ -18,11 +18,13 @@ from typing import Any, Mapping
 
 from scalebook import comms, hardware
 from scalebook.mesh import MeshSpec
-from scalebook.train_layout import (AXES, Layout, Precision, check_layout,
-                                    precision as _precision, shape_of)
+from scalebook.train_layout import (AXES, Layout, Precision, Shape,
+                                    check_layout, precision as _precision,
+                                    shape_of)
 from scalebook.train_memory import stage_expert_params, stage_params
 
-__all__ = ["Comm", "collectives", "default_spans", "mesh_spec"]
+__all__ = ["Comm", "collectives", "default_spans", "mesh_spec",
+           "ring_block_bytes", "RING_KV", "RING_GRAD"]
 
 
 # --------------------------------------------------------------------------
@@ -73,7 +75,10 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
       the softmax's max and sum.
     - SP (context parallel): per layer, an all-gather of the sequence's K
       and V in the forward pass (again in the backward pass with remat)
-      and a reduce-scatter of their gradients.
+      and a reduce-scatter of their gradients; with
+      ``lay.context == "ring"`` the same bytes as P-1 collective-permutes
+      of one K/V block per pass (K and V stacked), and P-1 of its
+      gradient in the backward pass (ring attention).
     - PP: each microbatch's activations to the next stage forward, and
       their gradients back.
     - EP (a mixture of experts on an expert axis): per MoE layer and
@@ -165,7 +170,9 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
                             ("tensor",), mb_tokens * 4, 3 * m, "forward"))
             out.append(Comm("softmax statistics", "all-reduce",
                             ("tensor",), mb_tokens * 4, m, "backward"))
-    if lay.seq > 1 and s.N:
+    if lay.seq > 1 and s.N and lay.context == "ring":
+        out += _ring_comms(s, lay, batch, seq_len, p, remat)
+    elif lay.seq > 1 and s.N:
         kv = (batch / lay.data / m) * seq_len * s.K * s.H \
             * p.act_bytes / lay.tensor
         n = 2 * layers_here * m       # keys and values: two arrays
@@ -192,6 +199,39 @@ def collectives(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
                         ("pipeline",), act, m, "forward"))
         out.append(Comm("stage gradients", "collective-permute",
                         ("pipeline",), act, m, "backward"))
+    return out
+
+
+RING_KV = "key/value blocks"
+RING_GRAD = "key/value gradient blocks"
+
+
+def ring_block_bytes(cfg: Any, lay: Layout, batch: float, seq_len: int,
+                     act_bytes: float = 2) -> float:
+    """Bytes of one ring hop: one device's K and V block, stacked
+    (2 (T/P) K H per sequence, its tensor shard), for one microbatch."""
+    s = cfg if isinstance(cfg, Shape) else shape_of(cfg)
+    seqs = batch / (lay.data * lay.expert * lay.microbatches)
+    return seqs * (seq_len / lay.seq) * 2 * s.K * s.H * act_bytes \
+        / lay.tensor
+
+
+def _ring_comms(s, lay: Layout, batch: float, seq_len: int, p: Precision,
+                remat: str) -> list[Comm]:
+    """Ring attention's hops: P-1 per layer and pass (forward; the
+    recomputed forward with remat; the backward, which also passes the
+    blocks' gradient accumulators)."""
+    block = ring_block_bytes(s, lay, batch, seq_len, p.act_bytes)
+    hops = (lay.seq - 1) * s.L / lay.pipeline * lay.microbatches
+    out = [Comm(RING_KV, "collective-permute", ("seq",), block, hops,
+                "forward"),
+           Comm(RING_KV, "collective-permute", ("seq",), block, hops,
+                "backward"),
+           Comm(RING_GRAD, "collective-permute", ("seq",), block, hops,
+                "backward")]
+    if remat != "none":
+        out.append(Comm(RING_KV, "collective-permute", ("seq",), block,
+                        hops, "backward"))
     return out
 
 

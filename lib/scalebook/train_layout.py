@@ -11,7 +11,10 @@ data       replicas: each sees batch / data sequences.  ``zero`` says what
            1 the optimizer state (ZeRO-1), 2 + gradients (ZeRO-2),
            3 + weights (ZeRO-3, i.e. FSDP)
 seq        context parallelism: each sequence's tokens split ``seq`` ways;
-           weights are ZeRO-sharded over data and seq together
+           weights are ZeRO-sharded over data and seq together.
+           ``context`` says how attention sees the other tokens:
+           "allgather" (gather the sequence's K and V each layer) or
+           "ring" (pass K/V blocks round the seq axis, ring attention)
 tensor     Megatron tensor parallelism: heads, MLP units and vocabulary
            split ``tensor`` ways; activations of width D are whole
 expert     expert parallelism (a mixture of experts, Chapter 14): the
@@ -51,11 +54,15 @@ from scalebook.train_closed_forms import bubble_fraction
 __all__ = [
     "Precision", "PRECISIONS", "precision", "STRATEGIES", "Layout",
     "layout", "MLPStack", "Shape", "shape_of", "train_flops",
-    "model_flops", "check_layout", "AXES",
+    "model_flops", "check_layout", "AXES", "CONTEXTS",
 ]
 
 AXES = ("pipeline", "data", "expert", "seq", "tensor")
 """The parallel axes of a layout, outermost first (default mesh order)."""
+
+CONTEXTS = ("allgather", "ring")
+"""How a seq axis runs attention: gather every key and value, or pass
+K/V blocks round a ring (`scalebook.context_parallel` prices both)."""
 
 STRATEGIES = ("dp", "zero1", "zero2", "fsdp", "tp", "fsdp+tp", "sp", "pp")
 """The named strategies `layout` builds."""
@@ -252,7 +259,9 @@ class Layout:
     pipeline > 1; schedule is "gpipe" or "1f1b".  order: the axes from
     outermost to innermost on the device mesh (default `AXES`); on a GPU
     cluster the innermost share an NVLink domain, so it decides which
-    collectives cross the NICs (Chapter 12).
+    collectives cross the NICs (Chapter 12).  context: how a seq axis
+    runs attention, "allgather" or "ring" (`CONTEXTS`; Chapter 5's ring
+    attention).
     """
 
     data: int = 1
@@ -265,6 +274,7 @@ class Layout:
     spans: Mapping[str, int] = field(default_factory=dict, compare=False)
     name: str = ""
     order: tuple[str, ...] = AXES
+    context: str = "allgather"
     expert: int = 1
 
     def __post_init__(self) -> None:
@@ -280,6 +290,9 @@ class Layout:
         if self.schedule not in ("gpipe", "1f1b"):
             raise ValueError(f"unknown pipeline schedule {self.schedule!r}; "
                              "choose 'gpipe' or '1f1b'")
+        if self.context not in CONTEXTS:
+            raise ValueError(f"unknown context form {self.context!r}; "
+                             f"choose one of {', '.join(CONTEXTS)}")
         order = tuple(self.order)
         if "expert" not in order and "data" in order:
             # an order written before the expert axis: it sits inside data
@@ -344,7 +357,8 @@ def _name_of(lay: Layout) -> str:
     if lay.expert > 1:
         parts.append(f"EP {lay.expert}")
     if lay.seq > 1:
-        parts.append(f"SP {lay.seq}")
+        parts.append(f"SP {lay.seq}"
+                     + (" (ring)" if lay.context == "ring" else ""))
     if lay.tensor > 1:
         parts.append(f"TP {lay.tensor}")
     if lay.pipeline > 1:
@@ -357,7 +371,8 @@ def layout(strategy: str, devices: int | None = None, *,
            data: int | None = None, tensor: int | None = None,
            seq: int | None = None, pipeline: int | None = None,
            microbatches: int | None = None, schedule: str = "1f1b",
-           spans: Mapping[str, int] | None = None) -> Layout:
+           spans: Mapping[str, int] | None = None,
+           context: str = "allgather") -> Layout:
     """A `Layout` for a named strategy (one of `STRATEGIES`).
 
     Give `devices` for a one-axis strategy (layout("fsdp", 8)), or the axis
@@ -410,7 +425,7 @@ def layout(strategy: str, devices: int | None = None, *,
                   seq=given.get("seq", 1),
                   pipeline=given.get("pipeline", 1), zero=zero,
                   microbatches=mb, schedule=schedule,
-                  spans=dict(spans or {}))
+                  spans=dict(spans or {}), context=context)
 
 
 def check_layout(s: Shape, lay: Layout, batch: float, seq_len: int,

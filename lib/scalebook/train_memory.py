@@ -17,7 +17,8 @@ from scalebook.train_layout import (Layout, Precision, check_layout,
                                     Shape)
 
 __all__ = ["activation_values_per_token", "Memory", "memory",
-           "stage_params", "stage_expert_params", "memory_per_gpu"]
+           "stage_params", "stage_expert_params", "memory_per_gpu",
+           "kv_bytes"]
 
 
 # Memory
@@ -72,7 +73,9 @@ class Memory:
     training state; activations: what the backward pass keeps, plus the
     working set of the layer being differentiated and the loss head;
     gathered: weights an FSDP step holds whole for the moment (one layer,
-    or all of them when they are kept from forward to backward).
+    or all of them when they are kept from forward to backward); kv: the
+    other devices' keys and values a context-parallel layer holds while
+    it attends (`kv_bytes`).
     """
 
     weights: float
@@ -80,6 +83,7 @@ class Memory:
     optimizer: float
     activations: float
     gathered: float = 0.0
+    kv: float = 0.0
 
     @property
     def state(self) -> float:
@@ -90,14 +94,14 @@ class Memory:
     def total(self) -> float:
         """Everything (bytes per device)."""
         return (self.weights + self.grads + self.optimizer
-                + self.activations + self.gathered)
+                + self.activations + self.gathered + self.kv)
 
     def as_dict(self) -> dict[str, float]:
         """{kind: bytes}, with the total."""
         return {"weights": self.weights, "grads": self.grads,
                 "optimizer": self.optimizer,
                 "activations": self.activations, "gathered": self.gathered,
-                "total": self.total}
+                "kv": self.kv, "total": self.total}
 
     def fits(self, chip: str | hardware.Chip, headroom: float = 1.0
              ) -> bool:
@@ -177,7 +181,26 @@ def memory(cfg: Any, lay: Layout, batch: float, seq_len: int, *,
         keep_all = not reshard_after_forward and not full_grads
         gathered = per_layer * (layers_here if keep_all else 1)
         gathered += s.other_split(lay.tensor) * p.weight_bytes
-    return Memory(w, g, o, acts, gathered)
+    return Memory(w, g, o, acts, gathered,
+                  kv_bytes(s, lay, batch, seq_len, p.act_bytes))
+
+
+def kv_bytes(cfg: Any, lay: Layout, batch: float, seq_len: int,
+             act_bytes: float = 2) -> float:
+    """Bytes of the other devices' keys and values one device holds while
+    a context-parallel layer attends (0 without a seq axis): the
+    all-gather form holds the rest of the sequence's K and V, (P-1)/P of
+    2 (T) K H per sequence; the ring form only the block in use and the
+    one arriving, 2 blocks of 2 (T/P) K H (one when P = 2), so it falls
+    as 1/P (Chapter 5, ring attention; `scalebook.context_parallel`)."""
+    s = cfg if isinstance(cfg, Shape) else shape_of(cfg)
+    P = lay.seq
+    if P == 1 or not s.N:
+        return 0.0
+    seqs = batch / (lay.data * lay.expert * lay.microbatches)  # a pass
+    block = seqs * (seq_len / P) * 2 * s.K * s.H / lay.tensor * act_bytes
+    blocks = (P - 1) if lay.context == "allgather" else min(2, P - 1)
+    return blocks * block
 
 
 def stage_params(s: Shape, lay: Layout) -> float:

@@ -28,14 +28,15 @@ from scalebook import comms, counting, hardware
 from scalebook.dtypes import dtype_bytes
 from scalebook.mesh import MeshSpec
 from scalebook.train_closed_forms import bubble_fraction
-from scalebook.train_comms import Comm, collectives, mesh_spec
+from scalebook.train_comms import (RING_GRAD, RING_KV, Comm, collectives,
+                                   mesh_spec)
 from scalebook.train_layout import (AXES, Layout, MLPStack, Precision,
-                                    train_flops)
+                                    shape_of, train_flops)
 from scalebook.train_memory import Memory, memory
 
 __all__ = ["StepCost", "step_cost", "critical_tokens", "PHASES",
            "PipelineCost", "pipeline_cost", "level_critical_tokens",
-           "max_tensor_parallel"]
+           "max_tensor_parallel", "ring_block_seconds", "ring_exposed"]
 
 PHASES = ("step", "forward", "backward", "passes")
 """What `critical_tokens` compares: the whole step; the forward pass (its
@@ -54,6 +55,8 @@ class StepCost:
     perfect-overlap bound; time_no_overlap: their sum.  mfu: useful model
     FLOPs per second over the peak of all devices, at `time`.
     by_axis: seconds of collectives on each axis; comms: the list timed.
+    exposed: seconds a ring-attention layout waits on hops that its
+    block attention cannot hide (`ring_exposed`); added to `time`.
     """
 
     compute: float
@@ -66,10 +69,11 @@ class StepCost:
     by_axis: dict[str, float]
     comms: tuple
     memory: Memory
+    exposed: float = 0.0
 
     @property
     def time(self) -> float:
-        return max(self.compute, self.comm)
+        return max(self.compute, self.comm) + self.exposed
 
     @property
     def time_no_overlap(self) -> float:
@@ -179,10 +183,46 @@ def step_cost(cfg: Any, lay: Layout, batch: float, seq_len: int,
                  remat=remat, attention=attention,
                  reshard_after_forward=bool(reshard_after_forward),
                  strict=strict)
+    exposed = sum(ring_exposed(cfg, lay, batch, seq_len, c, x.count,
+                               _comm_seconds(x, lay, c, spec, sub,
+                                             bandwidth_only, wraparound,
+                                             gpu) / x.count,
+                               dtype=dtype, efficiency=efficiency)
+                  for x in cl if x.what in (RING_KV, RING_GRAD))
     return StepCost(compute, max(by_axis.values()), flops, useful,
                     lay.devices, c.peak_flops(dtype), idle,
                     {a: t for a, t in by_axis.items() if t},
-                    tuple(cl), mem)
+                    tuple(cl), mem, exposed)
+
+
+def ring_block_seconds(cfg: Any, lay: Layout, batch: float, seq_len: int,
+                       chip: str | hardware.Chip, *, dtype: str = "bf16",
+                       efficiency: float = 1.0, causal: bool = True
+                       ) -> float:
+    """Seconds of block attention between two ring hops on one device:
+    4 t^2 N H FLOPs (t = T/P tokens, N/tensor heads, half of it causal
+    under a zig-zag split) per sequence it holds, at `efficiency` x peak
+    (`scalebook.context_parallel.ring_min_tokens` solves hop = block)."""
+    s = shape_of(cfg)
+    c = hardware.chip(chip)
+    seqs = batch / (lay.data * lay.expert * lay.microbatches)
+    t = seq_len / lay.seq
+    flops = 4.0 * seqs * t * t * s.N / lay.tensor * s.H
+    if causal:
+        flops /= 2
+    return flops / (c.peak_flops(dtype) * efficiency)
+
+
+def ring_exposed(cfg: Any, lay: Layout, batch: float, seq_len: int,
+                 chip: str | hardware.Chip, hops: float, hop_seconds: float,
+                 **kw: Any) -> float:
+    """Seconds of `hops` ring hops of `hop_seconds` each that the block
+    attention between them cannot hide: hops x max(0, hop - block).  A
+    backward hop carries a gradient block too and computes twice the
+    FLOPs, so the same sum holds for it when its K/V and gradient
+    permutes are counted as two hops.  kw: `ring_block_seconds`."""
+    block = ring_block_seconds(cfg, lay, batch, seq_len, chip, **kw)
+    return hops * max(0.0, hop_seconds - block)
 
 
 def critical_tokens(cfg: Any, lay: Layout, chip: str | hardware.Chip,

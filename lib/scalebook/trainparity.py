@@ -85,6 +85,9 @@ def train_result(task: TrainTask) -> dict[str, Any]:
 
 
 def train_best(task: TrainTask) -> Best:
+    """The book's side of a training task: the mesh, the placed state and
+    batches, the single-device states after each step and the book's
+    step's profile (these two from the store where there is one)."""
     import jax
 
     mesh, state0, batches, s_specs, b_specs, args = _train_inputs(task)
@@ -152,6 +155,8 @@ def _parity_message(task: TrainTask, step: int, leaf: str, got: np.ndarray,
 
 
 def grade_train(task: TrainTask, fn: Callable) -> Verdict:
+    """Judge the reader's training step `fn`: run it for the task's steps
+    under `shard_map` and compare the final state with the book's program."""
     import jax
 
     best = best_of(task, train_best)

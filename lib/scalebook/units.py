@@ -3,6 +3,9 @@
 Chapters never type a computed number into their text: they compute it with
 `scalebook`, format it here, and `glue` it into the markdown (myst-nb's
 ``{glue:text}`name``` role on the site).
+
+Units: SI numbers in (bytes, seconds, FLOPs, FLOP/s, bytes/s), text
+with the unit written out.
 """
 from __future__ import annotations
 

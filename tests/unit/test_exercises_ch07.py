@@ -110,6 +110,19 @@ def _gqa_by_hand(K=8, weights_K=None):
     return math.floor((8 * 16e9 - 2 * P) / (8192 * 2 * L * K * H * 2))
 
 
+def _long_by_hand(kv_bytes=1, K=8):
+    """7.11 from the statement: the Part 7 model, tied embeddings, bf16
+    weights, 128k tokens of cache, a v5e 4x4."""
+    D, F, L, N, H, V = 4096, 16384, 64, 32, 256, 32128
+    P = L * (D * N * H + 2 * D * K * H + N * H * D + 3 * D * F + 2 * D) \
+        + V * D + D
+    return math.floor((16 * 16e9 - 2 * P) / (131072 * 2 * L * K * H
+                                             * kv_bytes))
+
+
+V5P_ALPHA = 4.59e14 / 1.8e11     # v5p bf16 FLOP/s over ICI bytes/s, per axis
+TP_405 = 2 ** math.floor(math.log2(53248 * 2 / V5P_ALPHA))
+
 SOLUTIONS = {
     "7.1": H100_FLOPS * 1 / (2 * H100_BW),
     "7.2": _step_ms(16, 4096),
@@ -121,6 +134,8 @@ SOLUTIONS = {
     "7.7": _step_ms(16, 512 + 128 / 2),
     "7.8": "kv",
     "7.10": _gqa_by_hand(),
+    "7.11": _long_by_hand(),
+    "7.12": {"tp": TP_405, "seq": 64 // TP_405},
     "7.9": Mine,
 }
 
@@ -174,6 +189,11 @@ MISTAKES = [
     ("7.10", None, _gqa_by_hand(K=40), "all 40"),
     ("7.10", None, _gqa_by_hand(weights_K=40), "shrink too"),
     ("7.10", None, _gqa_by_hand() + 1, "round down"),
+    ("7.11", None, _long_by_hand(kv_bytes=2), "bf16 cache"),
+    ("7.11", None, _long_by_hand() + 1, "round down"),
+    ("7.11", None, _long_by_hand(K=1), "single KV head"),
+    ("7.12", "tp", TP_405 // 2, "one mesh axis"),
+    ("7.12", "seq", 2 * (64 // TP_405), "one mesh axis"),
 ]
 """(qid, part, wrong answer, words of the hint it must get)."""
 

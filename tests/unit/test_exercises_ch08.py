@@ -93,6 +93,16 @@ def ms30(B, kv=819e6, C=V5E_FLOPS, overlap=True, chips=16):
 
 
 S30 = {"b4": ms30(4), "b256": ms30(256)}
+P405 = _params(126, 16384, 53248, 128, 8, 128, 128256)
+FLOOR405 = P405 * 1 / (64 * V5E_BW) * 1e3          # int8 weights, ms
+
+
+def chips240(kv=1, w=1, whole=math.ceil):
+    """8.17 by hand: LLaMA-3 8B, 240 caches of 8192 tokens, v5e chips."""
+    return whole((P8 * w + 240 * 8192 * KV8 * kv) / V5E_HBM)
+
+
+CAP405 = math.ceil(P405 / (V5E_BW * 0.015))        # int8 weights
 
 SOLUTIONS = {
     "8.1": KV70 * 2 / 1024,
@@ -108,6 +118,9 @@ SOLUTIONS = {
     "8.11": "prefill",
     "8.12": step_seconds,
     "8.15": S30,
+    "8.16": {"flops": 2 * P405, "floor_ms": FLOOR405},
+    "8.17": {"chips": chips240(), "slice": 16},
+    "8.18": CAP405,
 }
 
 
@@ -161,6 +174,19 @@ MISTAKES = [
     ("8.15", "b256", ms30(256, overlap=False), "larger of the two"),
     ("8.15", "b256", ms30(256) * 16, "all 16"),
     ("8.15", "b256", ms30(256, C=2 * V5E_FLOPS), "bf16 FLOP/s"),
+    ("8.16", "flops", P405, "multiply and an add"),
+    ("8.16", "flops", 6 * P405, "training's 6"),
+    ("8.16", "floor_ms", 2 * FLOOR405, "bf16 weights"),
+    ("8.16", "floor_ms", 64 * FLOOR405, "same time"),
+    ("8.17", "chips", chips240(kv=2), "bf16 cache"),
+    ("8.17", "chips", chips240(w=2), "int8 too"),
+    ("8.17", "chips", chips240(whole=math.floor), "round up"),
+    ("8.17", "slice", chips240(), "fixed shapes"),
+    ("8.17", "slice", 8, "next shape up"),
+    ("8.18", None, math.ceil(P405 / V5E_HBM), "hold the weights"),
+    ("8.18", None, CAP405 - 1, "one chip short"),
+    ("8.18", None, CAP405 + 1, "every digit"),
+    ("8.18", None, math.ceil(2 * P405 / (V5E_BW * 0.015)), "bf16 weights"),
 ]
 """(qid, part, wrong answer, words of the hint it must get)."""
 

@@ -64,7 +64,23 @@ JAX_FREE_MODULES = {
     "speculative": ("assert sb.speculative.expected_tokens(0.5, 1) == "
                     "1.5"),
     "serving": "assert callable(sb.serving.simulate)",
+    "inference_args": ("assert sb.inference_args.whole(4, 'chips') == 4\n"
+                       "assert sb.inference_args.fraction(0.4, 'mfu') == 0.4"),
+    "inference_fit": ("assert sb.inference_fit.max_batch('llama3-8b', 'v5e',"
+                      " 8, 1024) > 0"),
+    "inference_step": "assert 200 < sb.inference_step.critical_batch('v5e')",
+    "inference_tp": ("assert sb.inference_tp.kv_replication('llama3-8b', 16)"
+                     " == 2"),
+    "serving_trace": ("assert len(sb.serving_trace.make_trace(5, rate=1.0))"
+                      " == 5"),
+    "serving_engine": ("spec = sb.serving_engine.EngineSpec('llama3-8b', "
+                       "'H100')\nassert spec.blocks() > 0"),
+    "serving_result": ("assert sb.serving_result.percentile([1, 2, 3], 50)"
+                       " == 2"),
     "esti": "assert sb.esti.crossover_chips(8192, 32768) == 72",
+    "inference_plans": ("p = sb.inference_plans.prefill_plan('llama3-70b', "
+                        "'v5e', 16, 8192)\nassert p.tp * p.seq == 16"),
+    "serving_modes": "assert callable(sb.serving_modes.batched)",
     "corpus": ("src = sb.corpus.markov_source(vocab=16, successors=4)\n"
                "assert src.vocab == 16"),
     "cluster": ("cl = sb.cluster.cluster('H100', 1024)\n"
@@ -95,8 +111,8 @@ JAX_FREE_MODULES = {
     "train_rules": ("r = sb.train_rules.logical_rules("
                     "sb.train_layout.layout('fsdp', 8))\n"
                     "assert r.weights['embed'] == 'data'"),
-    "pipeline_schedule": ("s = sb.pipeline_schedule.schedule('1f1b', 4, 8)\n"
-                          "assert s.max_in_flight <= 4"),
+    "pipeline_schedules": ("s = sb.pipeline_schedules.timeline('1f1b', 4, "
+                           "8)\nassert s.max_in_flight <= 4"),
     "parallelism": ("lay = sb.parallelism.layout('fsdp', 64)\n"
                     "t = sb.parallelism.critical_tokens("
                     "sb.parallelism.MLPStack(8192, 32768), lay, 'v5p', "

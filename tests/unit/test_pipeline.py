@@ -30,14 +30,14 @@ def test_gradients_equal_the_unpipelined_step_and_bubble_is_counted(kind):
 @pytest.mark.parametrize("m_", [1, 2, 5, 8])
 @pytest.mark.parametrize("kind", ["gpipe", "1f1b"])
 def test_schedule_bubble_equals_the_formula(kind, m_):
-    s = par.schedule(kind, 4, m_)
+    s = par.timeline(kind, 4, m_)
     assert s.idle_fraction == pytest.approx(par.bubble_fraction(4, m_))
     assert s.ticks == 2 * (m_ + 3)
 
 
 def test_1f1b_holds_at_most_p_microbatches_gpipe_all_m():
-    assert par.schedule("gpipe", 4, 8).max_in_flight == 8
-    assert par.schedule("1f1b", 4, 8).max_in_flight == 4
+    assert par.timeline("gpipe", 4, 8).max_in_flight == 8
+    assert par.timeline("1f1b", 4, 8).max_in_flight == 4
 
 
 @functools.lru_cache(maxsize=None)

@@ -75,11 +75,26 @@ def test_collectives_in_the_trace_are_those_of_the_hlo_with_their_bytes(
     assert tr.bytes_per_step() == sum(c.bytes_per_device for c in in_hlo)
 
 
-def test_collectives_on_simulated_devices_are_mostly_waiting(traced):
+def test_runs_by_kind_counts_each_kind_of_collective_the_hlo_has(traced):
+    comp, tr, _ = traced
+    in_hlo = hlo.collectives(comp)
+    runs = tr.runs_by_kind()
+    assert set(runs) == {c.kind for c in in_hlo}
+    # the kinds share out the runs of the ops, none lost, none twice
+    assert sum(runs.values()) == sum(tr.collectives().column("runs/step"))
+    for kind in runs:
+        assert runs[kind] >= sum(c.kind == kind for c in in_hlo)
+
+
+def test_collectives_on_simulated_devices_record_their_rendezvous_wait(traced):
+    # How much of a collective is waiting depends on how busy the machine
+    # is (CI once saw 27% with three test lanes on two cores); what holds
+    # on any machine is that the wait is recorded and is part of the op.
     _, tr, _ = traced
     colls = [o for o in tr.ops if o.kind == "collective"]
+    assert colls
     assert all(0 <= o.wait_us <= o.dur_us + 1e-6 for o in colls)
-    assert sum(o.wait_us for o in colls) > 0.3 * sum(o.dur_us for o in colls)
+    assert sum(o.wait_us for o in colls) > 0
 
 
 def test_summary_kinds_come_from_the_hlo(traced):

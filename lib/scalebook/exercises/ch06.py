@@ -105,6 +105,8 @@ def _q8() -> float:
 
 
 def q9_plan() -> pl.Plan:
+    """The planner's ranking for exercise 6.9's run
+    (`scalebook.planner.plan`)."""
     q = Q9
     return pl.plan(q["model"], q["sequences"], q["seq_len"], q["chip"],
                    q["chips"])

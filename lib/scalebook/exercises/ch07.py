@@ -531,3 +531,72 @@ register(Number("7.10", _gqa_expected, rtol=0, unit="sequences", hints=[
     wrong_value(_gqa_fit() + 1, "round down: a cache that does not fit "
                 "whole cannot run."),
 ]))
+
+
+# ---------------------------------------------------------------------------
+# 7.11 The book's Part 7 model at 128k tokens on a v5e 4x4
+# ---------------------------------------------------------------------------
+LONG = dict(D=4096, F=16384, L=64, N=32, K=8, H=256, V=32128,
+            tied_embeddings=True, chip="v5e", chips=16,
+            context=131072)                                           # 7.11
+
+
+def long_model(K: int | None = None) -> Any:
+    """7.11's model (the reference book's Part 7 model), optionally with
+    another number of KV heads."""
+    from scalebook import config
+
+    g = LONG
+    return config.Config(**{k: g[k] for k in "DFLNHV"},
+                         K=K or g["K"], tied_embeddings=g["tied_embeddings"],
+                         name="ex7.11")
+
+
+def _long_fit(kv: str = "int8", K: int | None = None) -> int:
+    g = LONG
+    return inf.max_batch(long_model(K), g["chip"], g["chips"], g["context"],
+                         weight_dtype="bf16", kv_dtype=kv)
+
+
+register(Number("7.11", _long_fit, rtol=0, unit="sequences", hints=[
+    wrong_value(_long_fit("bf16"), "that is a bf16 cache; here the cache "
+                "is int8, one byte per number."),
+    wrong_value(_long_fit() + 1, "a cache that does not fit whole cannot "
+                "run: round down, after the bf16 weights have taken their "
+                "share of the HBM."),
+    wrong_value(_long_fit(K=1), "that many fit with a single KV head; this "
+                "model keeps K = 8."),
+]))
+
+
+# ---------------------------------------------------------------------------
+# 7.12 Prefill of LLaMA-3 405B on a v5p slice, tensor parallel over 2 axes
+# ---------------------------------------------------------------------------
+PREFILL = dict(cfg="llama3-405b", chip="v5p", chips=64, tokens=8192,
+               axes=2)                                                # 7.12
+
+
+def prefill_split(axes: int | None = None) -> Any:
+    """7.12's plan (`inference_plans.prefill_plan`); `axes` changes the
+    number of mesh axes tensor parallelism uses."""
+    from scalebook import inference_plans as ip
+
+    g = PREFILL
+    return ip.prefill_plan(g["cfg"], g["chip"], g["chips"], g["tokens"],
+                           axes=axes or g["axes"])
+
+
+def _split_part(key: str) -> Number:
+    one_axis = getattr(prefill_split(axes=1), key)
+    hints = []
+    if one_axis != getattr(prefill_split(), key):
+        hints.append(wrong_value(one_axis, "that is the split for one mesh "
+                                 "axis; tensor parallelism over two axes "
+                                 "doubles the limit, F x 2 / alpha."))
+    return Number(f"7.12.{key}", lambda: getattr(prefill_split(), key),
+                  rtol=0, unit="chips", hints=hints)
+
+
+register(Parts("7.12", None, parts={k: _split_part(k)
+                                    for k in ("tp", "seq")},
+               order=("tp", "seq")))

@@ -428,3 +428,129 @@ def _step30_part(b: int) -> Number:
 register(Parts("8.15", None, parts={
     f"b{b}": _step30_part(b) for b in STEP30["batches"]},
     order=tuple(f"b{b}" for b in STEP30["batches"])))
+
+
+# ---------------------------------------------------------------------------
+# 8.16 LLaMA-3 405B: FLOPs per token and the latency floor
+# ---------------------------------------------------------------------------
+HUGE = "llama3-405b"
+FLOOR405 = dict(chip="v5e", chips=64, weight_dtype="int8")            # 8.16
+
+
+def floor405(weight_dtype: str | None = None) -> float:
+    """Milliseconds to stream 8.16's weights once over its 64 chips."""
+    g = FLOOR405
+    return inf.latency_floor(HUGE, g["chip"], g["chips"],
+                             weight_dtype or g["weight_dtype"]) * 1e3
+
+
+register(Parts("8.16", None, parts={
+    "flops": Number("8.16.flops", lambda: inf.decode_flops_per_token(HUGE),
+                    rtol=0.02, unit="FLOPs", hints=[
+        off_by(0.5, "half the answer: a parameter costs a multiply and an "
+               "add, 2 FLOPs per token."),
+        off_by(3, "that is training's 6 FLOPs per parameter; a forward "
+               "pass alone costs 2."),
+    ]),
+    "floor_ms": Number("8.16.floor_ms", floor405, rtol=0.02, unit="ms",
+                       hints=[
+        wrong_value(floor405("bf16"), "that streams bf16 weights; these are "
+                    "int8, one byte each."),
+        off_by(FLOOR405["chips"], "the 64 chips read their shares of the "
+               "weights at the same time: divide by the slice's total "
+               "bandwidth."),
+    ]),
+}, order=("flops", "floor_ms")))
+
+
+# ---------------------------------------------------------------------------
+# 8.17 LLaMA-3 8B at batch 240 in int8: chips and slice
+# ---------------------------------------------------------------------------
+BATCH240 = dict(cfg=SMALL, chip="v5e", batch=240, context=8192)       # 8.17
+
+
+def chips240(kv: str = "int8", weights: str = "int8",
+             whole: Any = None) -> float:
+    """Chips of HBM that 8.17's weights and caches fill (rounded up, or
+    by `whole`)."""
+    import math
+
+    from scalebook import hardware
+
+    g = BATCH240
+    need = (cnt.weight_bytes(g["cfg"], weights)
+            + g["batch"] * inf.kv_bytes_per_seq(g["cfg"], g["context"], kv))
+    return (whole or math.ceil)(need / hardware.chip(g["chip"]).hbm_bytes)
+
+
+def slice240() -> int:
+    """Chips of the smallest v5e slice with at least `chips240()` chips."""
+    import math
+
+    return min(math.prod(s) for s in inf.slice_shapes(BATCH240["chip"])
+               if math.prod(s) >= chips240())
+
+
+def _slice_below() -> int:
+    import math
+
+    return max(math.prod(s) for s in inf.slice_shapes(BATCH240["chip"])
+               if math.prod(s) < chips240())
+
+
+register(Parts("8.17", None, parts={
+    "chips": Number("8.17.chips", chips240, rtol=0, unit="chips", hints=[
+        wrong_value(chips240(kv="bf16"), "that is a bf16 cache; here it is "
+                    "int8, one byte per number."),
+        wrong_value(chips240(weights="bf16"), "the weights are int8 too: "
+                    "one byte per parameter."),
+        wrong_value(chips240(whole=int), "round up: a fraction of a chip "
+                    "cannot be rented."),
+    ]),
+    "slice": Number("8.17.slice", slice240, rtol=0, unit="chips", hints=[
+        wrong_value(chips240(), "that is the chips' count; slices come in "
+                    "fixed shapes (1x1, 2x2, 4x2, 4x4, ...): take the "
+                    "smallest that has at least that many."),
+        wrong_value(_slice_below(), "that slice has fewer chips than the "
+                    "weights and caches need: take the next shape up."),
+    ]),
+}, order=("chips", "slice")))
+
+
+# ---------------------------------------------------------------------------
+# 8.18 LLaMA-3 405B under 15 ms per token
+# ---------------------------------------------------------------------------
+CAP405 = dict(chip="v5e", cap_s=0.015, weight_dtype="int8")           # 8.18
+
+
+def chips405(weight_dtype: str | None = None) -> int:
+    """8.18's answer (`inference_plans.chips_for_latency`)."""
+    from scalebook import inference_plans as ip
+
+    g = CAP405
+    return ip.chips_for_latency(HUGE, g["chip"], g["cap_s"],
+                                weight_dtype=weight_dtype
+                                or g["weight_dtype"])
+
+
+def _fit405() -> int:
+    import math
+
+    from scalebook import hardware
+
+    return math.ceil(cnt.weight_bytes(HUGE, CAP405["weight_dtype"])
+                     / hardware.chip(CAP405["chip"]).hbm_bytes)
+
+
+register(Number("8.18", chips405, rtol=0, unit="chips", hints=[
+    wrong_value(_fit405(), "that many chips hold the weights, but reading "
+                "them takes longer than 15 ms: the cap, not the memory, "
+                "sets the count."),
+    wrong_value(chips405() - 1, "one chip short: at that count a step takes "
+                "just over 15 ms; round up."),
+    wrong_value(chips405("bf16"), "that is for bf16 weights; these are "
+                "int8, one byte per parameter."),
+    wrong_value(chips405() + 1, "one chip too many: keep every digit of "
+                "the statement's parameter count; a rounded count can tip "
+                "the division past a whole number."),
+]))
