@@ -51,6 +51,8 @@ def _describe(value: Any) -> str:
 
 
 def number_type_message(answer: Any) -> str:
+    """What to tell a reader whose answer is not one real number: what
+    it is instead, and how to write a number."""
     if isinstance(answer, str):
         return (f"expected a number, got the string {answer!r}. Write it "
                 "without quotes, e.g. 1.5e9 rather than '1.5e9'.")

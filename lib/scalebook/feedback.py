@@ -82,6 +82,7 @@ def is_blank(answer: Any) -> bool:
 
 
 def type_name(x: Any) -> str:
+    """The name of `x`'s type, as messages to the reader call it."""
     return type(x).__name__
 
 

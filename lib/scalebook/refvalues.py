@@ -98,6 +98,7 @@ def encode(value: Any) -> Any:
 
 
 def decode(data: Any) -> Any:
+    """The value `encode` made `data` from (same types)."""
     if isinstance(data, list):
         return [decode(v) for v in data]
     if isinstance(data, dict):
