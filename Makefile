@@ -129,9 +129,12 @@ lock: $(VENV)/.installed
 	$(UV) pip compile requirements/low.in -o $(LOCK311) --python-version 3.11 --quiet
 
 ## upgrade: move the book to the newest versions in one deliberate step:
-## regenerate the locks, reinstall, re-execute every notebook, run the tests.
+## regenerate the locks, reinstall, store the checker's reference values for
+## both JAX releases, re-execute every notebook, run the tests.
 upgrade: lock
 	$(MAKE) --no-print-directory $(VENV)/.installed $(VENV311)/.installed
+	$(PY) tools/reference_values.py
+	PYTHONPATH=lib $(VENV311)/bin/python tools/reference_values.py
 	$(PY) tools/nbtools.py chapters/*.ipynb exercises/[0-9]*.ipynb
 	$(MAKE) --no-print-directory student test
 

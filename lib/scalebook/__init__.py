@@ -71,13 +71,19 @@ two never import JAX, so every formula runs where JAX is not installed.
    learning-rate schedules), ``ring_check`` (ring attention against its
    cost model).
 5. figures and explorers: ``explore.*`` (widgets with static fallbacks).
-6. exercises: ``grading`` (``sb.check``), ``hints`` (known wrong
-   answers), ``readercode`` (the reader's code: stub, time limit, captured
-   prints, whose error), ``codegrade`` (write-the-code tasks judged by
-   result, collectives, FLOPs and memory; with ``codetask``, ``coderun``,
-   ``codejudge``, ``trainparity`` and ``codepredict``), ``ledger`` (the reader's progress, kept on
-   disk), ``selfcheck`` (the questions as data for the website's answer
-   boxes) and ``exercises.chNN`` (one module of questions per chapter).
+6. exercises: ``grading`` (the questions' registry, ``sb.check``,
+   ``sb.progress``) with ``feedback`` (statuses and messages),
+   ``answers`` (reading a number or a shape), ``questions`` (the question
+   types) and ``choices`` (one of a few words, synonyms), ``refvalues``
+   (reference values stored per JAX release: a check compiles none of the
+   book's programs), ``hints`` (known wrong answers), ``readercode`` (the
+   reader's code: stub, time limit, captured prints, whose error),
+   ``codegrade`` (write-the-code tasks judged by result, collectives,
+   FLOPs and memory; with ``codetask``, ``coderun``, ``codejudge``,
+   ``trainparity`` and ``codepredict``), ``ledger`` (the reader's
+   progress, kept on disk), ``selfcheck`` (the questions as data for the
+   website's answer boxes) and ``exercises.chNN`` (one module of
+   questions per chapter).
 """
 from scalebook.devices import use_cpu_devices, use_real_devices
 from scalebook.grading import check, progress

@@ -53,12 +53,12 @@ from scalebook.codejudge import grade_code
 from scalebook.codepredict import (KIND_OPTIONS, Predict, Program,  # noqa: F401
                                    predict, program_collectives)
 from scalebook.coderun import (BookBug, best_of, book_bug, check_callable,
-                               code_best)
+                               code_best, store_book_result)
 from scalebook.codetask import (CodeTask, Judge, Operand,  # noqa: F401
                                 Profile, Tolerance, TrainTask, Verdict)
 from scalebook.grading import (BLANK, BLANK_MESSAGE, BUG, FAIL, PASS, SETUP,
                                TIMEOUT, Custom, Feedback, is_stub)
-from scalebook.trainparity import grade_train, train_best
+from scalebook.trainparity import grade_train, train_best, train_result
 
 __all__ = ["Operand", "Tolerance", "Judge", "CodeTask", "TrainTask",
            "Profile", "grade", "question", "best_profile", "verify",
@@ -108,6 +108,15 @@ class CodeQuestion(Custom):
     `task`; a failure of our own checker is reported as BOOK BUG."""
 
     task: Any = None
+
+    def registered(self) -> None:
+        """The book's own task keeps its reference result and program
+        profile in `scalebook.refvalues`: a check compiles only the
+        reader's program."""
+        if isinstance(self.task, CodeTask):
+            store_book_result(self.qid, self.task)
+        elif isinstance(self.task, TrainTask):
+            store_book_result(self.qid, self.task, train_result)
 
     def grade(self, answer: Any) -> Feedback:
         """Grade, or repeat the verdict on the very same function (same

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from scalebook import comms, hlo
+from scalebook import comms, hlo, refvalues
 from scalebook import readercode as rc
 from scalebook.coderun import BookBug, book_bug, jax_mesh
 from scalebook.codetask import np_dtype, pspec
@@ -59,9 +59,34 @@ class Program:
 _EMITTED: dict[int, tuple[Program, tuple]] = {}
 
 
+_STORED: dict[int, tuple[Program, Callable[[], tuple]]] = {}
+
+
+def store_collectives(qid: str, program: Program) -> None:
+    """Serve `program_collectives(program)` from `scalebook.refvalues` (as
+    "predict.<qid>") for the book's own exercises: revealing what XLA did
+    then compiles nothing."""
+    name = f"predict.{qid}"
+    if not refvalues.book_exercise(qid) or name in refvalues.registered():
+        return
+
+    def emitted() -> tuple:
+        return _compiled_collectives(program)
+    emitted.__qualname__ = emitted.__name__ = name
+    _STORED[id(program)] = (program, refvalues.stored(name)(emitted))
+
+
 def program_collectives(program: Program) -> tuple[tuple[str, float], ...]:
     """(kind, bytes per device) of each collective XLA emits for
-    `program`, read from its compiled HLO (cached per program)."""
+    `program`, read from its compiled HLO (cached per program; stored for
+    the book's exercises, `store_collectives`)."""
+    hit = _STORED.get(id(program))
+    if hit is not None and hit[0] is program:
+        return hit[1]()
+    return _compiled_collectives(program)
+
+
+def _compiled_collectives(program: Program) -> tuple[tuple[str, float], ...]:
     hit = _EMITTED.get(id(program))
     if hit is None or hit[0] is not program:
         compiled = program.jitted().lower(*program.args()).compile()
@@ -91,6 +116,10 @@ class Predict(Parts):
 
     program: Program | None = None
     reveal: str = ""
+
+    def registered(self) -> None:
+        if self.program is not None:
+            store_collectives(self.qid, self.program)
 
     def _grade(self, answer: Any) -> Feedback:
         try:

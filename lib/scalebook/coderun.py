@@ -10,6 +10,7 @@ devices); the reader's code runs under `readercode.time_limit`.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import traceback
@@ -19,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from scalebook import readercode as rc
-from scalebook import compat, sharding
+from scalebook import compat, refvalues, sharding
 from scalebook.codetask import (CodeTask, Profile, Tolerance, Verdict,
                                 profile_of, pspec, spec_tree)
 from scalebook.mesh import MeshSpec
@@ -324,11 +325,8 @@ def named(mesh, tree: Any, specs: Any, label: str = "",
     return found
 
 
-def code_best(task: CodeTask) -> Best:
-    """The book's own solution of a code task run on its mesh: the mesh,
-    the placed inputs, their specs and the expected result."""
-    import jax
-
+def _placed(task: CodeTask) -> tuple:
+    """(mesh, input arrays, in specs, out specs, placed inputs)."""
     mesh = stage(MESH_STAGE, jax_mesh, task.mesh)
     rng = np.random.default_rng(task.seed)
     arrays = [op.values(rng) for op in task.inputs]
@@ -336,6 +334,17 @@ def code_best(task: CodeTask) -> Best:
     out_specs = spec_tree(task.out_spec)
     args = stage("placing the inputs", lambda: [
         place(mesh, a, s) for a, s in zip(arrays, in_specs)])
+    return mesh, arrays, in_specs, out_specs, args
+
+
+def book_result(task: CodeTask) -> dict[str, Any]:
+    """The book's side of `task` that takes compiling: the reference result
+    ("want", NumPy arrays) and the profile of the book's program (which
+    must agree with the reference).  Stored for the book's own tasks
+    (`store_book_result`)."""
+    import jax
+
+    mesh, arrays, in_specs, out_specs, args = _placed(task)
 
     def reference():
         f32 = [a.astype(np.float32) if a.dtype.kind == "f" else a
@@ -343,20 +352,67 @@ def code_best(task: CodeTask) -> Best:
         return jax.tree.map(np.asarray, task.reference(*f32))
     want = stage("computing the reference result", reference)
     jitted = shard_mapped(task.best, mesh, in_specs, out_specs)
-    whole = stage("tracing the book's program", jax.eval_shape,
-                   jitted, *args)
     compiled = stage("compiling the book's program",
                       lambda: jitted.lower(*args).compile())
     out = stage("running the book's program", compiled, *args)
-    tol = task.tolerance or Tolerance.of(jax.tree.leaves(whole)[0].dtype)
+    tol = task.tolerance or Tolerance.of(jax.tree.leaves(out)[0].dtype)
     agree(out, want, tol, "the book's program disagrees with the "
            "reference")
-    profile = stage("reading the book's HLO", profile_of, compiled, task.mesh)
+    p = stage("reading the book's HLO", profile_of, compiled, task.mesh)
+    # HLO names and lines count the programs traced before this one in
+    # the process: left out, so the stored profile is the same every time.
+    colls = tuple(dataclasses.replace(c, name="", line="")
+                  for c in p.collectives)
+    return {"want": want, "profile": Profile(colls, p.flops, p.memory)}
+
+
+_STORED: dict[int, tuple[CodeTask, Callable[[], dict[str, Any]]]] = {}
+
+
+def store_book_result(qid: str, task: Any,
+                      compute: Callable[[Any], dict[str, Any]] | None = None
+                      ) -> None:
+    """Serve `compute(task)` (default `book_result`) from
+    `scalebook.refvalues` (as "code.<qid>"), so a check does not compile
+    the book's program: for the book's own exercises (`qid` of a chapter
+    with an exercise module)."""
+    name = f"code.{qid}"
+    if not refvalues.book_exercise(qid) or name in refvalues.registered():
+        return
+    compute = compute or book_result
+
+    def result() -> dict[str, Any]:
+        return compute(task)
+    result.__qualname__ = result.__name__ = name
+    _STORED[id(task)] = (task, refvalues.stored(name)(result))
+
+
+def stored_result(task: Any, compute: Callable[[Any], dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """`compute(task)`, from the store where `store_book_result` put it."""
+    hit = _STORED.get(id(task))
+    return hit[1]() if hit is not None and hit[0] is task \
+        else compute(task)
+
+
+def code_best(task: CodeTask) -> Best:
+    """The book's side of a code task: the mesh, the placed inputs, their
+    specs, the expected result and the book's program's profile (these
+    two from the store where there is one, `store_book_result`)."""
+    import jax
+
+    mesh, _, in_specs, out_specs, args = _placed(task)
+    jitted = shard_mapped(task.best, mesh, in_specs, out_specs)
+    whole = stage("tracing the book's program", jax.eval_shape,
+                   jitted, *args)
+    book = stored_result(task, book_result)
+    tol = task.tolerance or Tolerance.of(jax.tree.leaves(whole)[0].dtype)
     names = [(op.name, _shard_shape(mesh, s, op.shape), op.shape, False)
              for op, s in zip(task.inputs, in_specs)]
     names += named(mesh, whole, out_specs, task.out_name, out=True)
-    return Best(mesh, in_specs, out_specs, args, want,
-                 block_shapes(mesh, whole, out_specs), whole, tol, profile, names)
+    return Best(mesh, in_specs, out_specs, args, book["want"],
+                 block_shapes(mesh, whole, out_specs), whole, tol,
+                 book["profile"], names)
 
 
 def agree(got: Any, want: Any, tol: Tolerance, what: str) -> None:

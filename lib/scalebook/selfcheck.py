@@ -33,7 +33,7 @@ import math
 import sys
 from typing import Any
 
-from scalebook import codepredict, grading
+from scalebook import choices, codepredict, grading, questions
 from scalebook.grading import (Choice, Custom, Number, Parts, Question,
                                Shape)
 
@@ -87,13 +87,13 @@ def _number(q: Number, want: float) -> dict:
     return {"kind": "number", "qid": q.qid, "unit": q.unit,
             "rtol": float(q.rtol), "expected": float(want), "hints": hints,
             # a PASS also allows a float32's rounding of a huge whole number
-            "rtol_pass": max(float(q.rtol), grading._float32_rounding(want)),
+            "rtol_pass": max(float(q.rtol), questions._float32_rounding(want)),
             "miss": q.miss}
 
 
 def _choice(q: Choice, want: Any) -> dict:
-    stem = grading._stem(q._must_be_option(want))
-    hints = [{"stem": grading._stem(q._must_be_option(h.value)),
+    stem = choices._stem(q._must_be_option(want))
+    hints = [{"stem": choices._stem(q._must_be_option(h.value)),
               "message": h.message} for h in q.hints if h.value is not None]
     return {"kind": "choice", "qid": q.qid, "options": list(q.options),
             "expected": stem, "hints": hints}
@@ -150,7 +150,7 @@ UNIT, ANSWER, OPTIONS, MISS = ("\u2983unit\u2984", "\u2983answer\u2984",
 def _messages() -> dict[str, str]:
     """grading's own wording of the messages that are not hints, with
     placeholders the browser fills in: asked of grading, not copied."""
-    d = grading._direction
+    d = questions._direction
     probe = Choice("0.0", "a", options=("a", "b"))
     listing = probe._listing()
     return {
@@ -176,9 +176,9 @@ def rules() -> dict:
     as placeholders)."""
     return {
         "synonyms": {g: list(ws) for g, ws in grading.SYNONYMS.items()},
-        "only_itself": sorted(grading._OPTION_ONLY_ITSELF),
+        "only_itself": sorted(choices._OPTION_ONLY_ITSELF),
         "aliases": dict(grading.ALIASES),
-        "trailing": list(grading._TRAILING),
+        "trailing": list(choices._TRAILING),
         "labels": dict(grading.LABELS),
         "messages": _messages(),
         "placeholders": {"unit": UNIT, "answer": ANSWER, "options": OPTIONS,

@@ -6,6 +6,7 @@ where a pmean belongs, a step that forgets what changes between steps).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import numpy as np
@@ -13,7 +14,8 @@ import numpy as np
 from scalebook.codejudge import device_miss, judge_profile
 from scalebook.coderun import (Best, MESH_STAGE, agree, best_of, block_shapes,
                                jax_mesh, leaves_with_names, named, place,
-                               run_reader, shard_mapped, stage)
+                               run_reader, shard_mapped, stage,
+                               stored_result)
 from scalebook.codetask import (Profile, Tolerance, TrainTask, Verdict,
                                 profile_of, spec_tree)
 
@@ -28,11 +30,9 @@ def _f32(tree: Any) -> Any:
                         else np.asarray(x), tree)
 
 
-def train_best(task: TrainTask) -> Best:
-    """The book's own training program run for the task's steps on its
-    mesh: the mesh, the initial state, the batches and the final state."""
-    import jax
-
+def _train_inputs(task: TrainTask) -> tuple:
+    """(mesh, initial state, batches, state specs, batch specs, placed
+    (state, batches))."""
     mesh = stage(MESH_STAGE, jax_mesh, task.mesh)
     rng = np.random.default_rng(task.seed)
     state0 = stage("making the initial state", lambda: _f32(task.init(rng)))
@@ -40,6 +40,20 @@ def train_best(task: TrainTask) -> Best:
         _f32(task.batch(rng, i)) for i in range(task.steps)])
     s_specs, b_specs = spec_tree(task.state_specs), \
         spec_tree(task.batch_specs)
+    args = stage("placing the state and batches", lambda: (
+        place(mesh, state0, s_specs),
+        [place(mesh, b, b_specs) for b in batches]))
+    return mesh, state0, batches, s_specs, b_specs, args
+
+
+def train_result(task: TrainTask) -> dict[str, Any]:
+    """The book's side of a training task that takes compiling: the
+    single-device states after each step ("want") and the profile of the
+    book's parallel step (which must match them).  Stored for the book's
+    own tasks (`coderun.store_book_result`)."""
+    import jax
+
+    mesh, state0, batches, s_specs, b_specs, args = _train_inputs(task)
 
     def reference():
         dev = jax.devices()[0]
@@ -50,9 +64,6 @@ def train_best(task: TrainTask) -> Best:
             out.append(jax.tree.map(np.asarray, s))
         return out
     want = stage("running the single-device step", reference)
-    args = stage("placing the state and batches", lambda: (
-        place(mesh, state0, s_specs),
-        [place(mesh, b, b_specs) for b in batches]))
     jitted = shard_mapped(task.best, mesh, (s_specs, b_specs), s_specs)
     whole = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
                          state0)
@@ -67,10 +78,27 @@ def train_best(task: TrainTask) -> Best:
             agree(s, want[i], tol, "the book's step disagrees with the "
                    f"single-device step after step {i + 1}")
     stage("running the book's step", run_best)
-    profile = stage("reading the book's HLO", profile_of, compiled, task.mesh)
+    p = stage("reading the book's HLO", profile_of, compiled, task.mesh)
+    colls = tuple(dataclasses.replace(c, name="", line="")
+                  for c in p.collectives)   # see coderun.book_result
+    return {"want": want, "profile": Profile(colls, p.flops, p.memory)}
+
+
+def train_best(task: TrainTask) -> Best:
+    """The book's side of a training task: the mesh, the placed state and
+    batches, the single-device states after each step and the book's
+    step's profile (these two from the store where there is one)."""
+    import jax
+
+    mesh, state0, batches, s_specs, b_specs, args = _train_inputs(task)
+    whole = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
+                         state0)
+    tol = task.tolerance or Tolerance.of(jax.tree.leaves(whole)[0].dtype)
+    book = stored_result(task, train_result)
     names = named(mesh, state0, s_specs) + named(mesh, batches[0], b_specs)
-    return Best(mesh, (s_specs, b_specs), s_specs, args, want,
-                 block_shapes(mesh, whole, s_specs), whole, tol, profile, names)
+    return Best(mesh, (s_specs, b_specs), s_specs, args, book["want"],
+                 block_shapes(mesh, whole, s_specs), whole, tol,
+                 book["profile"], names)
 
 
 def _first_miss(states: list, want: list, tol: Tolerance

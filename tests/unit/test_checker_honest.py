@@ -295,9 +295,14 @@ def test_jax_started_before_the_set_up_cell_says_restart():
     lines = [ln for ln in out.stdout.splitlines() if "|" in ln]
     assert len(lines) == 3, out.stdout + out.stderr
     for line in lines:
-        assert "SET-UP NEEDED" in line and "BOOK BUG" not in line, line
+        assert "BOOK BUG" not in line and "report" not in line, line
+        if line.startswith("5.6 "):
+            # graded against its stored reference value (scalebook.
+            # refvalues): no program runs, so the device count is moot
+            assert line.startswith("5.6 NOT YET"), line
+            continue
+        assert "SET-UP NEEDED" in line, line
         assert "Restart the kernel and run the set-up cell first" in line
-        assert "report" not in line
 
 
 # --- messages -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 the hints come from the question definitions, not from a copy."""
 import pytest
 
-from scalebook import grading, selfcheck
+from scalebook import grading, questions, selfcheck
 from scalebook.grading import (Choice, Custom, Number, Parts, Shape, off_by,
                                wrong_value)
 
@@ -70,12 +70,12 @@ def test_every_chapter_1_item_has_box_data_that_names_its_hints():
 def test_the_messages_that_are_not_hints_are_read_off_grading():
     m = selfcheck.rules()["messages"]
     unit = selfcheck.rules()["placeholders"]["unit"]
-    assert m["far_large_unit"].replace(unit, "s") == grading._direction(
+    assert m["far_large_unit"].replace(unit, "s") == questions._direction(
         50.0, 1.0, "s")
     miss = selfcheck.rules()["placeholders"]["miss"]
     assert m["near_small"].replace(miss, m["default_miss"]) == \
-        grading._direction(0.9, 1.0)
+        questions._direction(0.9, 1.0)
     assert m["near_small"].replace(miss, "Count again.") == \
-        grading._direction(0.9, 1.0, "", "Count again.")
+        questions._direction(0.9, 1.0, "", "Count again.")
     assert m["other_option"] == Choice("x", "a", options=("a", "b")).judge(
         "b").message

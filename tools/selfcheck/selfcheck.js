@@ -28,7 +28,7 @@
     return Math.abs(a - b) <= rtol * Math.abs(b);
   }
 
-  function direction(x, want, unit, miss, rules) {  // grading._direction
+  function direction(x, want, unit, miss, rules) {  // questions._direction
     var m = rules.messages;
     if (want !== 0 && x !== 0 && (x > 0) !== (want > 0)) return m.sign;
     var large = Math.abs(x) > Math.abs(want);
@@ -69,7 +69,7 @@
               "0.5, 2048 or 1.5e9.");
   }
 
-  function stem(s) {  // grading._stem
+  function stem(s) {  // choices._stem
     var n = Array.from(s.toLowerCase()).filter(function (c) {
       return /[\p{L}\p{N}]/u.test(c);
     }).join("");
@@ -77,7 +77,7 @@
     return n;
   }
 
-  function option(spec, rules, word) {  // grading.Choice.option
+  function option(spec, rules, word) {  // choices.Choice.option
     var s = stem(word), i;
     var named = function (w) {
       return spec.options.filter(function (o) { return stem(o) === w; });
@@ -169,7 +169,7 @@
     if (spec.kind === "number") return judgeNumber(spec, rules, answers);
     if (spec.kind === "choice") return judgeChoice(spec, rules, answers);
     if (spec.kind === "shape") return judgeShape(spec, answers);
-    if (spec.kind === "parts") {  // grading.Parts.judge
+    if (spec.kind === "parts") {  // questions.Parts.judge
       var parts = spec.parts.filter(function (p) { return p.spec.kind !== "run"; });
       var res = parts.map(function (p) {
         return {key: p.key, fb: judge(p.spec, rules, answers[p.key] || "")};

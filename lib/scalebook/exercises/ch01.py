@@ -16,6 +16,7 @@ from scalebook import hardware, roofline as rl
 from scalebook.dtypes import dtype_bytes
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, returned_number, wrong_value)
+from scalebook.refvalues import stored
 
 # ---------------------------------------------------------------------------
 # Givens (the notebook's problem statements use these values)
@@ -330,6 +331,7 @@ def dequant_ideal_bytes() -> float:
     return rl.matmul_bytes(*_dq(), "f32", weight_dtype="int8")
 
 
+@stored("ch01.dequant_xla_bytes")
 def dequant_xla_bytes() -> float:
     """Bytes XLA's cost analysis counts for `dequant_program`."""
     from scalebook import bench

@@ -17,6 +17,7 @@ import numpy as np
 from scalebook import hardware, systolic, tensorcore, topology
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, returned_number, wrong_value)
+from scalebook.refvalues import stored
 from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
@@ -379,6 +380,7 @@ def tile_program() -> Any:
         jax.ShapeDtypeStruct((k, n), jnp.float32)).compile()
 
 
+@stored("ch02.tile_xla_flops")
 def tile_xla_flops() -> float:
     """FLOPs XLA's cost analysis counts for `tile_program`."""
     from scalebook import bench

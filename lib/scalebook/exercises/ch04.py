@@ -11,12 +11,12 @@ constants below; the notebook states the same values.
 """
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from scalebook import counting as cnt
 from scalebook.grading import (Custom, Number, Parts, off_by, register,
                                returned_number, wrong_value)
+from scalebook.refvalues import stored
 from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
@@ -69,7 +69,13 @@ def _ungated() -> int:
     return cnt.param_count(c) - c.L * c.D * c.F
 
 
-register(Number("4.1", lambda: model_leaf_count(_params_cfg()), rtol=0,
+@stored("ch04.leaf_count")
+def _leaf_count() -> int:
+    """4.1's answer: `model_leaf_count` of its model."""
+    return model_leaf_count(_params_cfg())
+
+
+register(Number("4.1", _leaf_count, rtol=0,
                 unit="parameters", hints=[
     wrong_value(_no_norms(), "close: you left out the RMSNorm scales (two "
                 "per layer and a final one, D values each)."),
@@ -211,12 +217,18 @@ def _count_configs() -> list[Any]:
     ]
 
 
+@stored("ch04.count_wants")
+def _count_wants() -> list[int]:
+    """`model_leaf_count` of each of 4.8's configs (evaluates the model's
+    initialiser abstractly)."""
+    return [model_leaf_count(cfg) for cfg in _count_configs()]
+
+
 def _grade_counter(fn: Any) -> tuple[bool | None, str]:
     if not callable(fn):
         return False, "expected a function count_params(cfg) -> int."
-    for cfg in _count_configs():
+    for cfg, want in zip(_count_configs(), _count_wants()):
         got = returned_number(fn(cfg), "parameters", "count_params(cfg)")
-        want = model_leaf_count(cfg)
         if got != want:
             what = (f"D={cfg.D}, F={cfg.F}, L={cfg.L}, N={cfg.N}, "
                     f"K={cfg.K}, H={cfg.H}, V={cfg.V}, "
@@ -248,7 +260,7 @@ def _fwd_work() -> Any:
     return Workload(**FWD_WORK)
 
 
-@functools.lru_cache(maxsize=1)
+@stored("ch04.fwd_xla")
 def _fwd_xla() -> float:
     """FLOPs XLA counts for the compiled `scalebook.model.forward`."""
     from scalebook.model_xla import xla_forward_flops

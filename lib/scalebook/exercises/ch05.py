@@ -16,7 +16,6 @@ The givens are the constants below; the notebook states the same values.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -27,6 +26,7 @@ from scalebook import parallelism as par
 from scalebook.codegrade import Judge, TrainTask
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, wrong_value)
+from scalebook.refvalues import stored
 from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def _q5_zero1() -> float:
 # ---------------------------------------------------------------------------
 # 5.6: predict FSDP's collectives, graded against the HLO
 # ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@stored("ch05.fsdp_hlo_bytes")
 def fsdp_hlo_bytes() -> dict[str, float]:
     """Bytes per device per step of the FSDP step of `train_parallel.DEMO`
     on Q6["mesh"] devices with block remat, by collective kind, read from
@@ -321,7 +321,7 @@ def _q10() -> str:
 # ---------------------------------------------------------------------------
 # 5.11: ring attention's collectives, graded against the compiled program
 # ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@stored("ch05.ring_hlo")
 def ring_hlo() -> tuple[int, float]:
     """(collective-permutes executed, bytes each device sends) in the
     compiled forward program of `scalebook.ring_attention` for Q11 (f32),
@@ -345,7 +345,7 @@ def _q11_bytes() -> float:
 # ---------------------------------------------------------------------------
 # 5.12: a zero-bubble pipeline's bubble, counted from the run
 # ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@stored("ch05.pipeline_run")
 def pipeline_run() -> dict:
     """`scalebook.pipeline.check` for Q12 on the chapter's 4-layer tiny
     model: the bubble counted from the compiled program's recorded

@@ -8,7 +8,6 @@ the notebook states the same values.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 from scalebook import counting, hardware
@@ -17,6 +16,7 @@ from scalebook import parallelism as par
 from scalebook import planner as pl
 from scalebook.grading import (Choice, Number, Parts, off_by, register,
                                wrong_value)
+from scalebook.refvalues import stored
 from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def seq_gather_hlo() -> float:
     return _seq_gather_hlo(Q11["data"], Q11["seq"])
 
 
-@functools.lru_cache(maxsize=None)
+@stored("ch06.seq_gather_hlo", args=((Q11["data"], Q11["seq"]),))
 def _seq_gather_hlo(data: int, seq: int) -> float:
     from scalebook import train_check as tc
     from scalebook import train_parallel as tp
@@ -138,7 +138,7 @@ def _seq_gather_hlo(data: int, seq: int) -> float:
                if r.kind == "all-gather" and r.axes == ("seq",))
 
 
-@functools.lru_cache(maxsize=None)
+@stored("ch06.pipeline_run")
 def pipeline_run() -> dict:
     """`scalebook.pipeline.check` for Q12 (interleaved 1F1B) on the tiny
     4-layer model: the bubble counted from the compiled program's recorded

@@ -19,6 +19,7 @@ from scalebook import paged_kv as pk
 from scalebook.grading import (BLANK, BLANK_MESSAGE, RETURNED_NONE,
                                AnswerError, Choice, Custom, Number, Parts,
                                is_stub, off_by, register, wrong_value)
+from scalebook.refvalues import stored
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -159,12 +160,19 @@ def hlo_decode_collectives() -> tuple:
     return tuple(hlo.collectives(comp))
 
 
+@stored("ch07.decode_collectives")
+def _decode_collectives() -> tuple[int, float]:
+    """(collectives, bytes per device of the first) of 7.5's step."""
+    colls = hlo_decode_collectives()
+    return len(colls), colls[0].bytes_per_device
+
+
 def _hlo_count() -> int:
-    return len(hlo_decode_collectives())
+    return _decode_collectives()[0]
 
 
 def _hlo_bytes() -> float:
-    return hlo_decode_collectives()[0].bytes_per_device
+    return _decode_collectives()[1]
 
 
 def _v_bytes() -> float:

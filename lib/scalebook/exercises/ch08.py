@@ -17,6 +17,7 @@ from scalebook import speculative as spec
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, returned_number,
                                wrong_value)
+from scalebook.refvalues import stored
 
 # ---------------------------------------------------------------------------
 # Givens
@@ -186,7 +187,7 @@ register(Number("8.10", _best,
 # ---------------------------------------------------------------------------
 # 8.11 Which doubles requests per second more? (graded by the simulator)
 # ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
+@stored("ch08.simulated_choice")
 def simulated_choice() -> str:
     """Simulate 8.11's two upgrades of a starved disaggregated system and
     return the one that serves more requests per second."""
@@ -319,15 +320,25 @@ def engine_run() -> Any:
     return en.serve(m.init_params(cfg, jax.random.key(0)), cfg, trace, ec)
 
 
+@stored("ch08.engine_counts")
+def _engine_counts() -> dict[str, int]:
+    """8.13's answers read off `engine_run`: preemptions, prefix hits."""
+    run = engine_run()
+    return {"preemptions": run.preemptions,
+            "prefix_hits": run.prefix_hit_tokens}
+
+
 register(Parts("8.13", None, parts={
     "preemptions": Number("8.13.preemptions",
-                          lambda: engine_run().preemptions, rtol=0,
+                          lambda: _engine_counts()["preemptions"],
+                          rtol=0,
                           unit="preemptions", hints=[
         wrong_value(0, "the pool is small: run the simulator on the trace "
                     "and read its preemptions."),
     ]),
     "prefix_hits": Number("8.13.prefix_hits",
-                          lambda: engine_run().prefix_hit_tokens, rtol=0,
+                          lambda: _engine_counts()["prefix_hits"],
+                          rtol=0,
                           unit="tokens", hints=[
         wrong_value(0, "some prompts share a system prompt: count the "
                     "prompt tokens found in cached blocks (the simulator's "

@@ -18,6 +18,7 @@ from typing import Any
 
 from scalebook.grading import (AnswerError, Choice, Custom, Number, off_by,
                                register, wrong_value)
+from scalebook.refvalues import stored
 from scalebook.exercises import worked_numbers
 
 _MYSTERY = {"wq": (None, "data", "model", None)}
@@ -46,6 +47,7 @@ def mystery_inputs():
 # ---------------------------------------------------------------------------
 # 9.1: which weight?
 # ---------------------------------------------------------------------------
+@stored("ch09.gathered_weight")
 def _q1() -> str:
     from scalebook import perfbug
 
@@ -81,6 +83,13 @@ def _best():
     step = perfbug.compile_step()
     loss = float(step(*perfbug.inputs()))
     return step, loss, perfbug.bytes_per_step(step), _param_bytes(step)
+
+
+@stored("ch09.best_numbers")
+def _best_numbers() -> tuple[float, float, int]:
+    """(loss, bytes/step, weight bytes per device) of the intended
+    sharding: what 9.2 and 9.3 compare with."""
+    return _best()[1:]
 
 
 def _read_fix(answer: Any) -> dict:
@@ -120,7 +129,7 @@ def _judge_fix(overrides: dict) -> tuple[bool, str]:
     from scalebook import hlo, perfbug
 
     step = perfbug.compile_step(overrides)
-    best, best_loss, best_bytes, best_params = _best()
+    best_loss, best_bytes, best_params = _best_numbers()
     loss = float(step(*perfbug.inputs(overrides)))
     if not math.isclose(loss, best_loss, rel_tol=1e-5):
         return False, (f"the loss changed ({loss:.6f} against "
@@ -162,10 +171,11 @@ def _judge_fix(overrides: dict) -> tuple[bool, str]:
 # ---------------------------------------------------------------------------
 # 9.3 - 9.5: what it costs
 # ---------------------------------------------------------------------------
+@stored("ch09.q3")
 def _q3() -> float:
     from scalebook import perfbug
 
-    return perfbug.bytes_per_step(mystery_step()) - _best()[2]
+    return perfbug.bytes_per_step(mystery_step()) - _best_numbers()[1]
 
 
 def _layers() -> int:

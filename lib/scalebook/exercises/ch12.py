@@ -15,6 +15,7 @@ from scalebook import cluster, comms, counting, hardware
 from scalebook import parallelism as par
 from scalebook.grading import (AnswerError, Choice, Custom, Number, Parts,
                                off_by, register, wrong_value)
+from scalebook.refvalues import stored
 
 # ---------------------------------------------------------------------------
 # Givens (the notebook's problem statements use these values)
@@ -243,6 +244,7 @@ register(Number("12.8", min_gpus, rtol=0, unit="GPUs", hints=[
 GROUPS = dict(mesh={"dp": 2, "tp": 4}, node_gpus=4)                 # 12.9
 
 
+@stored("ch12.xla_groups", args=(("dp",), ("tp",)))
 def xla_groups(axis: str) -> list[list[int]]:
     """The replica groups XLA gives the collectives over `axis` when the
     layer of `scalebook.gpu_check` is compiled on 12.9's mesh."""
@@ -322,12 +324,24 @@ def fsdp_collectives() -> list:
     return hlo.collectives(compiled, mesh=mesh)
 
 
+@stored("ch12.fsdp_summary")
+def _fsdp_summary() -> dict[str, float]:
+    """12.10's answers read off `fsdp_collectives`: the count of each
+    kind, and "bytes" per device of them all."""
+    colls = fsdp_collectives()
+    out: dict[str, float] = {"bytes": sum(c.bytes_per_device
+                                          for c in colls)}
+    for c in colls:
+        out[c.kind] = out.get(c.kind, 0) + 1
+    return out
+
+
 def _fsdp_count(kind: str) -> int:
-    return sum(c.kind == kind for c in fsdp_collectives())
+    return _fsdp_summary().get(kind, 0)
 
 
 def _fsdp_bytes() -> float:
-    return sum(c.bytes_per_device for c in fsdp_collectives())
+    return _fsdp_summary()["bytes"]
 
 
 def _one_matrix() -> float:

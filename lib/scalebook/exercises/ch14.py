@@ -23,6 +23,7 @@ from scalebook import moe_cost as mc
 from scalebook.codegrade import CodeTask, Operand
 from scalebook.grading import (Choice, Custom, Number, Parts, off_by,
                                register, wrong_value)
+from scalebook.refvalues import stored
 from scalebook.exercises import worked_numbers
 
 # ---------------------------------------------------------------------------
@@ -115,9 +116,15 @@ def _no_drop_factor() -> float:
     return busiest * E / (n * DROP["k"])
 
 
+@stored("ch14.dropped")
+def _dropped() -> int:
+    """14.2's tokens dropped, from `routing_dropped` (compiles the
+    router)."""
+    return routing_dropped(CHOICES, DROP["E"], DROP["capacity_factor"])
+
+
 register(Parts("14.2", None, parts={
-    "dropped": Number("14.2.dropped", lambda: routing_dropped(
-        CHOICES, DROP["E"], DROP["capacity_factor"]), rtol=0,
+    "dropped": Number("14.2.dropped", _dropped, rtol=0,
         unit="tokens", hints=[
             wrong_value(CHOICES.count(0), "that is how many tokens ask "
                         "for expert 0; it keeps C of them."),
@@ -201,7 +208,7 @@ register(Number("14.4", _a2a_bytes, rtol=0.01, unit="bytes", hints=[
 # ---------------------------------------------------------------------------
 # 14.5 All-to-alls in a training step, counted in the compiled backward
 # ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@stored("ch14.training_all_to_alls_per_layer")
 def training_all_to_alls_per_layer() -> int:
     """All-to-alls XLA emits for the forward and backward pass of one
     expert-parallel MoE layer on the 8 simulated devices."""
@@ -346,10 +353,17 @@ def _grade_slots(fn: Any) -> tuple[bool | None, str]:
                   f"{len(_slot_cases())} routings.")
 
 
-@functools.lru_cache(maxsize=None)
-def _reference_for_case(i: int) -> np.ndarray:
+@stored("ch14.reference_slots",
+        args=tuple((i,) for i in range(len(_slot_cases()))))
+def _reference_slots(i: int) -> list:
+    """`reference_slots` for 14.7's case `i` (of `_slot_cases`), as
+    lists (compiles `moe.token_choice`)."""
     choices, E, C = _slot_cases()[i]
-    return reference_slots(choices, E, C)
+    return reference_slots(choices, E, C).tolist()
+
+
+def _reference_for_case(i: int) -> np.ndarray:
+    return np.asarray(_reference_slots(i))
 
 
 def _token_order(choices: np.ndarray, E: int, C: int) -> np.ndarray:
@@ -525,17 +539,28 @@ def _a2as() -> list:
     return [c for c in attention_dp_collectives() if c.kind == "all-to-all"]
 
 
+@stored("ch14.attention_dp")
+def _attention_dp() -> dict:
+    """14.11's answers read off `attention_dp_collectives`: the mesh axes
+    of the all-to-alls, the first one's bytes per device, and how many
+    collectives are not all-to-alls."""
+    a2as = _a2as()
+    return {"axes": sorted({ax for c in a2as for ax in (c.mesh_axes or ())}),
+            "bytes": a2as[0].bytes_per_device,
+            "other": len(attention_dp_collectives()) - len(a2as)}
+
+
 def _attn_axis() -> str:
-    axes = {ax for c in _a2as() for ax in (c.mesh_axes or ())}
-    return "both" if len(axes) > 1 else axes.pop()
+    axes = _attention_dp()["axes"]
+    return "both" if len(axes) > 1 else axes[0]
 
 
 def _attn_bytes() -> float:
-    return _a2as()[0].bytes_per_device
+    return _attention_dp()["bytes"]
 
 
 def _attn_other() -> int:
-    return len(attention_dp_collectives()) - len(_a2as())
+    return _attention_dp()["other"]
 
 
 def _attn_buffer() -> float:
