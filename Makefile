@@ -79,13 +79,14 @@ markdown: $(VENV)/.installed
 
 ## test: every test, in three lanes that run side by side (tools/phases.py;
 ## one line per phase with its seconds, logs in _build/test-logs/):
-## 1. unit tests on the book's jax (2 processes), then nbval on every
+## 1. unit tests on the book's jax (2 processes);
+## 2. the JAX-using unit tests on the jax 0.10 low end, then nbval on every
 ##    notebook (each executed once, 2 at a time);
-## 2. the JAX-using unit tests on the jax 0.10 low end;
 ## 3. the browser tests of the English and Chinese sites built from the
 ##    stored outputs (about one core: Sphinx and Chromium), then the Colab path.
+## Lanes 1 and 2 take about the same CPU time, so they end together.
 test: $(VENV)/.installed $(VENV311)/.installed
-	@$(PY) tools/phases.py unit,notebooks unit311 browser,browser-zh,colab
+	@$(PY) tools/phases.py unit unit311,notebooks browser,browser-zh,colab
 
 XDIST := -n 2 --dist loadfile
 

@@ -40,17 +40,6 @@ def test_the_lab_target_opens_jupyterlab_from_the_book_venv():
     assert "$(VENV)/bin/jupyter lab" in make and "--allow-root" in make
 
 
-def test_jupyterlab_runs_and_has_the_widget_front_end():
-    _need_lab()
-    out = _run("lab", "--version")
-    assert out.returncode == 0 and out.stdout.strip().startswith("4."), out
-    ext = _run("labextension", "list")
-    text = ext.stdout + ext.stderr
-    line = [x for x in text.splitlines()
-            if "@jupyter-widgets/jupyterlab-manager" in x]
-    assert line and "enabled" in line[0] and "OK" in line[0], text
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +48,9 @@ def _free_port() -> int:
 
 def test_a_jupyterlab_server_serves_the_lab_and_the_widget_extension(
         tmp_path):
+    """What `make lab` starts: the lab from the book's venv (the lock pins
+    JupyterLab 4, test_environment.py holds the venv to the lock), with the
+    widget front end enabled."""
     _need_lab()
     port, token = _free_port(), "scalebook-test"
     proc = subprocess.Popen(

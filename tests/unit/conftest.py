@@ -1,7 +1,13 @@
 """Library tests run with 8 simulated CPU devices, set before JAX starts.
 
 `--jax-only` (used by `make unit311`) leaves out the test modules that need
-no JAX (tests/unit/jax_use.py says which): they ran under `make unit`."""
+no JAX (tests/unit/jax_use.py says which): they ran under `make unit`.
+It also runs only the first case of each parametrized test in a module
+marked `low_end_first_case`: modules whose cases feed the same JAX calls
+different layouts, shapes or mistakes (every case ran under `make unit`;
+the low end checks that each test's JAX calls work on the old JAX, and one
+case makes them).  Modules whose cases are different JAX calls (the API
+canary) are not marked and run every case."""
 import pathlib
 
 import pytest
@@ -31,12 +37,25 @@ def pytest_collection_modifyitems(config, items):
 
     here = pathlib.Path(__file__).parent
     free = jax_free_test_files(here)
-    keep, drop = [], []
+    keep, drop, later_cases = [], [], []
+    first_case_seen = set()
     for item in items:
         path = pathlib.Path(str(item.fspath))
-        (drop if path.parent == here and path.name in free else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
+        if path.parent == here and path.name in free:
+            drop.append(item)
+            continue
+        if (getattr(item, "callspec", None) is not None
+                and item.get_closest_marker("low_end_first_case")):
+            test = (path.name, item.originalname)
+            if test in first_case_seen:
+                later_cases.append(item)
+                continue
+            first_case_seen.add(test)
+        keep.append(item)
+    if drop or later_cases:
+        config.hook.pytest_deselected(items=drop + later_cases)
         items[:] = keep
         print(f"\n--jax-only: {len(drop)} tests in {len(free)} JAX-free modules "
-              "ran once, under `make unit`")
+              f"and {len(later_cases)} later cases of {len(first_case_seen)} "
+              "parametrized tests (modules marked low_end_first_case) ran "
+              "once, under `make unit`")

@@ -9,6 +9,9 @@ import scalebook as sb
 from scalebook import comms, topology
 from scalebook.mesh import describe
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 V4P = sb.chip("v4p")
 V5E = sb.chip("v5e")
 H100 = sb.chip("H100")

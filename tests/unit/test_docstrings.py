@@ -18,6 +18,9 @@ import pytest
 
 from test_layers import JAX_FREE, LAYERS, _modules
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 

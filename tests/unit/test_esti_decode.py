@@ -8,6 +8,9 @@ import pytest
 from scalebook import comms, esti, hlo, sharding
 from scalebook import esti_decode as ed
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 
 def _weights(B, D, F):
     k = jax.random.split(jax.random.key(1), 3)

@@ -25,6 +25,9 @@ import pathlib
 
 import pytest
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 LIB = pathlib.Path(__file__).resolve().parents[2] / "lib" / "scalebook"
 FIXTURE = pathlib.Path(__file__).resolve().parent / "layers_fixture" \
     / "scalebook"

@@ -10,6 +10,9 @@ import pytest
 from scalebook import compat
 from scalebook import model as m
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 TINY = ["tiny", "tiny-gqa", "tiny-mqa", "tiny-wide"]
 
 forward = jax.jit(m.forward, static_argnames=("cfg", "scan_layers"))

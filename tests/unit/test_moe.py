@@ -16,6 +16,9 @@ from scalebook import model as m
 from scalebook import moe_cost as mc
 from scalebook.moe_config import MoEConfig, moe_preset
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 # One MoE layer, small enough to compile in a second; capacity factor 1.0
 # so that random routing drops some tokens.
 LAYER = MoEConfig(D=32, F=64, L=1, N=2, K=2, H=16, V=64, E=8, k=2,

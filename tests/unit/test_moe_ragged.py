@@ -15,6 +15,9 @@ from scalebook import model as m
 from scalebook import moe_cost as mc
 from scalebook.moe_config import MoEConfig
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 LAYER = MoEConfig(D=32, F=64, L=1, N=2, K=2, H=16, V=64, E=8, k=2,
                   F_expert=64, shared=1, capacity_factor=1.0, name="layer")
 N = 128

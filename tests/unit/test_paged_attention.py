@@ -12,6 +12,9 @@ from scalebook import model as m
 from scalebook import paged_attention as pa
 from scalebook import paged_kv as pk
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 jit_cfg = functools.partial(jax.jit, static_argnames="cfg")
 prefill = jit_cfg(m.prefill)
 decode = jit_cfg(m.decode_step)

@@ -9,6 +9,9 @@ import pytest
 
 from scalebook import paged_kv as pk
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 
 def test_doctest():
     assert doctest.testmod(pk).failed == 0

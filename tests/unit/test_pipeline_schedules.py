@@ -9,6 +9,9 @@ from scalebook import pipeline as pp
 from scalebook import pipeline_check as pc
 from scalebook import pipeline_schedules as ps
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 
 @pytest.mark.parametrize("p,m_", [(2, 2), (2, 6), (4, 4), (4, 8), (3, 9)])
 @pytest.mark.parametrize("kind,v", [("gpipe", 1), ("1f1b", 1),

@@ -8,6 +8,9 @@ import pytest
 from scalebook import context_parallel as cp
 from scalebook import ring_check as rc
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 
 @pytest.mark.parametrize("P,layout", [(2, "zigzag"), (4, "contiguous"),
                                       (8, "zigzag")])

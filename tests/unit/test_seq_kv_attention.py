@@ -7,6 +7,9 @@ import pytest
 from scalebook import hlo, inference_plans, sharding
 from scalebook import seq_kv_attention as sk
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 
 @pytest.mark.parametrize("n,K", [(8, 2), (4, 1), (2, 8)])
 def test_seq_sharded_attention_matches_one_device_and_the_formula(n, K):

@@ -11,6 +11,9 @@ from scalebook import model as m
 from scalebook import sharded_decode as sd
 from scalebook import sharding
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 GQA = m.Config(D=64, F=256, L=2, N=8, K=4, H=16, V=256, name="gqa-4")
 NARROW_KV = m.Config(D=64, F=256, L=2, N=8, K=2, H=16, V=256, name="gqa-2")
 B, T, S = 4, 5, 16

@@ -8,6 +8,9 @@ from scalebook import compat, hardware, hlo
 from scalebook import sharded_matmul as smm
 from scalebook.explore import sharding as ex
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 SHAPES = (64, 128, 256)  # I, J, K: small, so compiles are fast
 SIZES = {"X": 2, "Y": 4}
 

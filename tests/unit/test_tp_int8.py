@@ -11,6 +11,9 @@ from scalebook import inference as inf
 from scalebook import model as m
 from scalebook import tp_int8 as ti
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 
 @pytest.mark.parametrize("Y", [4, 8])
 def test_int8_tp_mlp_matches_one_device_and_the_comms_bytes(Y):

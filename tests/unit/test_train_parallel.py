@@ -14,6 +14,9 @@ from scalebook import parallelism as par
 from scalebook import train_check as tc
 from scalebook import train_parallel as tp
 
+# make unit311 runs one case of each parametrized test (tests/unit/conftest.py)
+pytestmark = pytest.mark.low_end_first_case
+
 CFG = tp.DEMO
 
 LAYOUTS = {
