@@ -72,6 +72,18 @@ def _body(dp: int, tp: int, zero: int):
     return step
 
 
+def _devices_for(dp: int, tp: int) -> int:
+    """dp * tp, the devices a {'dp': dp, 'tp': tp} mesh needs, after
+    checking that JAX has them."""
+    n = dp * tp
+    if n > len(jax.devices()):
+        raise ValueError(f"dp x tp = {n} devices, but JAX has "
+                         f"{len(jax.devices())}; call "
+                         "scalebook.use_cpu_devices(8) first, or shrink "
+                         "the mesh")
+    return n
+
+
 def compile_layer(dp: int = 1, tp: int = 1, zero: int = 0, d: int = 64,
                   f: int = 256, batch: int = 64):
     """(compiled step, jax mesh) of one MLP layer's forward and backward
@@ -80,12 +92,7 @@ def compile_layer(dp: int = 1, tp: int = 1, zero: int = 0, d: int = 64,
     if zero not in (0, 3):
         raise ValueError(f"zero={zero!r}: the CPU check covers 0 (data "
                          "parallelism) and 3 (FSDP)")
-    n = dp * tp
-    if n > len(jax.devices()):
-        raise ValueError(f"dp x tp = {n} devices, but JAX has "
-                         f"{len(jax.devices())}; call "
-                         "scalebook.use_cpu_devices(8) first, or shrink "
-                         "the mesh")
+    n = _devices_for(dp, tp)
     if batch % n or f % tp or (zero == 3 and (d % dp or f % (dp * tp))):
         raise ValueError(f"batch={batch}, d={d}, f={f} do not split over "
                          f"dp={dp}, tp={tp}: use multiples of the mesh")
@@ -264,12 +271,7 @@ def auto_collectives(dp: int = 2, tp: int = 4, d: int = 256,
     parallelism over tp).  Chapter 12 reads their device groups, to show
     which mesh axis XLA places on neighbouring devices; a list of
     `scalebook.hlo` collectives (kind, mesh_axes, replica_groups)."""
-    n = dp * tp
-    if n > len(jax.devices()):
-        raise ValueError(f"dp x tp = {n} devices, but JAX has "
-                         f"{len(jax.devices())}; call "
-                         "scalebook.use_cpu_devices(8) first, or shrink "
-                         "the mesh")
+    _devices_for(dp, tp)
     if batch % dp or d % (dp * tp) or f % (dp * tp):
         raise ValueError(f"batch={batch}, d={d}, f={f} do not split over "
                          f"dp={dp}, tp={tp}: use multiples of the mesh")

@@ -128,13 +128,11 @@ def test_a_value_not_stored_is_computed_live_once(monkeypatch):
         refvalues._FUNCS.pop("test.not_stored_anywhere")
 
 
-CHECKS_WITHOUT_COMPILING = textwrap.dedent("""
+COUNT_COMPILES = textwrap.dedent("""
     import importlib, json, logging, sys, time
     import scalebook as sb
     sb.use_cpu_devices(8)
     import jax
-    from scalebook import grading, refvalues
-    answers = refvalues.decode(json.load(open(sys.argv[1])))
     compiles = []
     class Count(logging.Handler):
         def emit(self, record):
@@ -143,6 +141,13 @@ CHECKS_WITHOUT_COMPILING = textwrap.dedent("""
     logging.getLogger("jax").addHandler(Count())
     logging.getLogger("jax").setLevel(logging.WARNING)
     jax.config.update("jax_log_compiles", True)
+""")
+"""The start of a fresh-kernel script: 8 CPU devices, and every XLA
+compile JAX logs appended to `compiles`."""
+
+CHECKS_WITHOUT_COMPILING = COUNT_COMPILES + textwrap.dedent("""
+    from scalebook import grading, refvalues
+    answers = refvalues.decode(json.load(open(sys.argv[1])))
     out = {}
     for qid, answer in answers.items():
         q = grading.question(qid)
@@ -223,21 +228,9 @@ def test_the_fresh_kernel_sees_a_compile(tmp_path, monkeypatch):
     assert status == "pass" and compiles
 
 
-CODE_CHECKS = textwrap.dedent("""
-    import json, logging, sys
-    import scalebook as sb
-    sb.use_cpu_devices(8)
-    import jax
+CODE_CHECKS = COUNT_COMPILES + textwrap.dedent("""
     from scalebook import codegrade, grading, refvalues
     from scalebook.exercises import chapters
-    compiles = []
-    class Count(logging.Handler):
-        def emit(self, record):
-            if "ompil" in record.getMessage():
-                compiles.append(record.getMessage()[:120])
-    logging.getLogger("jax").addHandler(Count())
-    logging.getLogger("jax").setLevel(logging.WARNING)
-    jax.config.update("jax_log_compiles", True)
     out = {}
     for ch in chapters():
         for qid in grading.chapter_questions(int(ch[2:])):
