@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, load, source
+from helpers import ROOT, SharedKernel, load, source
 
 sys.path.insert(0, str(ROOT / "tools"))
 import i18n  # noqa: E402
@@ -62,18 +62,23 @@ def test_every_message_of_a_notebook_reaches_its_translated_copy():
         assert path.parent.name != "student" or heads, page
 
 
-STUDENT_RUNS = ["01_rooflines.ipynb", "09_profiling.ipynb"]
+STUDENT_RUNS = sorted(p.name for p in (ROOT / "exercises" / "student").glob("*.ipynb"))
+"""Every student notebook: its translated copy runs blank too (one kernel,
+so each costs its cells, about a second)."""
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    k = SharedKernel()
+    yield k
+    k.close()
 
 
 @pytest.mark.parametrize("name", STUDENT_RUNS)
-def test_a_translated_student_notebook_runs_blank(name, tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
+def test_a_translated_student_notebook_runs_blank(name, tmp_path, kernel):
     lang = NB_LANGS[0]
     path = ROOT / "exercises" / "student" / lang.notebooks / name
-    nb = nbformat.read(str(path), as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = kernel.run(path, tmp_path)
     checks = [c for c in nb.cells if c.cell_type == "code" and "sb.check(" in c.source]
     assert checks
     for cell in checks:

@@ -1,29 +1,26 @@
 """Student notebooks run end to end with blank answers and say so."""
-import pathlib
 import shutil
 
 import pytest
 
-from helpers import ROOT, load, source, student
+from helpers import ROOT, SharedKernel, load, source, student
 
 STUDENT = sorted((ROOT / "exercises" / "student").glob("*.ipynb"))
 
 
-def run_notebook(path: pathlib.Path, tmp_path: pathlib.Path, **kernel_kw):
-    import nbformat
-    from nbclient import NotebookClient
-
-    copy = tmp_path / path.name
-    shutil.copyfile(path, copy)
-    nb = nbformat.read(str(copy), as_version=4)
-    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}},
-                   **kernel_kw).execute()
-    return nb
+@pytest.fixture(scope="module")
+def kernel():
+    k = SharedKernel()
+    yield k
+    k.close()
 
 
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
-def test_blank_student_notebook_runs_and_reports_not_attempted(path, tmp_path):
-    nb = run_notebook(path, tmp_path, kernel_name="python3")
+def test_blank_student_notebook_runs_and_reports_not_attempted(path, tmp_path,
+                                                               kernel):
+    copy = tmp_path / path.name
+    shutil.copyfile(path, copy)
+    nb = kernel.run(copy, tmp_path)
     checks = [c for c in nb.cells if c.cell_type == "code" and "sb.check(" in source(c)]
     assert checks, f"{path.name} has no check cells"
     for cell in checks:
