@@ -128,11 +128,11 @@ def test_13_6_the_20_tokens_rule():
 def test_13_7_days_on_a_v5p_pod():
     v5p = sb.chip("v5p")
     chips = 16 * 20 * 28
-    seconds = ch13.DAYS_C / (chips * v5p.peak_flops("bf16") * 0.4)
+    seconds = ch13.DAYS_C / (chips * v5p.peak_flops("bf16") * ch13.DAYS_MFU)
     days = seconds / 86400
     assert grade("13.7", days).status == PASS
-    assert "peak" in grade("13.7", days * 0.4).message
-    assert "multiplied by the MFU" in grade("13.7", days * 0.16).message
+    assert "peak" in grade("13.7", days * ch13.DAYS_MFU).message
+    assert "multiplied by the MFU" in grade("13.7", days * ch13.DAYS_MFU ** 2).message
     assert "hours" in grade("13.7", days * 24).message
     assert "seconds" in grade("13.7", seconds).message
     assert "int8" in grade("13.7", days / 2).message

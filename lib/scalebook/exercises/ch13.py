@@ -27,7 +27,7 @@ SUBSET_MAX_C = 1e21          # 13.2, 13.3: fit only runs below this (FLOPs)
 OPT_C = 1e23                 # 13.4, 13.5: budget (FLOPs)
 OPT_LAW = s.BESIROGLU_2024   # 13.4 - 13.6: the published replication
 RULE_C, RULE_RATIO = 1e26, 20.0                     # 13.6
-DAYS_C, DAYS_CLUSTER, DAYS_MFU = 1e24, "TPU v5p pod", 0.40   # 13.7
+DAYS_C, DAYS_CLUSTER, DAYS_MFU = 4e24, "TPU v5p pod", 0.45   # 13.7
 MFU_RUN = dict(N=7e9, D=2e12, chip="H100", chips=1024, days=2.5)  # 13.8
 
 
