@@ -27,8 +27,8 @@ For each page this checks what a reader sees:
   file of the site (on exercise pages, the student notebook byte for byte),
   repository to the URL of _config.yml.
 
-It saves a full-page screenshot of each page under _build/screenshots/ and
-prints one row per page. Chromium is Debian's (`apt-get install chromium`),
+It saves a screenshot of each page (FULL_PAGE_SHOTS whole, the others'
+first screen) under _build/screenshots/ and prints one row per page. Chromium is Debian's (`apt-get install chromium`),
 driven through playwright's Python API; no browser is ever downloaded.
 
 usage: python tools/browsercheck.py [_build/html [_build/screenshots]]
@@ -481,21 +481,56 @@ def check_selfcheck(result: PageResult, dom: dict, tab, page: str,
                 problems.append(f"box {qid}: a verdict shows the answer {shown}")
 
 
+class Tab:
+    """One Chromium tab that checks page after page.  A context or a tab per
+    page costs Chromium a new renderer process and a cold start of the
+    page's scripts (MathJax): about a second of CPU a page, 64 pages in
+    two editions.  Navigating replaces the page, its scripts and its
+    state.  Console errors, uncaught exceptions, failed loads and refused
+    network requests go to the result of the page being checked."""
+
+    def __init__(self, browser):
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.result: PageResult | None = None
+
+        def refuse(route):
+            self.note(f"network request refused (offline): {route.request.url}")
+            route.abort()
+
+        self.context.route(re.compile(r"^(https?|wss?|ftp)://"), refuse)
+        self.tab = self.context.new_page()
+        self.tab.on("console", lambda m: m.type == "error" and self.note(m.text))
+        self.tab.on("pageerror", lambda e: self.note(f"uncaught: {e}"))
+        self.tab.on("requestfailed", lambda r: r.url.startswith("file:") and self.note(
+            f"failed to load {r.url}: {r.failure}"))
+
+    def note(self, text: str) -> None:
+        if self.result is not None:
+            self.result.console.append(text)
+
+    def close(self) -> None:
+        self.context.close()
+
+
 def check_page(browser, site: pathlib.Path, page: str,
-               shots: pathlib.Path | None) -> PageResult:
-    result = PageResult(page)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+               shots: pathlib.Path | None, tab: Tab | None = None) -> PageResult:
+    """Check one page of `site` in `tab` (a Tab of `browser`; a tab of its
+    own when None)."""
+    own = tab is None
+    if own:
+        tab = Tab(browser)
+    try:
+        result = tab.result = PageResult(page)
+        _check_page(result, tab.tab, site, page, shots)
+    finally:
+        tab.result = None
+        if own:
+            tab.close()
+    return result
 
-    def refuse(route):
-        result.console.append(f"network request refused (offline): {route.request.url}")
-        route.abort()
 
-    context.route(re.compile(r"^(https?|wss?|ftp)://"), refuse)
-    tab = context.new_page()
-    tab.on("console", lambda m: m.type == "error" and result.console.append(m.text))
-    tab.on("pageerror", lambda e: result.console.append(f"uncaught: {e}"))
-    tab.on("requestfailed", lambda r: r.url.startswith("file:") and result.console.append(
-        f"failed to load {r.url}: {r.failure}"))
+def _check_page(result: PageResult, tab, site: pathlib.Path, page: str,
+                shots: pathlib.Path | None) -> None:
     start = (site / page).resolve().as_uri()
     tab.goto(start, wait_until="load")
     if REDIRECT.search((site / page).read_text(encoding="utf-8", errors="replace")):
@@ -519,15 +554,26 @@ def check_page(browser, site: pathlib.Path, page: str,
     if shots is not None:
         shot = shots / (page[:-len(".html")].replace("/", "__") + ".png")
         shot.parent.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(shot), full_page=True)
+        tab.screenshot(path=str(shot), full_page=full_page_shot(page))
         result.screenshot = str(shot)
     wrong_shot = (shots / (page[:-len(".html")].replace("/", "__")
                            + "__box-answered-wrongly.png")
                   if shots is not None else None)
     check_selfcheck(result, dom, tab, page, source, wrong_shot)
     check_answers(result, dom, tab)  # last: it opens a toggle
-    context.close()
-    return result
+
+
+FULL_PAGE_SHOTS = ("intro.html", "chapters/01_rooflines.html",
+                   "exercises/01_rooflines.html")
+"""Pages photographed whole; every other page's screenshot is its first
+screen (title, buttons, stamp, opening text).  A whole long page costs
+Chromium about a second to paint and encode, times 64 pages in two
+editions; SCALEBOOK_FULL_SHOTS=1 photographs every page whole."""
+
+
+def full_page_shot(page: str) -> bool:
+    """Whether `page` (a path inside a site) gets a whole-page screenshot."""
+    return os.environ.get("SCALEBOOK_FULL_SHOTS") == "1" or page in FULL_PAGE_SHOTS
 
 
 def check_site(site: pathlib.Path, shots: pathlib.Path | None = None) -> list[PageResult]:
@@ -540,7 +586,8 @@ def check_site(site: pathlib.Path, shots: pathlib.Path | None = None) -> list[Pa
     with sync_playwright() as pw:
         browser = launch(pw)
         try:
-            return [check_page(browser, site, page, shots) for page in pages]
+            tab = Tab(browser)
+            return [check_page(browser, site, page, shots, tab) for page in pages]
         finally:
             browser.close()
 

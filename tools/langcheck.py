@@ -154,9 +154,10 @@ def check_site(site: pathlib.Path, lang: i18n.Language,
     with sync_playwright() as pw, _buttons_for(lang):
         browser = browsercheck.launch(pw)
         try:
+            tab = browsercheck.Tab(browser)
             return [browsercheck.check_page(
                 browser, folder, page,
-                shots if shot_pages is None or page in shot_pages else None)
+                shots if shot_pages is None or page in shot_pages else None, tab)
                 for page in pages]
         finally:
             browser.close()
